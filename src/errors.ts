@@ -1,0 +1,101 @@
+/**
+ * Typed errors. Every error hearsay throws on purpose is a {@link HearsayError}.
+ *
+ * @module
+ */
+
+/** Base class of every error hearsay throws on purpose.
+ *
+ * @example
+ * ```ts
+ * import { HearsayError } from "./errors.ts";
+ * try {
+ *   throw new HearsayError("boom");
+ * } catch (e) {
+ *   console.log(e instanceof HearsayError);
+ * }
+ * ```
+ */
+export class HearsayError extends Error {
+  /** Creates an error with a message. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Why a datagram failed to decode. Used as the drop-counter label.
+ *
+ * @example
+ * ```ts
+ * import type { DecodeErrorReason } from "./errors.ts";
+ * const r: DecodeErrorReason = "badMagic";
+ * console.log(r);
+ * ```
+ */
+export type DecodeErrorReason =
+  | "tooShort"
+  | "tooLarge"
+  | "badMagic"
+  | "badVersion"
+  | "badType"
+  | "truncated"
+  | "invalidUtf8"
+  | "badIpTag"
+  | "badStatus"
+  | "badBlock"
+  | "decompression"
+  | "badOp"
+  | "deltaRule";
+
+/** A datagram (or part of one) does not decode as chitchat 0.10. Names the reason and the
+ * byte offset where decoding stopped.
+ *
+ * @example
+ * ```ts
+ * import { DecodeError } from "./errors.ts";
+ * const e = new DecodeError("truncated", 12, "digest entry");
+ * console.log(e.reason, e.offset, e.message);
+ * ```
+ */
+export class DecodeError extends HearsayError {
+  /** Machine-readable reason. */
+  readonly reason: DecodeErrorReason;
+  /** Offset in the datagram (or in the delta op stream, see the message) where it failed. */
+  readonly offset: number;
+  /** Creates a decode error. `detail` says what was being read and what was expected. */
+  constructor(reason: DecodeErrorReason, offset: number, detail: string) {
+    super(`cannot decode chitchat message: ${reason} at offset ${offset}: ${detail}`);
+    this.reason = reason;
+    this.offset = offset;
+  }
+}
+
+/** A value cannot be encoded (string too long, key that crashes Rust receivers, ...).
+ *
+ * @example
+ * ```ts
+ * import { EncodeError } from "./errors.ts";
+ * console.log(new EncodeError("key must not start with a multi-byte character").message);
+ * ```
+ */
+export class EncodeError extends HearsayError {}
+
+/** A configuration or argument is invalid. `field` names the offending option.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError } from "./errors.ts";
+ * const e = new ConfigError("gossipIntervalMs", "must be a positive number, got -1");
+ * console.log(e.field, e.message);
+ * ```
+ */
+export class ConfigError extends HearsayError {
+  /** The option that is wrong. */
+  readonly field: string;
+  /** Creates a config error for `field`. */
+  constructor(field: string, problem: string) {
+    super(`invalid config: ${field} ${problem}`);
+    this.field = field;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The transport interface: how the engine sends and receives datagrams. Implementations: UDP
+ * (`udp.ts`) and the in-memory simulated network (`memory.ts`).
+ *
+ * @module
+ */
+import type { SocketAddr } from "../types.ts";
+
+/** Called for every datagram received, with the sender's address. Must not throw.
+ *
+ * @example
+ * ```ts
+ * import type { DatagramHandler } from "./transport.ts";
+ * const h: DatagramHandler = (data, from) => console.log(data.length, from.port);
+ * h(new Uint8Array(3), { ip: "127.0.0.1", port: 9 });
+ * ```
+ */
+export type DatagramHandler = (data: Uint8Array, from: SocketAddr) => void;
+
+/** Counters every transport keeps.
+ *
+ * @example
+ * ```ts
+ * import type { TransportStats } from "./transport.ts";
+ * const s: TransportStats = { datagramsIn: 0, bytesIn: 0, datagramsOut: 0, bytesOut: 0, sendErrors: 0 };
+ * console.log(s.datagramsIn);
+ * ```
+ */
+export interface TransportStats {
+  /** Datagrams delivered to the handler. */
+  datagramsIn: number;
+  /** Bytes delivered to the handler. */
+  bytesIn: number;
+  /** Datagrams handed to the network. */
+  datagramsOut: number;
+  /** Bytes handed to the network. */
+  bytesOut: number;
+  /** Sends that failed (unreachable, too large, closed socket...). */
+  sendErrors: number;
+}
+
+/** A bound datagram socket: one socket both sends and receives (replies go to the source
+ * address, so this matters for chitchat).
+ *
+ * @example
+ * ```ts
+ * import type { Transport } from "./transport.ts";
+ * function echo(t: Transport) {
+ *   t.onReceive((data, from) => t.send(from, data));
+ * }
+ * console.log(typeof echo);
+ * ```
+ */
+export interface Transport {
+  /** The address the socket is bound to (the real port when 0 was asked for). */
+  readonly localAddr: SocketAddr;
+  /** Counters. */
+  readonly stats: TransportStats;
+  /** Sends one datagram; never throws (failures are counted in `stats.sendErrors`). */
+  send(to: SocketAddr, data: Uint8Array): void;
+  /** Sets the receive handler (replacing any earlier one). Datagrams that arrive before a
+   * handler is set are dropped. */
+  onReceive(handler: DatagramHandler): void;
+  /** Closes the socket; pending receives end, later sends are counted as errors. */
+  close(): Promise<void>;
+}
