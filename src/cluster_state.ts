@@ -1,0 +1,204 @@
+/**
+ * Everything one node knows about the cluster: a {@link NodeState} per node (its own included),
+ * the memory of recently removed nodes, digest and delta computation (chitchat's
+ * `ClusterState`).
+ *
+ * @module
+ */
+import { chitchatIdKey } from "./chitchat_id.ts";
+import { DeltaWriter } from "./delta.ts";
+import { type KeyChangeHook, NodeState } from "./node_state.ts";
+import type { Random } from "./random.ts";
+import type { ChitchatId, Delta, Digest, NodeDigest } from "./types.ts";
+
+/** How many removed nodes are remembered (with their last heartbeat) so that stale gossip
+ * cannot bring them back. */
+export const REMOVED_NODE_MEMORY = 500;
+
+interface Candidate {
+  readonly state: NodeState;
+  readonly from: bigint;
+  readonly unknown: boolean;
+  readonly stale: number;
+}
+
+/** Replicated cluster state.
+ *
+ * @example
+ * ```ts
+ * import { ClusterState } from "./cluster_state.ts";
+ * import { createRandom } from "./random.ts";
+ * const self = { nodeId: "a", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 1 } };
+ * const cs = new ClusterState(self, { clockNow: () => 0, random: createRandom(1) });
+ * cs.selfState.set("k", "v");
+ * console.log(cs.digest(new Set()).nodes.length);
+ * ```
+ */
+export class ClusterState {
+  /** The local node's id. */
+  readonly selfId: ChitchatId;
+  /** The local node's key (see `chitchatIdKey`). */
+  readonly selfKey: string;
+  readonly #states = new Map<string, NodeState>();
+  readonly #removed = new Map<string, bigint>();
+  readonly #now: () => number;
+  readonly #random: Random;
+  readonly #onKeyChange: KeyChangeHook | undefined;
+
+  /** Creates the state with the local node in it (heartbeat 0). */
+  constructor(
+    selfId: ChitchatId,
+    options: { clockNow: () => number; random: Random; onKeyChange?: KeyChangeHook },
+  ) {
+    this.selfId = selfId;
+    this.selfKey = chitchatIdKey(selfId);
+    this.#now = options.clockNow;
+    this.#random = options.random;
+    this.#onKeyChange = options.onKeyChange;
+    this.#states.set(this.selfKey, this.#newState(selfId, true));
+  }
+
+  #newState(id: ChitchatId, isSelf: boolean): NodeState {
+    return new NodeState(id, {
+      isSelf,
+      clockNow: this.#now,
+      ...(this.#onKeyChange ? { onKeyChange: this.#onKeyChange } : {}),
+    });
+  }
+
+  /** The local node's own state. */
+  get selfState(): NodeState {
+    return this.#states.get(this.selfKey)!;
+  }
+
+  /** Every node state held, keyed by `chitchatIdKey`. */
+  get states(): ReadonlyMap<string, NodeState> {
+    return this.#states;
+  }
+
+  /** Number of node states held. */
+  get size(): number {
+    return this.#states.size;
+  }
+
+  /** The last heartbeat of a recently removed node, if it is remembered. */
+  removedHeartbeat(key: string): bigint | undefined {
+    return this.#removed.get(key);
+  }
+
+  /**
+   * Digest rule for one entry about another node: creates the state when needed (unless the
+   * node was removed and the heartbeat is not newer) and updates the heartbeat. Returns true
+   * when the heartbeat increased (a failure-detector sample).
+   */
+  reportHeartbeat(key: string, id: ChitchatId, heartbeat: bigint): boolean {
+    if (key === this.selfKey) return false;
+    let state = this.#states.get(key);
+    if (state === undefined) {
+      const remembered = this.#removed.get(key);
+      if (remembered !== undefined && heartbeat <= remembered) return false;
+      this.#removed.delete(key);
+      state = this.#newState(id, false);
+      this.#states.set(key, state);
+    }
+    return state.trySetHeartbeat(heartbeat);
+  }
+
+  /** Drops a node (dead for too long) and remembers its last heartbeat. */
+  removeNode(key: string): void {
+    const state = this.#states.get(key);
+    if (state === undefined || key === this.selfKey) return;
+    this.#states.delete(key);
+    this.#removed.delete(key);
+    this.#removed.set(key, state.heartbeat);
+    while (this.#removed.size > REMOVED_NODE_MEMORY) {
+      const oldest = this.#removed.keys().next().value as string;
+      this.#removed.delete(oldest);
+    }
+  }
+
+  /** This node's digest, leaving out the nodes scheduled for deletion. */
+  digest(scheduledForDeletion: ReadonlySet<string>): Digest {
+    const nodes: NodeDigest[] = [];
+    for (const [key, s] of this.#states) {
+      if (scheduledForDeletion.has(key)) continue;
+      nodes.push({
+        chitchatId: s.chitchatId,
+        heartbeat: s.heartbeat,
+        lastGcVersion: s.lastGcVersion,
+        maxVersion: s.maxVersion,
+      });
+    }
+    return { nodes };
+  }
+
+  /** Runs tombstone GC on every node state. */
+  gcKeysMarkedForDeletion(gracePeriodMs: number): void {
+    for (const s of this.#states.values()) s.gcKeysMarkedForDeletion(gracePeriodMs);
+  }
+
+  /**
+   * Computes what a peer with `digest` is missing, within `budget` bytes of delta, with
+   * chitchat's selection and ordering (PROTOCOL.md §5.3). Returns the delta bytes.
+   */
+  computeDelta(
+    digest: Digest,
+    budget: number,
+    scheduledForDeletion: ReadonlySet<string>,
+    compress: boolean,
+  ): Uint8Array {
+    const theirs = new Map<string, NodeDigest>();
+    for (const nd of digest.nodes) theirs.set(chitchatIdKey(nd.chitchatId), nd);
+    const candidates: Candidate[] = [];
+    for (const [key, state] of this.#states) {
+      if (scheduledForDeletion.has(key)) continue;
+      const d = theirs.get(key);
+      const gc = d?.lastGcVersion ?? 0n;
+      const max = d?.maxVersion ?? 0n;
+      if (state.maxVersion <= max) continue;
+      const reset = gc < state.lastGcVersion && max < state.lastGcVersion;
+      const from = reset ? 0n : max;
+      if (state.maxVersion <= from) continue;
+      const unknown = from === 0n;
+      candidates.push({ state, from, unknown, stale: unknown ? 0 : state.countStale(from) });
+    }
+    // Random order first, then a stable sort by priority: equal priorities stay shuffled.
+    this.#random.shuffle(candidates);
+    candidates.sort((a, b) => {
+      if (a.unknown !== b.unknown) return a.unknown ? -1 : 1;
+      if (a.unknown) {
+        const x = a.state.maxVersion;
+        const y = b.state.maxVersion;
+        return x < y ? -1 : x > y ? 1 : 0;
+      }
+      return b.stale - a.stale;
+    });
+    const writer = new DeltaWriter({ budget, compress });
+    for (const c of candidates) {
+      if (!writer.tryAddNode(c.state.chitchatId, c.state.lastGcVersion, c.from)) break;
+      const records = c.state.staleKeyValues(c.from);
+      if (records.length === 0) {
+        writer.trySetMaxVersion(c.state.maxVersion);
+        continue;
+      }
+      for (const kv of records) {
+        if (!writer.tryAddKeyValue(kv)) return writer.finish();
+      }
+    }
+    return writer.finish();
+  }
+
+  /** Applies a received delta. Returns true when at least one node state was reset. */
+  applyDelta(delta: Delta): { reset: boolean; changed: NodeState[] } {
+    let reset = false;
+    const changed: NodeState[] = [];
+    for (const nd of delta.nodeDeltas) {
+      const state = this.#states.get(chitchatIdKey(nd.chitchatId));
+      if (state === undefined) continue;
+      const status = state.applyDelta(nd);
+      if (status === "applyAfterReset") reset = true;
+      if (status !== "reject") changed.push(state);
+    }
+    return { reset, changed };
+  }
+}
