@@ -99,3 +99,48 @@ export class ConfigError extends HearsayError {
     this.field = field;
   }
 }
+
+/** One or more timer callbacks threw while a `VirtualClock` was advancing. The clock still ran
+ * every other due timer and reached its target time; `errors` holds what was thrown, in order,
+ * and `cause` is the first of them.
+ *
+ * @example
+ * ```ts
+ * import { TimerCallbackError } from "./errors.ts";
+ * const e = new TimerCallbackError([new Error("boom")]);
+ * console.log(e.errors.length, e.message);
+ * ```
+ */
+export class TimerCallbackError extends HearsayError {
+  /** Everything the callbacks threw, in the order they threw it. */
+  readonly errors: readonly unknown[];
+  /** Creates the error from the collected exceptions (at least one). */
+  constructor(errors: readonly unknown[]) {
+    const first = errors[0];
+    const text = first instanceof Error ? `${first.name}: ${first.message}` : String(first);
+    super(
+      `${errors.length} timer callback(s) threw while the virtual clock advanced; first: ${text}`,
+      { cause: first },
+    );
+    this.errors = errors;
+  }
+}
+
+/** A transport cannot bind its address because something else holds it.
+ *
+ * @example
+ * ```ts
+ * import { AddressInUseError } from "./errors.ts";
+ * const e = new AddressInUseError("127.0.0.1:7946");
+ * console.log(e.address, e.message);
+ * ```
+ */
+export class AddressInUseError extends HearsayError {
+  /** The address that was asked for, as text (`ip:port` or `[v6]:port`). */
+  readonly address: string;
+  /** Creates the error for `address`. */
+  constructor(address: string, options?: ErrorOptions) {
+    super(`cannot bind ${address}: address already in use; choose another port or use port 0`, options);
+    this.address = address;
+  }
+}
