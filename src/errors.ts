@@ -140,7 +140,10 @@ export class AddressInUseError extends HearsayError {
   readonly address: string;
   /** Creates the error for `address`. */
   constructor(address: string, options?: ErrorOptions) {
-    super(`cannot bind ${address}: address already in use; choose another port or use port 0`, options);
+    super(
+      `cannot bind ${address}: address already in use; choose another port or use port 0`,
+      options,
+    );
     this.address = address;
   }
 }
