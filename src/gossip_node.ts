@@ -438,6 +438,44 @@ export class GossipNode {
     this.#sendSyn(typeof addr === "string" ? parseSocketAddr(addr) : addr);
   }
 
+  /**
+   * Sends a Syn to every live peer now and resolves once each has answered with a SynAck (so
+   * this node's Ack, carrying what they miss, is on its way) or after `timeoutMs`. Returns how
+   * many peers answered. Used for a graceful leave.
+   */
+  async gossipToLiveNodes(options: { timeoutMs?: number } = {}): Promise<number> {
+    this.#assertOpen();
+    const timeoutMs = options.timeoutMs ?? 2 * this.#config.gossipIntervalMs;
+    const targets = new Map<string, SocketAddr>();
+    for (const id of this.liveNodes()) {
+      const a = id.gossipAdvertiseAddr;
+      if (id === this.chitchatId || isUnspecified(a)) continue;
+      targets.set(formatSocketAddr(a), a);
+    }
+    if (targets.size === 0) return 0;
+    let answered = 0;
+    await new Promise<void>((resolve) => {
+      const timer = this.#clock.setTimer(timeoutMs, () => finish());
+      const finish = () => {
+        timer.cancel();
+        for (const k of targets.keys()) this.#synAckWaiters.delete(k);
+        this.#closers.delete(finish);
+        resolve();
+      };
+      this.#closers.add(finish);
+      for (const [k, a] of targets) {
+        this.#synAckWaiters.set(k, () => {
+          this.#synAckWaiters.delete(k);
+          if (++answered === targets.size) finish();
+        });
+        this.#sendSyn(a);
+      }
+    });
+    return answered;
+  }
+
+  readonly #synAckWaiters = new Map<string, () => void>();
+
   #reportHeartbeats(digest: Digest): void {
     for (const nd of digest.nodes) {
       const key = chitchatIdKey(nd.chitchatId);
@@ -498,6 +536,7 @@ export class GossipNode {
         return;
       }
       case "synAck": {
+        if (this.#synAckWaiters.size > 0) this.#synAckWaiters.get(formatSocketAddr(from))?.();
         this.#reportHeartbeats(msg.digest);
         this.#applyDelta(msg.delta);
         const scheduled = this.#scheduledForDeletion();
