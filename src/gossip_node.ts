@@ -72,6 +72,8 @@ export interface GossipMetrics {
   rounds: number;
   /** Duration of the last round's own work, in ms. */
   lastRoundMs: number;
+  /** Total time spent in rounds, in ms. */
+  roundMsTotal: number;
   /** Datagrams received. */
   datagramsIn: number;
   /** Bytes received. */
@@ -194,6 +196,7 @@ export class GossipNode {
     this.#metrics = {
       rounds: 0,
       lastRoundMs: 0,
+      roundMsTotal: 0,
       messagesIn: { syn: 0, synAck: 0, ack: 0, badCluster: 0 },
       messagesOut: { syn: 0, synAck: 0, ack: 0, badCluster: 0 },
       dropped: {},
@@ -354,6 +357,7 @@ export class GossipNode {
     this.#updateLiveness();
     this.#metrics.rounds++;
     this.#metrics.lastRoundMs = performance.now() - started;
+    this.#metrics.roundMsTotal += this.#metrics.lastRoundMs;
     // Fixed rate: the next round is one interval after the previous one was due.
     const interval = this.#config.gossipIntervalMs;
     const due = Math.max(this.#nextRoundAt + interval, this.#clock.now());

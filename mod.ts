@@ -1,0 +1,57 @@
+/**
+ * hearsay: gossip-based peer discovery for overlay networks, byte-compatible with the Rust
+ * crate `chitchat` 0.10 and with zlayer's `GossipPool`.
+ *
+ * - {@link GossipPool}: each worker publishes a {@link PeerInfo} and learns everyone else's;
+ *   topology events as an async iterable.
+ * - {@link GossipNode}: the protocol engine (scuttlebutt anti-entropy, versioned key-values
+ *   with tombstones, phi-accrual failure detection, cluster-id isolation).
+ * - The wire codec ({@link encodeMessage}, {@link decodeMessage}, {@link DeltaWriter}), with its
+ *   hot path in WebAssembly.
+ * - Transports: UDP ({@link bindUdp}) and an in-memory network on a virtual clock
+ *   ({@link MemoryNetwork}, {@link VirtualClock}) for deterministic tests and simulations.
+ *
+ * @example
+ * ```ts
+ * import { GossipPool } from "./mod.ts";
+ *
+ * const pool = await GossipPool.start({
+ *   nodeId: 1n,
+ *   gossipListen: "127.0.0.1:0",
+ *   seeds: [],
+ *   clusterId: "example",
+ *   selfInfo: {
+ *     nodeId: 1n,
+ *     wgPubkey: "",
+ *     wgEndpoint: "127.0.0.1:51820",
+ *     overlayIp: "10.0.0.1",
+ *     labels: {},
+ *   },
+ * });
+ * console.log(pool.clusterId, pool.peers().length); // example 0
+ * await pool.close();
+ * ```
+ *
+ * @module
+ */
+export type * from "./src/types.ts";
+export * from "./src/errors.ts";
+export * from "./src/socket_addr.ts";
+export * from "./src/chitchat_id.ts";
+export * from "./src/message.ts";
+export * from "./src/digest.ts";
+export * from "./src/delta.ts";
+export * from "./src/node_state.ts";
+export { ClusterState, REMOVED_NODE_MEMORY } from "./src/cluster_state.ts";
+export * from "./src/failure_detector.ts";
+export * from "./src/config.ts";
+export * from "./src/gossip_node.ts";
+export * from "./src/async_queue.ts";
+export * from "./src/peer_info.ts";
+export * from "./src/pool.ts";
+export * from "./src/clock.ts";
+export * from "./src/virtual_clock.ts";
+export * from "./src/random.ts";
+export type * from "./src/transport/transport.ts";
+export * from "./src/transport/udp.ts";
+export * from "./src/transport/memory.ts";

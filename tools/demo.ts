@@ -1,0 +1,219 @@
+/**
+ * `deno task demo`: a local hearsay cluster you can watch. Starts worker processes on loopback
+ * UDP (plus a real Rust chitchat node publishing a zlayer-style PeerInfo when the interop peer
+ * is built), waits for every worker to know every other, stops one worker gracefully, brings
+ * it back, and prints a summary of the timings. Exits by itself.
+ *
+ * Flags: --workers N (default 5, 2..20), --interval-ms MS (default 200), --no-rust.
+ */
+import { encodePeerInfo, workerKey } from "../src/peer_info.ts";
+import { InteropPeer } from "../tests/interop/peer.ts";
+
+const args = Deno.args;
+function flag(name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(args[i + 1]);
+  if (!Number.isInteger(v)) {
+    console.error(`demo: --${name} needs an integer`);
+    Deno.exit(2);
+  }
+  return v;
+}
+const WORKERS = Math.min(20, Math.max(2, flag("workers", 5)));
+const INTERVAL = flag("interval-ms", 200);
+const DEADLINE_MS = 50_000;
+const RUST_ID = 99n;
+
+const tty = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
+const paint = (code: number) => (s: string) => tty ? `\x1b[${code}m${s}\x1b[0m` : s;
+const [dim, bold, green, red, yellow, cyan] = [2, 1, 32, 31, 33, 36].map(paint) as [
+  (s: string) => string,
+  (s: string) => string,
+  (s: string) => string,
+  (s: string) => string,
+  (s: string) => string,
+  (s: string) => string,
+];
+const t0 = performance.now();
+const clock = () => dim(`[${((performance.now() - t0) / 1000).toFixed(2).padStart(6)}s]`);
+const say = (s: string) => console.log(`${clock()} ${s}`);
+
+interface Worker {
+  id: bigint;
+  proc: Deno.ChildProcess;
+  addr: string;
+  peers: Set<bigint>;
+  done: Promise<void>;
+}
+const workers = new Map<bigint, Worker>();
+const waiters: (() => void)[] = [];
+const notify = () => waiters.splice(0).forEach((w) => w());
+
+async function until(what: string, check: () => boolean): Promise<number> {
+  const start = performance.now();
+  while (!check()) {
+    if (performance.now() - t0 > DEADLINE_MS) throw new Error(`demo timed out waiting: ${what}`);
+    const timer = new Promise<void>((r) => setTimeout(r, 250));
+    await Promise.race([new Promise<void>((r) => waiters.push(r)), timer]);
+  }
+  return performance.now() - start;
+}
+
+async function lines(stream: ReadableStream<Uint8Array>, onLine: (l: string) => void) {
+  let buf = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let nl;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      onLine(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  }
+}
+
+const workerScript = new URL("../src/worker.ts", import.meta.url).pathname;
+let seedAddr: string | undefined;
+let rustAddr: string | undefined;
+
+async function startWorker(id: bigint): Promise<Worker> {
+  const seeds = [seedAddr, rustAddr].filter((s): s is string => s !== undefined);
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-net",
+      workerScript,
+      "--node-id",
+      String(id),
+      "--listen",
+      "127.0.0.1:0",
+      "--cluster-id",
+      "demo",
+      "--interval-ms",
+      String(INTERVAL),
+      "--wg-endpoint",
+      `127.0.0.1:${51_820 + Number(id)}`,
+      "--overlay-ip",
+      `10.42.0.${id}`,
+      "--label",
+      `zone=${["north", "south", "east"][Number(id) % 3]}`,
+      ...seeds.flatMap((s) => ["--seed", s]),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  const { promise: listening, resolve: onListening } = Promise.withResolvers<string>();
+  const w: Worker = { id, proc, addr: "", peers: new Set(), done: Promise.resolve() };
+  const out = lines(proc.stdout, (line) => {
+    const e = JSON.parse(line.replace(/"node_id":(\d+)/, '"node_id":"$1"'));
+    const peer = BigInt(e.node_id);
+    if (e.event === "joined") w.peers.add(peer);
+    if (e.event === "left") w.peers.delete(peer);
+    const what = e.event === "joined"
+      ? green("joined ")
+      : e.event === "left"
+      ? red("left   ")
+      : yellow("updated");
+    const extra = e.event === "left" ? dim(`(${e.reason})`) : dim(`overlay ${e.overlay_ip}`);
+    const name = peer === RUST_ID ? cyan(`rust ${peer}`) : `worker ${peer}`;
+    say(`worker ${id}  ${what}  ${name} ${extra}`);
+    notify();
+  });
+  const err = lines(proc.stderr, (line) => {
+    const m = /gossiping on (\S+),/.exec(line);
+    if (m) onListening(m[1]!);
+    else if (!/left the pool|status on/.test(line)) say(dim(`worker ${id}: ${line}`));
+  });
+  w.done = Promise.all([out, err, proc.status]).then(() => {});
+  const timeout = setTimeout(() => onListening(""), 15_000);
+  w.addr = await listening;
+  clearTimeout(timeout);
+  if (!w.addr) throw new Error(`worker ${id} did not start`);
+  workers.set(id, w);
+  return w;
+}
+
+async function stopWorker(w: Worker, signal: Deno.Signal): Promise<void> {
+  w.proc.kill(signal);
+  await w.done;
+  workers.delete(w.id);
+}
+
+const everyoneKnowsEveryone = (expected: bigint[]) => () =>
+  [...workers.values()].every((w) => expected.every((id) => id === w.id || w.peers.has(id)));
+
+console.log(bold(`hearsay demo: ${WORKERS} workers, ${INTERVAL} ms gossip interval, loopback UDP`));
+let peer: InteropPeer | undefined;
+if (!args.includes("--no-rust")) {
+  try {
+    peer = await InteropPeer.start();
+    const key = workerKey(RUST_ID);
+    const info = encodePeerInfo({
+      nodeId: RUST_ID,
+      wgPubkey: "rust-chitchat-node",
+      wgEndpoint: "127.0.0.1:51999",
+      overlayIp: `10.42.0.${RUST_ID}`,
+      labels: {},
+    });
+    const r = await peer.request<{ chitchatId: { gossipAdvertiseAddr: { port: number } } }>(
+      "node_start",
+      {
+        nodeId: key,
+        generationId: "0",
+        listenPort: 0,
+        seeds: [],
+        clusterId: "demo",
+        gossipIntervalMs: INTERVAL,
+        initialKeyValues: [[key, info]],
+      },
+    );
+    rustAddr = `127.0.0.1:${r.chitchatId.gossipAdvertiseAddr.port}`;
+    say(cyan(`rust chitchat 0.10.1 node worker:${RUST_ID} up on ${rustAddr} (zlayer-style PeerInfo)`));
+  } catch (e) {
+    say(yellow(`no Rust chitchat node (${(e as Error).message.split("\n")[0]})`));
+    peer = undefined;
+  }
+}
+
+const summary: [string, number][] = [];
+try {
+  const ids = Array.from({ length: WORKERS }, (_, i) => BigInt(i + 1));
+  const startAt = performance.now();
+  for (const id of ids) {
+    const w = await startWorker(id);
+    seedAddr ??= w.addr;
+    say(`worker ${id} started on ${w.addr}`);
+  }
+  const expected = peer ? [...ids, RUST_ID] : ids;
+  await until("convergence", everyoneKnowsEveryone(expected));
+  const converge = performance.now() - startAt;
+  summary.push([`${expected.length} members know each other (from first start)`, converge]);
+  say(bold(green(`converged: every worker sees ${expected.length - 1} peers`)));
+
+  const victim = workers.get(ids[Math.floor(ids.length / 2)]!)!;
+  say(bold(`stopping worker ${victim.id} (SIGTERM: graceful leave)`));
+  const leftAt = performance.now();
+  await stopWorker(victim, "SIGTERM");
+  const rest = expected.filter((id) => id !== victim.id);
+  const leftTook = await until(
+    "left",
+    () => [...workers.values()].every((w) => !w.peers.has(victim.id)),
+  );
+  summary.push([`everyone saw worker ${victim.id} leave`, performance.now() - leftAt]);
+  void leftTook;
+  say(bold(`bringing worker ${victim.id} back (new generation)`));
+  const backAt = performance.now();
+  await startWorker(victim.id);
+  await until("rejoin", everyoneKnowsEveryone(expected));
+  summary.push([`everyone saw worker ${victim.id} join again`, performance.now() - backAt]);
+  void rest;
+  say(bold(green("cluster whole again")));
+} finally {
+  for (const w of [...workers.values()]) await stopWorker(w, "SIGTERM");
+  await peer?.close();
+}
+console.log("\n" + bold("summary"));
+for (const [what, ms] of summary) console.log(`  ${(ms / 1000).toFixed(2).padStart(6)} s  ${what}`);
+console.log(dim(`  total ${((performance.now() - t0) / 1000).toFixed(1)} s`));
