@@ -1,0 +1,118 @@
+//! `hearsay-interop`: a test peer that drives the real `chitchat` 0.10.1 crate for hearsay's
+//! interop tests. It reads one JSON request per line on stdin and writes one JSON answer per
+//! request on stdout, in order (see ../PROTOCOL.md). Logs go to stderr. It exits when stdin
+//! closes. Bad input never panics the process: it gets an `ok: false` answer.
+//!
+//! Layout: one module per command group (`codec`, `nodes`); `dispatch` below maps command names
+//! to them. To add a command group, add a module and its arms in `dispatch`.
+
+mod codec;
+mod debug_text;
+mod json;
+mod nodes;
+
+use serde_json::{Map, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+use crate::json::{Args, CmdResult};
+
+/// Longest request line accepted (a 65 507-byte datagram is 131 014 hex digits).
+const MAX_LINE_BYTES: u64 = 8 << 20;
+
+/// Everything the commands share.
+#[derive(Default)]
+struct Peer {
+    nodes: nodes::Nodes,
+}
+
+impl Peer {
+    async fn dispatch(&mut self, cmd: &str, args: &Args<'_>) -> CmdResult {
+        match cmd {
+            "decode" => codec::decode(args),
+            "bench_codec" => {
+                // CPU-bound: keep it off the async workers that run the chitchat nodes.
+                let owned = args.0.clone();
+                tokio::task::spawn_blocking(move || codec::bench_codec(&Args(&owned)))
+                    .await
+                    .map_err(|e| format!("bench_codec failed: {e}"))?
+            }
+            "node_start" => self.nodes.start(args).await,
+            "node_set" => self.nodes.set(args, false).await,
+            "node_set_with_ttl" => self.nodes.set(args, true).await,
+            "node_delete" => self.nodes.delete(args, false).await,
+            "node_delete_after_ttl" => self.nodes.delete(args, true).await,
+            "node_state" => self.nodes.state(args).await,
+            "node_stop" => self.nodes.stop(args).await,
+            "node_kill" => self.nodes.kill(args).await,
+            other => Err(format!("unknown command {other:?}")),
+        }
+    }
+
+    /// Answers one request line.
+    async fn answer(&mut self, line: &str) -> Value {
+        let request: Map<String, Value> = match serde_json::from_str(line) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => return failure(Value::Null, "a request must be a JSON object".into()),
+            Err(e) => return failure(Value::Null, format!("request is not valid JSON: {e}")),
+        };
+        let id = request.get("id").cloned().unwrap_or(Value::Null);
+        let Some(cmd) = request.get("cmd").and_then(Value::as_str) else {
+            return failure(id, "missing `cmd` (a string)".into());
+        };
+        match self.dispatch(cmd, &Args(&request)).await {
+            Ok(mut result) => {
+                result.insert("id".into(), id);
+                result.insert("ok".into(), Value::Bool(true));
+                Value::Object(result)
+            }
+            Err(error) => failure(id, error),
+        }
+    }
+}
+
+fn failure(id: Value, error: String) -> Value {
+    serde_json::json!({ "id": id, "ok": false, "error": error })
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let mut peer = Peer::default();
+    let mut stdin = BufReader::new(tokio::io::stdin());
+    let mut stdout = tokio::io::stdout();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = (&mut stdin).take(MAX_LINE_BYTES).read_until(b'\n', &mut line).await;
+        let answer = match read {
+            Ok(0) => break,
+            Err(e) => {
+                eprintln!("hearsay-interop: stdin read failed: {e}");
+                break;
+            }
+            Ok(_) if !line.ends_with(b"\n") && line.len() as u64 >= MAX_LINE_BYTES => {
+                // Skip the rest of the oversized line.
+                let mut sink = Vec::new();
+                loop {
+                    sink.clear();
+                    match (&mut stdin).take(MAX_LINE_BYTES).read_until(b'\n', &mut sink).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) if sink.ends_with(b"\n") => break,
+                        Ok(_) => {}
+                    }
+                }
+                failure(Value::Null, format!("request line longer than {MAX_LINE_BYTES} bytes"))
+            }
+            Ok(_) => match std::str::from_utf8(&line) {
+                Ok(text) if text.trim().is_empty() => continue,
+                Ok(text) => peer.answer(text.trim_end()).await,
+                Err(_) => failure(Value::Null, "request line is not UTF-8".into()),
+            },
+        };
+        let mut out = answer.to_string();
+        out.push('\n');
+        if stdout.write_all(out.as_bytes()).await.is_err() || stdout.flush().await.is_err() {
+            break;
+        }
+    }
+    peer.nodes.abort_all();
+}

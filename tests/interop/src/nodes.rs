@@ -1,0 +1,271 @@
+//! Node commands: real chitchat nodes on loopback UDP with chitchat's own `UdpTransport`
+//! (PROTOCOL.md, "Node commands"). Several nodes can run in one process; each is named by a
+//! numeric handle.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use chitchat::transport::UdpTransport;
+use chitchat::{spawn_chitchat, Chitchat, ChitchatConfig, ChitchatHandle, ChitchatId};
+use chitchat::{FailureDetectorConfig, NodeState};
+use serde_json::{json, Value};
+
+use crate::json::{chitchat_id_json, fields, versioned_value_json, Args, CmdResult};
+
+/// How many fresh ports `listenPort: 0` tries before giving up.
+const PORT_ATTEMPTS: usize = 8;
+/// How long `node_kill` waits for the aborted task to be dropped (its socket closed).
+const KILL_WAIT: Duration = Duration::from_secs(5);
+/// Bounds on configuration values that would otherwise panic or allocate without limit.
+const MAX_SAMPLING_WINDOW: u64 = 1_000_000;
+const MAX_MS: u64 = 1_000 * 3_600 * 24 * 365;
+
+/// The running nodes of this process.
+#[derive(Default)]
+pub struct Nodes {
+    next_handle: u64,
+    handles: HashMap<u64, ChitchatHandle>,
+}
+
+struct NodeOptions {
+    node_id: String,
+    generation_id: u64,
+    listen_port: u16,
+    seeds: Vec<String>,
+    cluster_id: String,
+    gossip_interval: Duration,
+    marked_for_deletion_grace_period: Duration,
+    failure_detector: FailureDetectorConfig,
+    initial_key_values: Vec<(String, String)>,
+}
+
+fn millis(args: &Args, name: &str, default: Duration, min: u64) -> Result<Duration, String> {
+    match args.opt_u64(name)? {
+        None => Ok(default),
+        Some(ms) if (min..=MAX_MS).contains(&ms) => Ok(Duration::from_millis(ms)),
+        Some(ms) => Err(format!("`{name}` must be in {min}..={MAX_MS} ms, got {ms}")),
+    }
+}
+
+fn node_options(args: &Args) -> Result<NodeOptions, String> {
+    let node_id = args.str("nodeId")?.to_string();
+    let generation_id = args.opt_u64("generationId")?.unwrap_or(0);
+    let listen_port = match args.opt_u64("listenPort")?.unwrap_or(0) {
+        p if p <= u16::MAX as u64 => p as u16,
+        p => return Err(format!("`listenPort` must be in 0..=65535, got {p}")),
+    };
+    let mut seeds = Vec::new();
+    for seed in args.opt_array("seeds")?.into_iter().flatten() {
+        let text = seed.as_str().ok_or_else(|| format!("a seed must be a string, got {seed}"))?;
+        // Only loopback addresses: this peer must never send traffic off the machine, and a
+        // host name would make chitchat resolve it through DNS.
+        match text.parse::<SocketAddr>() {
+            Ok(addr) if addr.ip().is_loopback() => seeds.push(text.to_string()),
+            _ => return Err(format!("a seed must be a loopback \"ip:port\", got {text:?}")),
+        }
+    }
+    let cluster_id = args.opt_str("clusterId")?.unwrap_or("default-cluster").to_string();
+    let gossip_interval = millis(args, "gossipIntervalMs", Duration::from_secs(1), 1)?;
+    let marked_for_deletion_grace_period = millis(
+        args,
+        "markedForDeletionGracePeriodMs",
+        Duration::from_secs(2 * 3_600),
+        0,
+    )?;
+    let defaults = FailureDetectorConfig::default();
+    let phi_threshold = args.opt_f64("phiThreshold")?.unwrap_or(defaults.phi_threshold);
+    let sampling_window_size = match args.opt_u64("samplingWindowSize")? {
+        None => defaults.sampling_window_size,
+        Some(n) if (1..=MAX_SAMPLING_WINDOW).contains(&n) => n as usize,
+        Some(n) => {
+            return Err(format!(
+                "`samplingWindowSize` must be in 1..={MAX_SAMPLING_WINDOW}, got {n}"
+            ))
+        }
+    };
+    let failure_detector = FailureDetectorConfig::new(
+        phi_threshold,
+        sampling_window_size,
+        millis(args, "maxIntervalMs", defaults.max_interval, 0)?,
+        millis(args, "initialIntervalMs", defaults.initial_interval, 0)?,
+        millis(args, "deadNodeGracePeriodMs", defaults.dead_node_grace_period, 0)?,
+    );
+    let mut initial_key_values = Vec::new();
+    for pair in args.opt_array("initialKeyValues")?.into_iter().flatten() {
+        match pair.as_array().map(Vec::as_slice) {
+            Some([Value::String(k), Value::String(v)]) => {
+                initial_key_values.push((k.clone(), v.clone()))
+            }
+            _ => return Err(format!("`initialKeyValues` entries must be [key, value], got {pair}")),
+        }
+    }
+    Ok(NodeOptions {
+        node_id,
+        generation_id,
+        listen_port,
+        seeds,
+        cluster_id,
+        gossip_interval,
+        marked_for_deletion_grace_period,
+        failure_detector,
+        initial_key_values,
+    })
+}
+
+/// A loopback UDP port that was free a moment ago (chitchat binds it itself right after).
+fn free_loopback_port() -> Result<u16, String> {
+    let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .map_err(|e| format!("cannot bind a probe socket on 127.0.0.1: {e}"))?;
+    let port = socket.local_addr().map_err(|e| e.to_string())?.port();
+    Ok(port)
+}
+
+async fn spawn_node(opts: &NodeOptions, port: u16) -> anyhow::Result<ChitchatHandle> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let config = ChitchatConfig {
+        chitchat_id: ChitchatId::new(opts.node_id.clone(), opts.generation_id, addr),
+        cluster_id: opts.cluster_id.clone(),
+        gossip_interval: opts.gossip_interval,
+        listen_addr: addr,
+        seed_nodes: opts.seeds.clone(),
+        failure_detector_config: opts.failure_detector.clone(),
+        marked_for_deletion_grace_period: opts.marked_for_deletion_grace_period,
+        catchup_callback: None,
+        extra_liveness_predicate: None,
+    };
+    spawn_chitchat(config, opts.initial_key_values.clone(), &UdpTransport).await
+}
+
+fn node_state_json(state: &NodeState) -> Value {
+    let key_values: Vec<Value> = state
+        .key_values_including_deleted()
+        .map(|(key, value)| versioned_value_json(key, value))
+        .collect();
+    json!({
+        "chitchatId": chitchat_id_json(state.chitchat_id()),
+        "heartbeat": u64::from(state.heartbeat()).to_string(),
+        "maxVersion": state.max_version().to_string(),
+        "lastGcVersion": state.last_gc_version().to_string(),
+        "keyValues": key_values,
+    })
+}
+
+fn ids_json<'a>(ids: impl Iterator<Item = &'a ChitchatId>) -> Vec<Value> {
+    ids.map(chitchat_id_json).collect()
+}
+
+impl Nodes {
+    fn handle(&self, args: &Args) -> Result<&ChitchatHandle, String> {
+        let h = args.u64("handle")?;
+        self.handles.get(&h).ok_or_else(|| format!("no running node with handle {h}"))
+    }
+
+    fn take_handle(&mut self, args: &Args) -> Result<ChitchatHandle, String> {
+        let h = args.u64("handle")?;
+        self.handles.remove(&h).ok_or_else(|| format!("no running node with handle {h}"))
+    }
+
+    /// Runs `f` on a node's `Chitchat` under its lock.
+    async fn with_node<T>(&self, args: &Args<'_>, f: impl FnMut(&mut Chitchat) -> T) -> Result<T, String> {
+        Ok(self.handle(args)?.with_chitchat(f).await)
+    }
+
+    pub async fn start(&mut self, args: &Args<'_>) -> CmdResult {
+        let opts = node_options(args)?;
+        let handle = if opts.listen_port != 0 {
+            spawn_node(&opts, opts.listen_port).await.map_err(|e| format!("{e:#}"))?
+        } else {
+            let mut last_error = String::new();
+            let mut started = None;
+            for _ in 0..PORT_ATTEMPTS {
+                let port = free_loopback_port()?;
+                match spawn_node(&opts, port).await {
+                    Ok(handle) => {
+                        started = Some(handle);
+                        break;
+                    }
+                    Err(e) => last_error = format!("{e:#}"),
+                }
+            }
+            started.ok_or_else(|| {
+                format!("could not start a node on a free port after {PORT_ATTEMPTS} tries: {last_error}")
+            })?
+        };
+        self.next_handle += 1;
+        let h = self.next_handle;
+        let id = chitchat_id_json(handle.chitchat_id());
+        self.handles.insert(h, handle);
+        Ok(fields(json!({ "handle": h, "chitchatId": id })))
+    }
+
+    pub async fn set(&self, args: &Args<'_>, with_ttl: bool) -> CmdResult {
+        let key = args.str("key")?.to_string();
+        let value = args.str("value")?.to_string();
+        self.with_node(args, |c| {
+            let state = c.self_node_state();
+            if with_ttl {
+                state.set_with_ttl(&key, &value)
+            } else {
+                state.set(&key, &value)
+            }
+        })
+        .await?;
+        Ok(Default::default())
+    }
+
+    pub async fn delete(&self, args: &Args<'_>, after_ttl: bool) -> CmdResult {
+        let key = args.str("key")?.to_string();
+        self.with_node(args, |c| {
+            let state = c.self_node_state();
+            if after_ttl {
+                state.delete_after_ttl(&key)
+            } else {
+                state.delete(&key)
+            }
+        })
+        .await?;
+        Ok(Default::default())
+    }
+
+    pub async fn state(&self, args: &Args<'_>) -> CmdResult {
+        self.with_node(args, |c| {
+            let nodes: Vec<Value> = c.node_states().values().map(node_state_json).collect();
+            fields(json!({
+                "self": chitchat_id_json(c.self_chitchat_id()),
+                "nodes": nodes,
+                "live": ids_json(c.live_nodes()),
+                "dead": ids_json(c.dead_nodes()),
+                "scheduledForDeletion": ids_json(c.scheduled_for_deletion_nodes()),
+            }))
+        })
+        .await
+    }
+
+    pub async fn stop(&mut self, args: &Args<'_>) -> CmdResult {
+        let handle = self.take_handle(args)?;
+        handle.shutdown().await.map_err(|e| format!("chitchat shutdown failed: {e:#}"))?;
+        Ok(Default::default())
+    }
+
+    /// Aborts the node's task at once: no last message, no graceful anything. Answers once the
+    /// task is gone (so its socket is closed).
+    pub async fn kill(&mut self, args: &Args<'_>) -> CmdResult {
+        let handle = self.take_handle(args)?;
+        handle.abort();
+        // The task's end (here: dropped by the abort) is what `termination_watcher` reports.
+        let ended = tokio::time::timeout(KILL_WAIT, handle.termination_watcher()).await;
+        drop(handle);
+        match ended {
+            Ok(_) => Ok(Default::default()),
+            Err(_) => Err(format!("the node task did not end within {KILL_WAIT:?} of the abort")),
+        }
+    }
+
+    /// Aborts every node (used when stdin closes).
+    pub fn abort_all(&mut self) {
+        for (_, handle) in self.handles.drain() {
+            handle.abort();
+        }
+    }
+}
