@@ -1,0 +1,220 @@
+/**
+ * The worker end to end, as subprocesses on loopback.
+ */
+import assert from "node:assert/strict";
+import { eventToJsonLine, parseWorkerArgs, UsageError, WORKER_HELP } from "../src/worker.ts";
+
+const SCRIPT = new URL("../src/worker.ts", import.meta.url).pathname;
+
+class WorkerProc {
+  readonly proc: Deno.ChildProcess;
+  readonly events: Record<string, unknown>[] = [];
+  stderr = "";
+  gossipAddr = "";
+  statusUrl = "";
+  readonly #done: Promise<unknown>;
+  #waiters: (() => void)[] = [];
+
+  constructor(args: string[]) {
+    this.proc = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", SCRIPT, ...args],
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+    }).spawn();
+    this.#done = Promise.all([
+      this.#read(this.proc.stdout, (l) => {
+        // node_id can exceed 2^53: keep its digits exact.
+        this.events.push(JSON.parse(l.replace(/"node_id":(\d+)/, '"node_id":"$1"')));
+      }),
+      this.#read(this.proc.stderr, (l) => {
+        this.stderr += l + "\n";
+        const g = /gossiping on (\S+),/.exec(l);
+        if (g) this.gossipAddr = g[1]!;
+        const s = /status on (\S+)/.exec(l);
+        if (s) this.statusUrl = s[1]!;
+      }),
+    ]);
+  }
+
+  async #read(stream: ReadableStream<Uint8Array>, onLine: (l: string) => void) {
+    let buf = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        onLine(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+      }
+      this.#waiters.splice(0).forEach((w) => w());
+    }
+    this.#waiters.splice(0).forEach((w) => w());
+  }
+
+  async waitFor(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (!check()) {
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; stderr:\n${this.stderr}`);
+      let timer = 0;
+      await Promise.race([
+        new Promise<void>((r) => this.#waiters.push(r)),
+        new Promise<void>((r) => (timer = setTimeout(r, Math.min(left, 200)))),
+      ]);
+      clearTimeout(timer);
+    }
+  }
+
+  async finish(): Promise<Deno.CommandStatus> {
+    await this.#done;
+    return await this.proc.status;
+  }
+}
+
+async function run(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", SCRIPT, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+Deno.test("worker: a bad flag or value gets one line and exit code 2", async () => {
+  for (
+    const args of [
+      ["--bogus"],
+      [],
+      ["--node-id", "x"],
+      ["--node-id", "1", "--listen", "nowhere"],
+      ["--node-id", "1", "--label", "novalue"],
+      ["--node-id", "1", "--status-addr", "0.0.0.0:9000"],
+      ["--node-id", "1", "--interval-ms", "0"],
+    ]
+  ) {
+    const r = await run(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, /^hearsay worker: /);
+  }
+});
+
+Deno.test("worker: --help documents every flag", async () => {
+  const r = await run(["--help"]);
+  assert.equal(r.code, 0);
+  for (
+    const f of [
+      "--node-id",
+      "--listen",
+      "--seed",
+      "--cluster-id",
+      "--wg-pubkey",
+      "--wg-endpoint",
+      "--overlay-ip",
+      "--label",
+      "--interval-ms",
+      "--status-addr",
+    ]
+  ) assert.ok(r.stdout.includes(f), f);
+  assert.equal(r.stdout.trim(), WORKER_HELP.trim());
+});
+
+Deno.test("parseWorkerArgs() reads repeated flags and exact u64 ids", () => {
+  const o = parseWorkerArgs([
+    "--node-id=18446744073709551615",
+    "--seed",
+    "127.0.0.1:1",
+    "--seed",
+    "localhost:2",
+    "--label",
+    "a=b=c",
+    "--wg-endpoint",
+    "[::1]:51820",
+  ]);
+  assert.equal(o.nodeId, 18446744073709551615n);
+  assert.deepEqual(o.seeds, ["127.0.0.1:1", "localhost:2"]);
+  assert.deepEqual(o.selfInfo.labels, { a: "b=c" });
+  assert.throws(() => parseWorkerArgs(["--node-id", "18446744073709551616"]), UsageError);
+  assert.throws(() => parseWorkerArgs(["--node-id", "1", "--listen", "a", "--listen", "b"]), /twice/);
+});
+
+Deno.test("eventToJsonLine() prints zlayer's PeerInfo fields with an exact node_id", () => {
+  const line = eventToJsonLine({
+    type: "joined",
+    peer: {
+      nodeId: 9007199254740993n,
+      wgPubkey: "k",
+      wgEndpoint: "1.2.3.4:5",
+      overlayIp: "10.0.0.1",
+      labels: { z: "1" },
+    },
+  });
+  assert.equal(
+    line,
+    '{"event":"joined","node_id":9007199254740993,"wg_pubkey":"k","wg_endpoint":"1.2.3.4:5","overlay_ip":"10.0.0.1","labels":{"z":"1"}}',
+  );
+});
+
+Deno.test("worker: three processes discover each other, serve /peers and /metrics, leave on SIGTERM", async () => {
+  const common = ["--listen", "127.0.0.1:0", "--cluster-id", "wtest", "--interval-ms", "100"];
+  const a = new WorkerProc([...common, "--node-id", "1", "--status-addr", "127.0.0.1:0"]);
+  const procs = [a];
+  try {
+    await a.waitFor("a listening", () => a.gossipAddr !== "" && a.statusUrl !== "");
+    const b = new WorkerProc([...common, "--node-id", "2", "--seed", a.gossipAddr, "--label", "x=y"]);
+    const c = new WorkerProc([
+      ...common,
+      "--node-id",
+      "18446744073709551615",
+      "--seed",
+      a.gossipAddr,
+      "--wg-endpoint",
+      "[::1]:51820",
+    ]);
+    procs.push(b, c);
+    const joined = (w: WorkerProc, id: string) => () =>
+      w.events.some((e) => e.event === "joined" && e.node_id === id);
+    await a.waitFor("a sees b and c", () => joined(a, "2")() && joined(a, "18446744073709551615")());
+    await b.waitFor("b sees c", joined(b, "18446744073709551615"));
+    await c.waitFor("c sees b", joined(c, "2"));
+    const bEvent = a.events.find((e) => e.node_id === "2")!;
+    assert.deepEqual(bEvent.labels, { x: "y" });
+
+    const peers = await (await fetch(`${a.statusUrl}/peers`)).text();
+    assert.match(peers, /"node_id":18446744073709551615,/);
+    assert.match(peers, /"wg_endpoint":"\[::1\]:51820"/);
+    assert.equal(JSON.parse(peers).length, 2);
+    const metrics = await (await fetch(`${a.statusUrl}/metrics`)).text();
+    for (
+      const name of [
+        'hearsay_peers{state="live"} 2',
+        'hearsay_datagrams_total{direction="in"}',
+        'hearsay_bytes_total{direction="out"}',
+        "hearsay_datagrams_dropped_total",
+        "hearsay_gossip_round_duration_seconds_count",
+      ]
+    ) assert.ok(metrics.includes(name), `${name} missing from:\n${metrics}`);
+    const missing = await fetch(`${a.statusUrl}/nope`);
+    assert.equal(missing.status, 404);
+    await missing.body?.cancel();
+
+    b.proc.kill("SIGTERM");
+    const bStatus = await b.finish();
+    assert.equal(bStatus.code, 0, b.stderr);
+    await a.waitFor("a sees b leave", () =>
+      a.events.some((e) => e.event === "left" && e.node_id === "2" && e.reason === "left"));
+    await c.waitFor("c sees b leave", () =>
+      c.events.some((e) => e.event === "left" && e.node_id === "2"));
+  } finally {
+    for (const p of procs) {
+      try {
+        p.proc.kill("SIGTERM");
+      } catch { /* already exited */ }
+    }
+    for (const p of procs) await p.finish();
+  }
+});
