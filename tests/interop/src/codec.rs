@@ -1,11 +1,12 @@
 //! Codec commands: `decode` and `bench_codec` (PROTOCOL.md, "Codec commands").
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use chitchat::{ChitchatMessage, Deserializable, Serializable};
-use serde_json::json;
+use serde_json::{json, Value};
 
+use crate::canonical::encode_message;
 use crate::debug_text::message_json;
 use crate::json::{fields, hex_decode, hex_encode, Args, CmdResult};
 
@@ -28,7 +29,7 @@ fn input_bytes(args: &Args) -> Result<Vec<u8>, String> {
 
 /// chitchat's own parser, with a panic inside the crate turned into an error.
 fn parse(bytes: &[u8]) -> Result<ChitchatMessage, String> {
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
+    let outcome = crate::quiet_catch_unwind(AssertUnwindSafe(|| {
         let mut cursor: &[u8] = bytes;
         ChitchatMessage::deserialize(&mut cursor)
     }));
@@ -39,13 +40,44 @@ fn parse(bytes: &[u8]) -> Result<ChitchatMessage, String> {
     }
 }
 
+/// chitchat's own serializer; `None` when it panics.
+fn try_serialize(msg: &ChitchatMessage) -> Option<Vec<u8>> {
+    crate::quiet_catch_unwind(AssertUnwindSafe(|| {
+        let mut out = Vec::new();
+        msg.serialize(&mut out);
+        out
+    }))
+    .ok()
+}
+
+/// Returns a message chitchat can serialize, equal to `msg`, and chitchat's serialization of
+/// it. chitchat's `Delta::serialize` asserts that its writer reproduces the length of the delta
+/// bytes it parsed, so an input cut or compressed differently (legal for another sender) makes
+/// it panic; then the message is parsed again from canonical bytes (see `canonical.rs`), checked
+/// to decode to the same JSON, and that parse is serialized instead.
+fn serializable(msg: ChitchatMessage, json: &Value) -> Result<(ChitchatMessage, Vec<u8>), String> {
+    if let Some(out) = try_serialize(&msg) {
+        return Ok((msg, out));
+    }
+    let canonical = parse(&encode_message(json)?)
+        .map_err(|e| format!("chitchat rejected the canonical re-encoding: {e}"))?;
+    if message_json(&format!("{canonical:?}"))? != *json {
+        return Err("the canonical re-encoding decodes to a different message".to_string());
+    }
+    match try_serialize(&canonical) {
+        Some(out) => Ok((canonical, out)),
+        None => Err("chitchat's serializer panicked on the parsed message and on its canonical \
+                     re-encoding"
+            .to_string()),
+    }
+}
+
 pub fn decode(args: &Args) -> CmdResult {
     let bytes = input_bytes(args)?;
     let msg = parse(&bytes)?;
     let debug = format!("{msg:?}");
     let message = message_json(&debug)?;
-    let mut out = Vec::with_capacity(bytes.len());
-    msg.serialize(&mut out);
+    let (_, out) = serializable(msg, &message)?;
     Ok(fields(json!({
         "message": message,
         "reserialized": hex_encode(&out),
@@ -60,6 +92,8 @@ pub fn bench_codec(args: &Args) -> CmdResult {
         return Err(format!("`iterations` must be in 1..={MAX_ITERATIONS}, got {iterations}"));
     }
     let msg = parse(&bytes)?;
+    let json = message_json(&format!("{msg:?}"))?;
+    let (msg, _) = serializable(msg, &json)?;
 
     let start = Instant::now();
     for _ in 0..iterations {

@@ -6,6 +6,7 @@
 //! Layout: one module per command group (`codec`, `nodes`); `dispatch` below maps command names
 //! to them. To add a command group, add a module and its arms in `dispatch`.
 
+mod canonical;
 mod codec;
 mod debug_text;
 mod json;
@@ -70,12 +71,35 @@ impl Peer {
     }
 }
 
+thread_local! {
+    static EXPECTING_PANIC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `catch_unwind` that keeps the panic hook quiet: chitchat asserts inside code the codec
+/// commands call on untrusted input, and such a panic becomes an `ok: false` answer.
+pub fn quiet_catch_unwind<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> std::thread::Result<T> {
+    EXPECTING_PANIC.with(|flag| flag.set(true));
+    let result = std::panic::catch_unwind(f);
+    EXPECTING_PANIC.with(|flag| flag.set(false));
+    result
+}
+
+fn install_panic_hook() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !EXPECTING_PANIC.with(|flag| flag.get()) {
+            default_hook(info);
+        }
+    }));
+}
+
 fn failure(id: Value, error: String) -> Value {
     serde_json::json!({ "id": id, "ok": false, "error": error })
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    install_panic_hook();
     let mut peer = Peer::default();
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut stdout = tokio::io::stdout();
