@@ -21,24 +21,33 @@ const MAGIC: u16 = 45_139;
 const BLOCK_THRESHOLD: usize = 16_384;
 
 fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, String> {
-    v.get(name).ok_or_else(|| format!("decoded JSON lacks `{name}`"))
+    v.get(name)
+        .ok_or_else(|| format!("decoded JSON lacks `{name}`"))
 }
 
 fn text<'a>(v: &'a Value, name: &str) -> Result<&'a str, String> {
-    field(v, name)?.as_str().ok_or_else(|| format!("decoded JSON `{name}` is not a string"))
+    field(v, name)?
+        .as_str()
+        .ok_or_else(|| format!("decoded JSON `{name}` is not a string"))
 }
 
 fn u64_field(v: &Value, name: &str) -> Result<u64, String> {
-    text(v, name)?.parse().map_err(|_| format!("decoded JSON `{name}` is not a decimal u64"))
+    text(v, name)?
+        .parse()
+        .map_err(|_| format!("decoded JSON `{name}` is not a decimal u64"))
 }
 
 fn items<'a>(v: &'a Value, name: &str) -> Result<&'a Vec<Value>, String> {
-    field(v, name)?.as_array().ok_or_else(|| format!("decoded JSON `{name}` is not an array"))
+    field(v, name)?
+        .as_array()
+        .ok_or_else(|| format!("decoded JSON `{name}` is not an array"))
 }
 
 fn chitchat_id(v: &Value) -> Result<ChitchatId, String> {
     let addr = field(v, "gossipAdvertiseAddr")?;
-    let ip: IpAddr = text(addr, "ip")?.parse().map_err(|_| "bad ip in decoded JSON".to_string())?;
+    let ip: IpAddr = text(addr, "ip")?
+        .parse()
+        .map_err(|_| "bad ip in decoded JSON".to_string())?;
     let port = field(addr, "port")?
         .as_u64()
         .and_then(|p| u16::try_from(p).ok())

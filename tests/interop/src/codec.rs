@@ -66,9 +66,11 @@ fn serializable(msg: ChitchatMessage, json: &Value) -> Result<(ChitchatMessage, 
     }
     match try_serialize(&canonical) {
         Some(out) => Ok((canonical, out)),
-        None => Err("chitchat's serializer panicked on the parsed message and on its canonical \
+        None => Err(
+            "chitchat's serializer panicked on the parsed message and on its canonical \
                      re-encoding"
-            .to_string()),
+                .to_string(),
+        ),
     }
 }
 
@@ -89,7 +91,9 @@ pub fn bench_codec(args: &Args) -> CmdResult {
     let bytes = input_bytes(args)?;
     let iterations = args.u64("iterations")?;
     if iterations == 0 || iterations > MAX_ITERATIONS {
-        return Err(format!("`iterations` must be in 1..={MAX_ITERATIONS}, got {iterations}"));
+        return Err(format!(
+            "`iterations` must be in 1..={MAX_ITERATIONS}, got {iterations}"
+        ));
     }
     let msg = parse(&bytes)?;
     let json = message_json(&format!("{msg:?}"))?;

@@ -196,9 +196,12 @@ pub fn parse_chitchat_id(raw: &str) -> Result<ChitchatId, String> {
             .ok_or_else(|| bad("no ':' before the IPv6 address"))?;
         (before, &inside[open + 1..])
     } else {
-        rest.rsplit_once(':').ok_or_else(|| bad("no ':' before the address"))?
+        rest.rsplit_once(':')
+            .ok_or_else(|| bad("no ':' before the address"))?
     };
-    let ip: IpAddr = ip_text.parse().map_err(|_| bad("the address is not an IP address"))?;
+    let ip: IpAddr = ip_text
+        .parse()
+        .map_err(|_| bad("the address is not an IP address"))?;
     if matches!(ip, IpAddr::V6(_)) != rest.ends_with(']') {
         return Err(bad("IPv6 addresses must be bracketed, IPv4 ones must not"));
     }
@@ -206,7 +209,11 @@ pub fn parse_chitchat_id(raw: &str) -> Result<ChitchatId, String> {
         .rsplit_once(':')
         .ok_or_else(|| bad("no ':generation'"))?;
     let generation_id = parse_decimal(generation_text).ok_or_else(|| bad("bad generation"))?;
-    let id = ChitchatId::new(node_id.to_string(), generation_id, SocketAddr::new(ip, port));
+    let id = ChitchatId::new(
+        node_id.to_string(),
+        generation_id,
+        SocketAddr::new(ip, port),
+    );
     if format!("{id:?}") != raw {
         return Err(bad("printing the parsed id again gives different text"));
     }

@@ -52,7 +52,8 @@ impl Args<'_> {
     }
 
     pub fn str(&self, name: &str) -> Result<&str, String> {
-        self.opt_str(name)?.ok_or_else(|| format!("missing argument `{name}` (a string)"))
+        self.opt_str(name)?
+            .ok_or_else(|| format!("missing argument `{name}` (a string)"))
     }
 
     pub fn opt_str(&self, name: &str) -> Result<Option<&str>, String> {
@@ -81,7 +82,8 @@ impl Args<'_> {
     }
 
     pub fn u64(&self, name: &str) -> Result<u64, String> {
-        self.opt_u64(name)?.ok_or_else(|| format!("missing argument `{name}` (a u64)"))
+        self.opt_u64(name)?
+            .ok_or_else(|| format!("missing argument `{name}` (a u64)"))
     }
 
     /// A finite, non-negative number.
@@ -90,7 +92,9 @@ impl Args<'_> {
             None => Ok(None),
             Some(Value::Number(n)) => match n.as_f64() {
                 Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(x)),
-                _ => Err(format!("argument `{name}` must be a finite number >= 0, got {n}")),
+                _ => Err(format!(
+                    "argument `{name}` must be a finite number >= 0, got {n}"
+                )),
             },
             Some(other) => Err(format!("argument `{name}` must be a number, got {other}")),
         }
@@ -117,7 +121,7 @@ pub fn hex_encode(bytes: &[u8]) -> String {
 
 pub fn hex_decode(text: &str) -> Result<Vec<u8>, String> {
     let digits = text.as_bytes();
-    if digits.len() % 2 != 0 {
+    if digits.len() & 1 == 1 {
         return Err(format!("hex text has an odd length ({})", digits.len()));
     }
     let nibble = |c: u8, at: usize| -> Result<u8, String> {

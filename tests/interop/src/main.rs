@@ -77,7 +77,9 @@ thread_local! {
 
 /// `catch_unwind` that keeps the panic hook quiet: chitchat asserts inside code the codec
 /// commands call on untrusted input, and such a panic becomes an `ok: false` answer.
-pub fn quiet_catch_unwind<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> std::thread::Result<T> {
+pub fn quiet_catch_unwind<T>(
+    f: impl FnOnce() -> T + std::panic::UnwindSafe,
+) -> std::thread::Result<T> {
     EXPECTING_PANIC.with(|flag| flag.set(true));
     let result = std::panic::catch_unwind(f);
     EXPECTING_PANIC.with(|flag| flag.set(false));
@@ -106,7 +108,10 @@ async fn main() {
     let mut line = Vec::new();
     loop {
         line.clear();
-        let read = (&mut stdin).take(MAX_LINE_BYTES).read_until(b'\n', &mut line).await;
+        let read = (&mut stdin)
+            .take(MAX_LINE_BYTES)
+            .read_until(b'\n', &mut line)
+            .await;
         let answer = match read {
             Ok(0) => break,
             Err(e) => {
@@ -118,13 +123,20 @@ async fn main() {
                 let mut sink = Vec::new();
                 loop {
                     sink.clear();
-                    match (&mut stdin).take(MAX_LINE_BYTES).read_until(b'\n', &mut sink).await {
+                    match (&mut stdin)
+                        .take(MAX_LINE_BYTES)
+                        .read_until(b'\n', &mut sink)
+                        .await
+                    {
                         Ok(0) | Err(_) => break,
                         Ok(_) if sink.ends_with(b"\n") => break,
                         Ok(_) => {}
                     }
                 }
-                failure(Value::Null, format!("request line longer than {MAX_LINE_BYTES} bytes"))
+                failure(
+                    Value::Null,
+                    format!("request line longer than {MAX_LINE_BYTES} bytes"),
+                )
             }
             Ok(_) => match std::str::from_utf8(&line) {
                 Ok(text) if text.trim().is_empty() => continue,

@@ -57,15 +57,24 @@ fn node_options(args: &Args) -> Result<NodeOptions, String> {
     };
     let mut seeds = Vec::new();
     for seed in args.opt_array("seeds")?.into_iter().flatten() {
-        let text = seed.as_str().ok_or_else(|| format!("a seed must be a string, got {seed}"))?;
+        let text = seed
+            .as_str()
+            .ok_or_else(|| format!("a seed must be a string, got {seed}"))?;
         // Only loopback addresses: this peer must never send traffic off the machine, and a
         // host name would make chitchat resolve it through DNS.
         match text.parse::<SocketAddr>() {
             Ok(addr) if addr.ip().is_loopback() => seeds.push(text.to_string()),
-            _ => return Err(format!("a seed must be a loopback \"ip:port\", got {text:?}")),
+            _ => {
+                return Err(format!(
+                    "a seed must be a loopback \"ip:port\", got {text:?}"
+                ))
+            }
         }
     }
-    let cluster_id = args.opt_str("clusterId")?.unwrap_or("default-cluster").to_string();
+    let cluster_id = args
+        .opt_str("clusterId")?
+        .unwrap_or("default-cluster")
+        .to_string();
     let gossip_interval = millis(args, "gossipIntervalMs", Duration::from_secs(1), 1)?;
     let marked_for_deletion_grace_period = millis(
         args,
@@ -74,7 +83,9 @@ fn node_options(args: &Args) -> Result<NodeOptions, String> {
         0,
     )?;
     let defaults = FailureDetectorConfig::default();
-    let phi_threshold = args.opt_f64("phiThreshold")?.unwrap_or(defaults.phi_threshold);
+    let phi_threshold = args
+        .opt_f64("phiThreshold")?
+        .unwrap_or(defaults.phi_threshold);
     let sampling_window_size = match args.opt_u64("samplingWindowSize")? {
         None => defaults.sampling_window_size,
         Some(n) if (1..=MAX_SAMPLING_WINDOW).contains(&n) => n as usize,
@@ -89,7 +100,12 @@ fn node_options(args: &Args) -> Result<NodeOptions, String> {
         sampling_window_size,
         millis(args, "maxIntervalMs", defaults.max_interval, 0)?,
         millis(args, "initialIntervalMs", defaults.initial_interval, 0)?,
-        millis(args, "deadNodeGracePeriodMs", defaults.dead_node_grace_period, 0)?,
+        millis(
+            args,
+            "deadNodeGracePeriodMs",
+            defaults.dead_node_grace_period,
+            0,
+        )?,
     );
     let mut initial_key_values = Vec::new();
     for pair in args.opt_array("initialKeyValues")?.into_iter().flatten() {
@@ -97,7 +113,11 @@ fn node_options(args: &Args) -> Result<NodeOptions, String> {
             Some([Value::String(k), Value::String(v)]) => {
                 initial_key_values.push((k.clone(), v.clone()))
             }
-            _ => return Err(format!("`initialKeyValues` entries must be [key, value], got {pair}")),
+            _ => {
+                return Err(format!(
+                    "`initialKeyValues` entries must be [key, value], got {pair}"
+                ))
+            }
         }
     }
     Ok(NodeOptions {
@@ -158,23 +178,33 @@ fn ids_json<'a>(ids: impl Iterator<Item = &'a ChitchatId>) -> Vec<Value> {
 impl Nodes {
     fn handle(&self, args: &Args) -> Result<&ChitchatHandle, String> {
         let h = args.u64("handle")?;
-        self.handles.get(&h).ok_or_else(|| format!("no running node with handle {h}"))
+        self.handles
+            .get(&h)
+            .ok_or_else(|| format!("no running node with handle {h}"))
     }
 
     fn take_handle(&mut self, args: &Args) -> Result<ChitchatHandle, String> {
         let h = args.u64("handle")?;
-        self.handles.remove(&h).ok_or_else(|| format!("no running node with handle {h}"))
+        self.handles
+            .remove(&h)
+            .ok_or_else(|| format!("no running node with handle {h}"))
     }
 
     /// Runs `f` on a node's `Chitchat` under its lock.
-    async fn with_node<T>(&self, args: &Args<'_>, f: impl FnMut(&mut Chitchat) -> T) -> Result<T, String> {
+    async fn with_node<T>(
+        &self,
+        args: &Args<'_>,
+        f: impl FnMut(&mut Chitchat) -> T,
+    ) -> Result<T, String> {
         Ok(self.handle(args)?.with_chitchat(f).await)
     }
 
     pub async fn start(&mut self, args: &Args<'_>) -> CmdResult {
         let opts = node_options(args)?;
         let handle = if opts.listen_port != 0 {
-            spawn_node(&opts, opts.listen_port).await.map_err(|e| format!("{e:#}"))?
+            spawn_node(&opts, opts.listen_port)
+                .await
+                .map_err(|e| format!("{e:#}"))?
         } else {
             let mut last_error = String::new();
             let mut started = None;
@@ -244,7 +274,10 @@ impl Nodes {
 
     pub async fn stop(&mut self, args: &Args<'_>) -> CmdResult {
         let handle = self.take_handle(args)?;
-        handle.shutdown().await.map_err(|e| format!("chitchat shutdown failed: {e:#}"))?;
+        handle
+            .shutdown()
+            .await
+            .map_err(|e| format!("chitchat shutdown failed: {e:#}"))?;
         Ok(Default::default())
     }
 
@@ -258,7 +291,9 @@ impl Nodes {
         drop(handle);
         match ended {
             Ok(_) => Ok(Default::default()),
-            Err(_) => Err(format!("the node task did not end within {KILL_WAIT:?} of the abort")),
+            Err(_) => Err(format!(
+                "the node task did not end within {KILL_WAIT:?} of the abort"
+            )),
         }
     }
 
