@@ -259,6 +259,22 @@ Deno.test("InteropPeer decode reads node ids and strings that need escaping in D
   assert.deepStrictEqual(r.message, expected);
 });
 
+Deno.test("InteropPeer decode refuses node ids it cannot read back from Debug text", async () => {
+  await using peer = await InteropPeer.start();
+  // The documented limitation (tests/interop/src/debug_text.rs): a node id containing the text
+  // that follows it in chitchat's Debug output. It must be an error, never a wrong decode.
+  const inDelta = new Bytes()
+    .u8(0).id("a, from_version_excluded: 1", 0n, [127, 0, 0, 1], 1).u64(0n).u64(0n)
+    .u8(2).u64(1n)
+    .done();
+  await assert.rejects(peer.decode(ackOf(inDelta)), /ChitchatId|Debug text/);
+  const inDigest = new Bytes().raw(hex("53b00000")).u16(1)
+    .id("b: NodeDigest { heartbeat: Heartbeat(", 0n, [127, 0, 0, 1], 1)
+    .u64(0n).u64(0n).u64(0n).str("c")
+    .done();
+  await assert.rejects(peer.decode(inDigest), /ChitchatId|Debug text/);
+});
+
 Deno.test("InteropPeer decode re-serializes a delta that chitchat would compress", async () => {
   await using peer = await InteropPeer.start();
   // The spec's V11 ops (zlayer's first PeerInfo): chitchat compresses this block, so the
