@@ -1,0 +1,604 @@
+/**
+ * The one module that loads `hearsay.wasm` (built from `wasm/assembly/` by `wasm/build.ts`) and
+ * wraps it. Nothing else imports the `.wasm` file, and no pointer leaves this module.
+ *
+ * Sections: memory layout, codec (decode, digest encode, delta writer). Other parts of the WASM
+ * module add their own sections at the end.
+ *
+ * @module
+ */
+import * as wasm from "./hearsay.wasm";
+import { constants as zlibConstants, zstdCompressSync, zstdDecompressSync } from "node:zlib";
+import { DecodeError, type DecodeErrorReason, EncodeError } from "./errors.ts";
+import { formatIp, ipBytes } from "./socket_addr.ts";
+import type {
+  ChitchatId,
+  ChitchatMessage,
+  Delta,
+  Digest,
+  KeyStatus,
+  KeyValueMutation,
+  NodeDigest,
+} from "./types.ts";
+
+// ================================================================ memory layout
+
+const memory = wasm.memory as WebAssembly.Memory;
+
+let viewBuffer: ArrayBuffer | undefined;
+let u8 = new Uint8Array(0);
+let u32 = new Uint32Array(0);
+let u64 = new BigUint64Array(0);
+
+function refreshViews(): void {
+  const buffer = memory.buffer as ArrayBuffer;
+  if (buffer !== viewBuffer) {
+    viewBuffer = buffer;
+    u8 = new Uint8Array(buffer);
+    u32 = new Uint32Array(buffer);
+    u64 = new BigUint64Array(buffer);
+  }
+}
+
+/** Grows the WASM memory to at least `bytes` bytes and refreshes the views. */
+function ensure(bytes: number): void {
+  if (memory.buffer.byteLength < bytes && wasm.growTo(bytes) === 0) {
+    throw new RangeError(`cannot grow WASM memory to ${bytes} bytes`);
+  }
+  refreshViews();
+}
+
+const align64 = (n: number): number => (n + 63) & ~63;
+
+const HEAP = Number(wasm.heapBase());
+/** Delta writer state (64 bytes). */
+const STATE = HEAP;
+/** 16 bytes of IP scratch for the delta writer. */
+const IPBUF = HEAP + 64;
+/** Datagram being decoded (at most 65 507 bytes). */
+const IN = HEAP + 128;
+/** Pending op bytes of the active delta writer: at most one block (16 384) plus one op with its
+ * encodeInto windows (3 + 65 536 + 2 + 65 536 + 9). */
+const WPEND = align64(IN + 65536);
+const WPEND_SIZE = 16384 + 131200;
+/** Scratch for one synchronous call (decode records, op stream, digest encoding). Grows. */
+const SCRATCH = align64(WPEND + WPEND_SIZE);
+ensure(SCRATCH + 65536);
+
+// ================================================================ codec
+
+/** The largest datagram chitchat receives (and the most any decode accepts). */
+export const MAX_DATAGRAM_BYTES = 65507;
+/** Cap on a delta's total op stream after decompression (chitchat has none; 4 MiB is far above
+ * anything a chitchat sender produces within one datagram). */
+export const MAX_DELTA_OPS_BYTES = 4 * 1024 * 1024;
+const MAX_BLOCK_OUTPUT = 65535;
+const BLOCK_THRESHOLD = 16384;
+const ZSTD_BITSTREAM_SLACK = 8;
+type ZstdOptions = Parameters<typeof zstdCompressSync>[1];
+const U64_MAX = (1n << 64n) - 1n;
+
+const textDecoder = new TextDecoder("utf-8");
+const textEncoder = new TextEncoder();
+
+const REASONS: readonly (DecodeErrorReason | undefined)[] = [
+  undefined,
+  "tooShort",
+  "badMagic",
+  "badVersion",
+  "badType",
+  "truncated",
+  "invalidUtf8",
+  "badIpTag",
+  "badStatus",
+  "badBlock",
+  "badOp",
+  "deltaRule",
+  "deltaRule",
+  "deltaRule",
+  "deltaRule",
+  "tooLarge",
+];
+const DETAILS: readonly string[] = [
+  "",
+  "datagram shorter than the 4-byte header",
+  "magic number is not 0xB053 (bytes 53 b0)",
+  "protocol version byte is not 0",
+  "message type is not 0..3",
+  "input ends inside a field",
+  "string is not valid UTF-8",
+  "IP tag is not 4 or 6",
+  "key-value status byte is not 0, 1 or 2",
+  "block type is not 0, 1 or 2",
+  "delta op tag is not 0, 1 or 2",
+  "a Node op repeats a ChitchatId already in this delta",
+  "a KeyValue op comes before any Node op",
+  "KeyValue versions must be >= 1 and strictly increasing within a node",
+  "a SetMaxVersion op comes before any Node op",
+  `delta op stream exceeds ${MAX_DELTA_OPS_BYTES} bytes`,
+];
+
+function decodeFailure(code: number, what: string): DecodeError {
+  const c = -code;
+  const reason = REASONS[c] ?? "badOp";
+  const offset = wasm.errorOffset();
+  const where = c >= 10 && c <= 14 || (c >= 5 && c <= 8 && what === "delta op")
+    ? "delta op stream"
+    : "datagram";
+  return new DecodeError(reason, offset, `${what}: ${DETAILS[c] ?? "unknown"} (${where} offset)`);
+}
+
+function str(ptr: number, len: number, ascii: boolean): string {
+  if (len === 0) return "";
+  if (ascii && len <= 32) {
+    // Short ASCII: building from char codes beats TextDecoder's per-call overhead.
+    return String.fromCharCode.apply(null, u8.subarray(ptr, ptr + len) as unknown as number[]);
+  }
+  return textDecoder.decode(u8.subarray(ptr, ptr + len));
+}
+
+function ipText(tag: number, ptr: number): string {
+  if (tag === 4) return `${u8[ptr]}.${u8[ptr + 1]}.${u8[ptr + 2]}.${u8[ptr + 3]}`;
+  return formatIp(u8.slice(ptr, ptr + 16));
+}
+
+/** Reads the ChitchatId fields of record `r` (byte address). */
+function recordId(r: number): ChitchatId {
+  const w = r >>> 2;
+  return {
+    nodeId: str(u32[w + 1]!, u32[w + 2]!, (u32[w + 14]! & 1) !== 0),
+    generationId: u64[(r >>> 3) + 3]!,
+    gossipAdvertiseAddr: { ip: ipText(u32[w + 3]!, u32[w + 4]!), port: u32[w + 5]! },
+  };
+}
+
+function readDigestRecords(rec: number, n: number): Digest {
+  const nodes: NodeDigest[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = rec + i * 64;
+    const q = r >>> 3;
+    nodes[i] = {
+      chitchatId: recordId(r),
+      heartbeat: u64[q + 4]!,
+      lastGcVersion: u64[q + 5]!,
+      maxVersion: u64[q + 6]!,
+    };
+  }
+  return { nodes };
+}
+
+const STATUSES: readonly KeyStatus[] = ["set", "deleted", "deleteAfterTtl"];
+
+interface MutableNodeDelta {
+  chitchatId: ChitchatId;
+  lastGcVersion: bigint;
+  fromVersionExcluded: bigint;
+  keyValues: KeyValueMutation[];
+  maxVersion: bigint;
+}
+
+function readOpRecords(rec: number, n: number): Delta {
+  const nodeDeltas: MutableNodeDelta[] = [];
+  let cur: MutableNodeDelta | undefined;
+  for (let i = 0; i < n; i++) {
+    const r = rec + i * 64;
+    const w = r >>> 2;
+    const q = r >>> 3;
+    const kind = u32[w]!;
+    if (kind === 0) {
+      cur = {
+        chitchatId: recordId(r),
+        lastGcVersion: u64[q + 4]!,
+        fromVersionExcluded: u64[q + 5]!,
+        keyValues: [],
+        maxVersion: 0n,
+      };
+      nodeDeltas.push(cur);
+    } else if (kind === 1) {
+      const flags = u32[w + 14]!;
+      const version = u64[q + 3]!;
+      cur!.keyValues.push({
+        key: str(u32[w + 1]!, u32[w + 2]!, (flags & 1) !== 0),
+        value: str(u32[w + 3]!, u32[w + 4]!, (flags & 2) !== 0),
+        version,
+        status: STATUSES[u32[w + 5]!]!,
+      });
+      cur!.maxVersion = version;
+    } else {
+      cur!.maxVersion = u64[q + 3]!;
+    }
+  }
+  return { nodeDeltas };
+}
+
+/** Decodes the delta starting at `cursor()` of the datagram in IN; `scratch` is free memory. */
+function decodeDeltaAt(len: number, scratch: number): Delta {
+  const ops = align64(scratch);
+  wasm.resetOps();
+  for (;;) {
+    ensure(ops + wasm.opsLength() + len + 64);
+    const r = wasm.scanBlocks(IN, len, ops, MAX_DELTA_OPS_BYTES);
+    if (r === 0) break;
+    if (r < 0) throw decodeFailure(r, "delta blocks");
+    const blockLen = wasm.pendingBlockLen();
+    if (blockLen === 0) continue; // an empty zstd input holds no frame: zero bytes, like libzstd
+    const at = wasm.errorOffset();
+    let out: Uint8Array;
+    try {
+      const ptr = wasm.pendingBlockPtr();
+      out = zstdDecompressSync(u8.subarray(ptr, ptr + blockLen), {
+        maxOutputLength: MAX_BLOCK_OUTPUT,
+      });
+    } catch (e) {
+      throw new DecodeError(
+        "decompression",
+        at,
+        `compressed block of ${blockLen} bytes is not a zstd frame that expands to at most ` +
+          `${MAX_BLOCK_OUTPUT} bytes (${e instanceof Error ? e.message : String(e)})`,
+      );
+    }
+    const opsLen = wasm.opsLength();
+    if (opsLen + out.length > MAX_DELTA_OPS_BYTES) {
+      throw new DecodeError("tooLarge", at, DETAILS[15]!);
+    }
+    ensure(ops + opsLen + out.length + len + 64);
+    u8.set(out, ops + opsLen);
+    wasm.appendedOps(out.length);
+  }
+  const opsLen = wasm.opsLength();
+  // Every record is at least 14 op bytes (a KeyValue op); SetMaxVersion ops fold into one.
+  const maxRecords = Math.floor(opsLen / 14) + 1;
+  const rec = align64(ops + opsLen);
+  const hash = rec + maxRecords * 64;
+  let slots = 16;
+  while (slots < 2 * (Math.floor(opsLen / 34) + 1)) slots *= 2;
+  ensure(hash + slots * 4);
+  const n = wasm.parseOps(ops, rec, hash, slots - 1);
+  if (n < 0) throw decodeFailure(n, "delta op");
+  return readOpRecords(rec, n);
+}
+
+function loadInput(bytes: Uint8Array): number {
+  const len = bytes.length;
+  if (len > MAX_DATAGRAM_BYTES) {
+    throw new DecodeError(
+      "tooLarge",
+      MAX_DATAGRAM_BYTES,
+      `input is ${len} bytes; a chitchat datagram is at most ${MAX_DATAGRAM_BYTES} bytes`,
+    );
+  }
+  refreshViews();
+  u8.set(bytes, IN);
+  return len;
+}
+
+/** Digest records need at most one 64-byte record per 41 input bytes (the smallest entry). */
+const digestRecordBytes = (len: number): number => (Math.floor(len / 41) + 2) * 64;
+
+/** Decodes one datagram (WASM parse, JS materialisation). Throws only DecodeError.
+ *
+ * @example
+ * ```ts
+ * import { wasmDecodeMessage } from "./wasm.ts";
+ * console.log(wasmDecodeMessage(new Uint8Array([0x53, 0xb0, 0, 3])).type); // badCluster
+ * ```
+ */
+export function wasmDecodeMessage(bytes: Uint8Array): ChitchatMessage {
+  const len = loadInput(bytes);
+  const drec = SCRATCH;
+  ensure(drec + digestRecordBytes(len));
+  const t = wasm.parseHead(IN, len, drec);
+  if (t < 0) throw decodeFailure(t, "header/digest");
+  switch (t) {
+    case 0: {
+      const digest = readDigestRecords(drec, wasm.lastDigestCount());
+      const clusterId = str(
+        wasm.lastClusterPtr(),
+        wasm.lastClusterLen(),
+        wasm.lastClusterAscii() !== 0,
+      );
+      return { type: "syn", clusterId, digest };
+    }
+    case 1: {
+      const n = wasm.lastDigestCount();
+      const delta = decodeDeltaAt(len, drec + digestRecordBytes(len));
+      // The delta parse does not touch the digest records, so read them afterwards.
+      return { type: "synAck", digest: readDigestRecords(drec, n), delta };
+    }
+    case 2:
+      return { type: "ack", delta: decodeDeltaAt(len, SCRATCH) };
+    default:
+      return { type: "badCluster" };
+  }
+}
+
+/** Decodes bare delta bytes (blocks + end tag). Returns the delta and the bytes consumed.
+ *
+ * @example
+ * ```ts
+ * import { wasmDecodeDelta } from "./wasm.ts";
+ * console.log(wasmDecodeDelta(new Uint8Array([0])).consumed); // 1
+ * ```
+ */
+export function wasmDecodeDelta(bytes: Uint8Array): { delta: Delta; consumed: number } {
+  const len = loadInput(bytes);
+  wasm.setCursor(0);
+  const delta = decodeDeltaAt(len, SCRATCH);
+  return { delta, consumed: wasm.cursor() };
+}
+
+/** Decodes a bare digest. Returns the digest and the bytes consumed.
+ *
+ * @example
+ * ```ts
+ * import { wasmDecodeDigest } from "./wasm.ts";
+ * console.log(wasmDecodeDigest(new Uint8Array([0, 0])).digest.nodes.length); // 0
+ * ```
+ */
+export function wasmDecodeDigest(bytes: Uint8Array): { digest: Digest; consumed: number } {
+  const len = loadInput(bytes);
+  ensure(SCRATCH + digestRecordBytes(len));
+  const end = wasm.parseDigest(IN, len, SCRATCH);
+  if (end < 0) throw decodeFailure(end, "digest");
+  return { digest: readDigestRecords(SCRATCH, wasm.lastDigestCount()), consumed: end };
+}
+
+// ---------------------------------------------------------------- codec: encoding
+
+function checkU64(v: bigint, what: string): void {
+  if (v < 0n || v > U64_MAX) throw new EncodeError(`${what} must be a u64 (0..2^64-1), got ${v}`);
+}
+
+/** Encodes `text` at `at` (at most 65 535 bytes). Returns the byte length. */
+function putString(text: string, at: number, what: string): number {
+  if (text.length === 0) return 0;
+  const window = Math.min(text.length * 3, 65536);
+  const { read, written } = textEncoder.encodeInto(text, u8.subarray(at, at + window));
+  if (read < text.length || written > 65535) {
+    throw new EncodeError(
+      `${what} is longer than 65 535 UTF-8 bytes (chitchat's u16 length prefix); shorten it`,
+    );
+  }
+  return written;
+}
+
+/** Message parts for {@link wasmEncodeMessage}. */
+export interface MessageParts {
+  /** Message type code (0 Syn, 1 SynAck, 2 Ack, 3 BadCluster). */
+  readonly type: 0 | 1 | 2 | 3;
+  /** Digest entries, already in wire order (Syn, SynAck). */
+  readonly digest?: readonly NodeDigest[];
+  /** Cluster id (Syn). */
+  readonly clusterId?: string;
+  /** Delta bytes (SynAck, Ack). */
+  readonly delta?: Uint8Array;
+}
+
+/** Encodes a message from parts (digest entries in the given order). Throws EncodeError.
+ *
+ * @example
+ * ```ts
+ * import { wasmEncodeMessage } from "./wasm.ts";
+ * console.log(wasmEncodeMessage({ type: 2, delta: new Uint8Array([0]) })); // 53 b0 00 02 00
+ * ```
+ */
+export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
+  const entries = parts.digest ?? [];
+  const n = entries.length;
+  if (n > 65535) {
+    throw new EncodeError(`a digest holds at most 65 535 entries (u16 count), got ${n}`);
+  }
+  let bound = 4 + 2 + 65536 + 2 + (parts.delta?.length ?? 0);
+  for (let i = 0; i < n; i++) {
+    bound += 2 + Math.min(entries[i]!.chitchatId.nodeId.length * 3, 65536) + 51;
+  }
+  const table = SCRATCH;
+  const out = align64(table + n * 64);
+  ensure(out + bound);
+  let pos = out + 6;
+  for (let i = 0; i < n; i++) {
+    const e = entries[i]!;
+    const id = e.chitchatId;
+    checkU64(id.generationId, "generationId");
+    checkU64(e.heartbeat, "heartbeat");
+    checkU64(e.lastGcVersion, "lastGcVersion");
+    checkU64(e.maxVersion, "maxVersion");
+    const len = putString(id.nodeId, pos + 2, "nodeId");
+    const ip = ipBytes(id.gossipAdvertiseAddr.ip);
+    const row = table + i * 64;
+    const w = row >>> 2;
+    const q = row >>> 3;
+    u32[w] = len;
+    u32[w + 1] = (id.gossipAdvertiseAddr.port & 0xffff) | (ip.length === 4 ? 4 << 16 : 6 << 16);
+    u8.set(ip, row + 8);
+    u64[q + 3] = id.generationId;
+    u64[q + 4] = e.heartbeat;
+    u64[q + 5] = e.lastGcVersion;
+    u64[q + 6] = e.maxVersion;
+    pos += 2 + len + 8 + (ip.length === 4 ? 7 : 19) + 24;
+  }
+  wasm.putHeader(out, parts.type);
+  let end = out + 4;
+  if (parts.type === 0 || parts.type === 1) end = Number(wasm.encodeDigest(end, table, n));
+  if (parts.type === 0) {
+    const len = putString(parts.clusterId ?? "", end + 2, "clusterId");
+    wasm.putLen(end, len);
+    end += 2 + len;
+  }
+  if (parts.delta !== undefined && (parts.type === 1 || parts.type === 2)) {
+    u8.set(parts.delta, end);
+    end += parts.delta.length;
+  }
+  return u8.slice(out, end);
+}
+
+// ---------------------------------------------------------------- codec: delta writer
+
+const WRITER_ERRORS: Readonly<Record<number, string>> = {
+  20: "a key must not start with a multi-byte UTF-8 character (it panics chitchat receivers)",
+  21: "a KeyValue or SetMaxVersion needs a Node first",
+  22: "KeyValue versions must be >= 1 and strictly increasing within a node",
+  23: "SetMaxVersion must not follow KeyValues of the same node (it can panic chitchat receivers)",
+  24: "a KeyValue must not follow SetMaxVersion in the same node",
+  25: "a string is longer than 65 535 UTF-8 bytes",
+  26: "SetMaxVersion was already set for this node",
+};
+
+const STATUS_CODES: Readonly<Record<KeyStatus, number>> = {
+  set: 0,
+  deleted: 1,
+  deleteAfterTtl: 2,
+};
+
+let activeWriter: WasmDeltaWriter | null = null;
+
+/** The WASM side of a budgeted delta serializer (chitchat's `DeltaSerializer`): op bytes and
+ * bound accounting live in WASM memory; blocks are compressed with node:zlib's zstd.
+ *
+ * @example
+ * ```ts
+ * import { WasmDeltaWriter } from "./wasm.ts";
+ * const w = new WasmDeltaWriter(1000, false);
+ * console.log(w.finish()); // Uint8Array [ 0 ]
+ * ```
+ */
+export class WasmDeltaWriter {
+  #budget: number;
+  #threshold: number;
+  #compress: boolean;
+  #chunks: Uint8Array[] = [];
+  #parked: Uint8Array | null = null;
+  #finished = false;
+
+  /** Creates a writer for at most `budget` delta bytes (blocks + end tag). */
+  constructor(budget: number, compress: boolean) {
+    this.#budget = Math.min(budget, 0x7fffffff);
+    this.#threshold = Math.min(BLOCK_THRESHOLD, this.#budget);
+    this.#compress = compress;
+    if (activeWriter !== null) activeWriter.#park();
+    wasm.writerInit(STATE, WPEND, this.#threshold, this.#budget);
+    activeWriter = this;
+  }
+
+  #park(): void {
+    refreshViews();
+    const p = wasm.writerPending();
+    const saved = new Uint8Array(64 + p);
+    saved.set(u8.subarray(STATE, STATE + 64));
+    saved.set(u8.subarray(WPEND, WPEND + p), 64);
+    this.#parked = saved;
+    activeWriter = null;
+  }
+
+  #activate(): void {
+    if (this.#finished) throw new EncodeError("this delta writer is already finished");
+    refreshViews();
+    if (activeWriter === this) return;
+    if (activeWriter !== null) activeWriter.#park();
+    const saved = this.#parked!;
+    u8.set(saved.subarray(0, 64), STATE);
+    u8.set(saved.subarray(64), WPEND);
+    this.#parked = null;
+    activeWriter = this;
+  }
+
+  #result(r: number): boolean {
+    if (r < 0) throw new EncodeError(WRITER_ERRORS[-r] ?? `delta writer error ${-r}`);
+    if (r === 2) {
+      while (this.#flush(this.#threshold) === 1);
+    }
+    return r !== 0;
+  }
+
+  #flush(n: number): number {
+    const raw = u8.subarray(WPEND, WPEND + n);
+    let chunk: Uint8Array | undefined;
+    if (this.#compress) {
+      const c = zstdCompressSync(raw, {
+        params: { [zlibConstants.ZSTD_c_compressionLevel]: 3 },
+        pledgedSrcSize: n,
+      } as ZstdOptions);
+      // chitchat gives libzstd a destination exactly as large as the input. libzstd then fails
+      // unless the frame leaves the bitstream writer its 8 bytes of slack (the output pointer
+      // must stay below capacity - sizeof(size_t)); such blocks go out raw.
+      if (c.length + ZSTD_BITSTREAM_SLACK <= n) {
+        chunk = new Uint8Array(3 + c.length);
+        chunk[0] = 1;
+        chunk[1] = c.length & 0xff;
+        chunk[2] = c.length >>> 8;
+        chunk.set(c, 3);
+      }
+    }
+    if (chunk === undefined) {
+      chunk = new Uint8Array(3 + n);
+      chunk[0] = 2;
+      chunk[1] = n & 0xff;
+      chunk[2] = n >>> 8;
+      chunk.set(raw, 3);
+    }
+    this.#chunks.push(chunk);
+    return wasm.writerFlushed(n, chunk.length);
+  }
+
+  /** Tries to add a Node op. Returns false when it does not fit. */
+  addNode(id: ChitchatId, lastGcVersion: bigint, fromVersionExcluded: bigint): boolean {
+    checkU64(id.generationId, "generationId");
+    checkU64(lastGcVersion, "lastGcVersion");
+    checkU64(fromVersionExcluded, "fromVersionExcluded");
+    this.#activate();
+    const ip = ipBytes(id.gossipAdvertiseAddr.ip);
+    const at = WPEND + wasm.writerPending();
+    const len = putString(id.nodeId, at + 3, "nodeId");
+    u8.set(ip, IPBUF);
+    return this.#result(
+      wasm.writerNode(
+        len,
+        id.generationId,
+        ip.length,
+        IPBUF,
+        id.gossipAdvertiseAddr.port & 0xffff,
+        lastGcVersion,
+        fromVersionExcluded,
+      ),
+    );
+  }
+
+  /** Tries to add a KeyValue op. Returns false when it does not fit. */
+  addKeyValue(kv: KeyValueMutation): boolean {
+    checkU64(kv.version, "version");
+    const status = STATUS_CODES[kv.status];
+    if (status === undefined) throw new EncodeError(`unknown key status ${String(kv.status)}`);
+    this.#activate();
+    const at = WPEND + wasm.writerPending();
+    const kl = putString(kv.key, at + 3, "key");
+    const vl = putString(kv.value, at + 5 + kl, "value");
+    return this.#result(wasm.writerKv(kl, vl, kv.version, status));
+  }
+
+  /** Tries to add a SetMaxVersion op. Returns false when it does not fit. */
+  setMaxVersion(maxVersion: bigint): boolean {
+    checkU64(maxVersion, "maxVersion");
+    this.#activate();
+    return this.#result(wasm.writerSetMax(maxVersion));
+  }
+
+  /** Flushes the last block and returns the delta bytes (blocks + end tag). */
+  finish(): Uint8Array {
+    this.#activate();
+    const p = wasm.writerPending();
+    if (p > 0) this.#flush(p);
+    this.#finished = true;
+    activeWriter = null;
+    let total = 1;
+    for (const c of this.#chunks) total += c.length;
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const c of this.#chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    out[at] = 0;
+    this.#chunks = [];
+    return out;
+  }
+}

@@ -1,0 +1,2 @@
+// The one WASM module of hearsay. Each part re-exports its functions here.
+export * from "./codec";
