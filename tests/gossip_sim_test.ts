@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { converged, fullyLive, Sim, viewOf } from "./sim_helpers.ts";
+import { createRandom } from "../src/random.ts";
 
 const FD = { deadNodeGracePeriodMs: 120_000 };
 
@@ -76,15 +77,22 @@ Deno.test("GossipNode ignores duplicated and reordered deltas without harm", asy
 Deno.test("GossipNode syncs a node with thousands of keys across MTU-truncated deltas", async () => {
   const sim = new Sim({ seed: 9, node: { failureDetector: FD } });
   const [a, b] = await sim.startMany(2);
-  // ~5000 records of ~220 bytes: about 1.1 MB, so at least 17 full datagrams.
+  // ~5000 records of ~220 random bytes: about 1.1 MB (~0.8 MB after zstd), so many datagrams.
+  const rnd = createRandom(99);
+  const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
   for (let i = 0; i < 5000; i++) {
-    a!.set(`key-${String(i).padStart(5, "0")}`, `${i}:`.padEnd(200, String.fromCharCode(97 + i % 26)));
+    let value = "";
+    for (let j = 0; j < 200; j++) value += alphabet[rnd.int(alphabet.length)];
+    a!.set(`key-${String(i).padStart(5, "0")}`, value);
   }
   const took = await sim.until(() => converged([a!, b!]), 120_000);
   const replica = b!.nodeState(a!.chitchatId)!;
   assert.equal(replica.numKeyValues, 5000);
   assert.equal(replica.maxVersion, 5000n);
-  assert.ok(took >= 5_000, `synced in ${took} ms: more than one datagram per exchange?`);
+  assert.equal(sim.net.stats.dropped.mtu, 0, "no datagram over the MTU");
+  const acksAndSynAcks = a!.metrics().messagesOut.synAck + a!.metrics().messagesOut.ack;
+  assert.ok(acksAndSynAcks >= 12, `only ${acksAndSynAcks} deltas carried ~0.8 MB`);
+  assert.ok(took >= 3_000, `synced in ${took} ms`);
   await sim.close();
 });
 

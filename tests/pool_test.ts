@@ -145,12 +145,10 @@ Deno.test("GossipPool emits joined again when a failed worker comes back", async
   await sim.until(() => a.peers().length === 0, 60_000);
   await sim.start(2n, 1, { generationId: 1n });
   await sim.until(() => a.peers().length === 1, 30_000);
+  const seen = events.map((e) => e.type === "left" ? `left ${e.reason}` : e.type);
   await sim.close();
   await done;
-  assert.deepEqual(
-    events.map((e) => e.type === "left" ? `left ${e.reason}` : e.type),
-    ["left failed", "joined"],
-  );
+  assert.deepEqual(seen, ["left failed", "joined"]);
 });
 
 Deno.test("GossipPool reports a malformed PeerInfo once and keeps the other peers", async () => {
