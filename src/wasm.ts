@@ -554,7 +554,7 @@ export class WasmDeltaWriter {
       wasm.writerNode(
         len,
         id.generationId,
-        ip.length,
+        ip.length === 4 ? 4 : 6,
         IPBUF,
         id.gossipAdvertiseAddr.port & 0xffff,
         lastGcVersion,
