@@ -61,8 +61,10 @@ const IN = HEAP + 128;
  * encodeInto windows (3 + 65 536 + 2 + 65 536 + 9). */
 const WPEND = align64(IN + 65536);
 const WPEND_SIZE = 16384 + 131200;
-/** Scratch for one synchronous call (decode records, op stream, digest encoding). Grows. */
-const SCRATCH = align64(WPEND + WPEND_SIZE);
+/** Scratch for one synchronous call (decode records, op stream, digest encoding). Grows. Its
+ * contents are dead between calls, so the phi section moves its base up past the failure
+ * detectors' slot tables (`PhiKernel.alloc`). */
+let SCRATCH = align64(WPEND + WPEND_SIZE);
 ensure(SCRATCH + 65536);
 
 // ================================================================ codec
@@ -602,3 +604,71 @@ export class WasmDeltaWriter {
     return out;
   }
 }
+
+// ================================================================ phi (failure detector)
+// Owned by the failure-detector part (src/failure_detector.ts, wasm/assembly/phi.ts). Slot
+// tables are persistent allocations placed between the codec's fixed regions and SCRATCH, which
+// moves up by the size of each new table. Tables are never freed here: the failure detector
+// pools and reuses them.
+
+/** Bytes per phi slot; must match wasm/assembly/phi.ts. */
+const PHI_SLOT_BYTES = 32;
+if (wasm.phiSlotBytes() !== PHI_SLOT_BYTES) {
+  throw new Error(`hearsay.wasm phi slots are ${wasm.phiSlotBytes()} bytes, expected 32`);
+}
+
+/** The phi kernel of the WASM module, as the failure detector uses it (no pointer arithmetic
+ * leaves the failure detector).
+ *
+ * @example
+ * ```ts
+ * import { phiKernel } from "./wasm.ts";
+ * const k = phiKernel();
+ * console.log(k.buffer().byteLength > 0);
+ * ```
+ */
+export interface PhiKernel {
+  /** The WASM memory's current buffer (replaced whenever memory grows). */
+  buffer(): ArrayBuffer;
+  /** Reserves `bytes` (a multiple of 32) for a slot table; returns its 64-byte aligned address.
+   * Contents unspecified. */
+  alloc(bytes: number): number;
+  /** Computes phi and the alive flag of slots `0..slots` of `table`; returns how many are
+   * alive. */
+  computeAll(
+    table: number,
+    slots: number,
+    nowMs: number,
+    priorSecs: number,
+    threshold: number,
+  ): number;
+  /** phi of one slot (NaN when it has no interval). */
+  phiAt(table: number, slot: number, nowMs: number, priorSecs: number): number;
+}
+
+const phiKernelImpl: PhiKernel = {
+  buffer: () => memory.buffer as ArrayBuffer,
+  alloc(bytes: number): number {
+    const at = SCRATCH;
+    SCRATCH = align64(at + bytes);
+    ensure(SCRATCH + 65536);
+    return at;
+  },
+  computeAll: (table, slots, nowMs, priorSecs, threshold) =>
+    wasm.phiComputeAll(table, slots, nowMs, priorSecs, threshold),
+  phiAt: (table, slot, nowMs, priorSecs) => wasm.phiAt(table, slot, nowMs, priorSecs),
+};
+
+/** The phi kernel (one per process; every failure detector shares it).
+ *
+ * @example
+ * ```ts
+ * import { phiKernel } from "./wasm.ts";
+ * console.log(typeof phiKernel().computeAll); // function
+ * ```
+ */
+export function phiKernel(): PhiKernel {
+  return phiKernelImpl;
+}
+
+// ================================================================ end of phi

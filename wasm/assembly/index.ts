@@ -1,2 +1,3 @@
 // The one WASM module of hearsay. Each part re-exports its functions here.
 export * from "./codec";
+export * from "./phi";

@@ -11,9 +11,10 @@
 //     +24 u32  number of stored intervals
 //     +28 u32  output: 1 when phi is defined and <= the threshold, else 0
 //
-// JavaScript allocates tables with phiAlloc (and recycles them itself), writes sums, counts and
-// last-heartbeat times through typed-array views, and reads phi and the alive flags back. The
-// interval ring buffers stay in JavaScript: only their running sum and length matter for phi.
+// src/wasm.ts places the tables in the memory layout (this module allocates nothing), and
+// JavaScript writes sums, counts and last-heartbeat times through typed-array views and reads
+// phi and the alive flags back. The interval ring buffers stay in JavaScript: only their
+// running sum and length matter for phi.
 //
 // The arithmetic is chitchat 0.10.1's (seconds; additive smoothing with prior weight 5) and is
 // mirrored operation for operation by `phiReference` in src/failure_detector.ts, so both give
@@ -28,12 +29,6 @@ const PRIOR_WEIGHT: f64 = 5.0;
 /** Bytes per slot (JavaScript checks it against its own layout constant at load). */
 export function phiSlotBytes(): u32 {
   return PHI_SLOT_BYTES;
-}
-
-/** Allocates `bytes` (16-byte aligned, contents unspecified) for a slot table. Never freed by
- * this module: JavaScript keeps released tables in its own pool and reuses them. */
-export function phiAlloc(bytes: usize): usize {
-  return heap.alloc(bytes);
 }
 
 // @ts-ignore: decorator
