@@ -163,7 +163,10 @@ function address(field: string, value: string | SocketAddr): SocketAddr {
   ) {
     throw new ConfigError(field, `must be { ip, port } with a port in 0..65535`);
   }
-  return address(field, value.ip.includes(":") ? `[${value.ip}]:${value.port}` : `${value.ip}:${value.port}`);
+  return address(
+    field,
+    value.ip.includes(":") ? `[${value.ip}]:${value.port}` : `${value.ip}:${value.port}`,
+  );
 }
 
 /** Applies defaults and validates; throws {@link ConfigError} naming the field.

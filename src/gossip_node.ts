@@ -8,7 +8,7 @@ import { AsyncQueue } from "./async_queue.ts";
 import { chitchatIdKey, compareChitchatIds } from "./chitchat_id.ts";
 import { type Clock, systemClock, type Timer } from "./clock.ts";
 import { ClusterState } from "./cluster_state.ts";
-import { type GossipNodeOptions, type ResolvedConfig, resolveConfig } from "./config.ts";
+import { type GossipNodeOptions, resolveConfig, type ResolvedConfig } from "./config.ts";
 import { ConfigError, DecodeError, HearsayError } from "./errors.ts";
 import { FailureDetector } from "./failure_detector.ts";
 import { digestEncodedLength } from "./digest.ts";
@@ -768,4 +768,3 @@ export class GossipNode {
     await this.#transport.close();
   }
 }
-

@@ -157,8 +157,12 @@ export function peerInfoToJson(info: PeerInfo): string {
     `"labels":${JSON.stringify(p.labels)}}`;
 }
 
-type Reviver = (this: unknown, key: string, value: unknown, context?: { source?: string }) =>
-  unknown;
+type Reviver = (
+  this: unknown,
+  key: string,
+  value: unknown,
+  context?: { source?: string },
+) => unknown;
 
 /** Parses zlayer's PeerInfo JSON. `node_id` is read from its source text, so ids above 2^53
  * stay exact; unknown fields are ignored; a missing `labels` reads as `{}` (serde default).

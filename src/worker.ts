@@ -22,7 +22,8 @@ import type { SocketAddr } from "./types.ts";
  * console.log(WORKER_HELP.split("\n")[0]);
  * ```
  */
-export const WORKER_HELP: string = `hearsay worker: one member of a gossip pool (chitchat 0.10 / zlayer compatible)
+export const WORKER_HELP: string =
+  `hearsay worker: one member of a gossip pool (chitchat 0.10 / zlayer compatible)
 
 Usage: deno run -A <hearsay>/worker [flags]
 
@@ -38,6 +39,9 @@ Flags:
   --overlay-ip <text>      overlay IP to publish (default "")
   --label <k=v>            a label to publish (repeatable)
   --interval-ms <ms>       gossip interval (default 1000)
+  --initial-interval-ms <ms>
+                           failure detector prior for the heartbeat interval (default 5000,
+                           chitchat's); lower detects dead peers sooner
   --generation <u64>       incarnation number (default: start time in ms)
   --status-addr <ip:port>  serve GET /peers (JSON) and GET /metrics (Prometheus) on this
                            loopback address
@@ -73,6 +77,8 @@ export interface WorkerOptions {
   readonly selfInfo: PeerInfo;
   /** `--interval-ms` */
   readonly intervalMs: number;
+  /** `--initial-interval-ms` */
+  readonly initialIntervalMs: number;
   /** `--generation` */
   readonly generationId: bigint | undefined;
   /** `--status-addr` */
@@ -107,6 +113,7 @@ const VALUE_FLAGS = new Set([
   "overlay-ip",
   "label",
   "interval-ms",
+  "initial-interval-ms",
   "generation",
   "status-addr",
 ]);
@@ -162,6 +169,7 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
       clusterId: "",
       selfInfo: { nodeId: 0n, wgPubkey: "", wgEndpoint: "0.0.0.0:0", overlayIp: "", labels: {} },
       intervalMs: 0,
+      initialIntervalMs: 0,
       generationId: undefined,
       statusAddr: undefined,
       help,
@@ -177,7 +185,9 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
   const seeds = values.get("seed") ?? [];
   for (const s of seeds) {
     if (!/^(\[[^\]]+\]|[^:\s]+):[0-9]{1,5}$/.test(s) || Number(s.split(":").at(-1)) > 65_535) {
-      throw new UsageError(`--seed must be host:port, ip:port or [ipv6]:port, got ${JSON.stringify(s)}`);
+      throw new UsageError(
+        `--seed must be host:port, ip:port or [ipv6]:port, got ${JSON.stringify(s)}`,
+      );
     }
   }
   const labels: Record<string, string> = {};
@@ -191,7 +201,16 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
   const intervalText = one("interval-ms") ?? "1000";
   const intervalMs = Number(intervalText);
   if (!/^[0-9]+$/.test(intervalText) || intervalMs < 1 || intervalMs > 3_600_000) {
-    throw new UsageError(`--interval-ms must be an integer in 1..3600000, got ${JSON.stringify(intervalText)}`);
+    throw new UsageError(
+      `--interval-ms must be an integer in 1..3600000, got ${JSON.stringify(intervalText)}`,
+    );
+  }
+  const priorText = one("initial-interval-ms") ?? "5000";
+  const initialIntervalMs = Number(priorText);
+  if (!/^[0-9]+$/.test(priorText) || initialIntervalMs < 1 || initialIntervalMs > 3_600_000) {
+    throw new UsageError(
+      `--initial-interval-ms must be an integer in 1..3600000, got ${JSON.stringify(priorText)}`,
+    );
   }
   const gen = one("generation");
   const statusText = one("status-addr");
@@ -216,6 +235,7 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
       labels,
     }),
     intervalMs,
+    initialIntervalMs,
     generationId: gen === undefined ? undefined : u64("generation", gen),
     statusAddr,
     help,
@@ -310,6 +330,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
       clusterId: opts.clusterId,
       selfInfo: opts.selfInfo,
       gossipIntervalMs: opts.intervalMs,
+      failureDetector: { initialIntervalMs: opts.initialIntervalMs },
       ...(opts.advertise !== undefined ? { advertiseAddr: opts.advertise } : {}),
       ...(opts.generationId !== undefined ? { generationId: opts.generationId } : {}),
     });

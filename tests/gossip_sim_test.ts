@@ -127,7 +127,10 @@ Deno.test("GossipNode resets a node that missed GC'd tombstones and calls catchu
   let catchups = 0;
   const sim = new Sim({
     seed: 17,
-    node: { failureDetector: { deadNodeGracePeriodMs: 600_000 }, markedForDeletionGracePeriodMs: 5_000 },
+    node: {
+      failureDetector: { deadNodeGracePeriodMs: 600_000 },
+      markedForDeletionGracePeriodMs: 5_000,
+    },
   });
   const [a, b] = await sim.startMany(2);
   const c = await sim.start(2, { catchupCallback: () => catchups++ });

@@ -141,7 +141,9 @@ Deno.test("mixed cluster: chitchat and hearsay nodes gossip as one", async (t) =
         for (const r of rust) if ((await r.state()).live.length !== 6) return false;
         return true;
       }, 15_000);
-      for (const h of hs) assert.deepEqual(names(h.liveNodes()).map((s) => s.split("@")[0]).sort(), [...all].sort());
+      for (const h of hs) {
+        assert.deepEqual(names(h.liveNodes()).map((s) => s.split("@")[0]).sort(), [...all].sort());
+      }
     });
 
     await t.step("keys set on either side appear everywhere", async () => {
@@ -204,81 +206,97 @@ Deno.test("mixed cluster: chitchat and hearsay nodes gossip as one", async (t) =
       }, 10_000);
     });
 
-    await t.step("a killed node of either kind is declared dead, then removed, by both kinds", async () => {
-      // Kill one Rust node and one hearsay node at the same moment.
-      const victimH = hs.pop()!;
-      await Promise.all([r2.kill(), victimH.close()]);
-      const killedAt = performance.now();
-      const detected = new Map<string, number>();
-      await waitFor("both victims dead everywhere", async () => {
-        const watchers: [string, string[]][] = [];
-        for (const h of hs) watchers.push([h.chitchatId.nodeId, names(h.deadNodes())]);
-        for (const r of [r0, r1]) {
-          watchers.push([r.id.nodeId, names((await r.state()).dead)]);
-        }
-        let all = true;
-        for (const [who, dead] of watchers) {
-          const both = dead.includes("rust-2@0") && dead.includes("hearsay-2@0");
-          if (both && !detected.has(who)) detected.set(who, performance.now() - killedAt);
-          all &&= both;
-        }
-        return all;
-      }, 15_000);
-      const rustTimes = ["rust-0", "rust-1"].map((n) => detected.get(n)!);
-      const ourTimes = ["hearsay-0", "hearsay-1"].map((n) => detected.get(n)!);
-      // Same formula, same config: hearsay may not be slower than chitchat by more than a few
-      // rounds plus the polling period.
-      assert.ok(
-        Math.max(...ourTimes) <= Math.max(...rustTimes) + 5 * INTERVAL,
-        `hearsay detection ${ourTimes} ms vs chitchat ${rustTimes} ms`,
-      );
-      await waitFor("victims removed everywhere", async () => {
-        for (const h of hs) {
-          if (h.nodeStates().some((s) => ["rust-2", "hearsay-2"].includes(s.chitchatId.nodeId))) {
-            return false;
+    await t.step(
+      "a killed node of either kind is declared dead, then removed, by both kinds",
+      async () => {
+        // Kill one Rust node and one hearsay node at the same moment.
+        const victimH = hs.pop()!;
+        await Promise.all([r2.kill(), victimH.close()]);
+        const killedAt = performance.now();
+        const detected = new Map<string, number>();
+        await waitFor("both victims dead everywhere", async () => {
+          const watchers: [string, string[]][] = [];
+          for (const h of hs) watchers.push([h.chitchatId.nodeId, names(h.deadNodes())]);
+          for (const r of [r0, r1]) {
+            watchers.push([r.id.nodeId, names((await r.state()).dead)]);
           }
-        }
-        for (const r of [r0, r1]) {
-          const st = await r.state();
-          if (st.nodes.some((n) => ["rust-2", "hearsay-2"].includes(n.chitchatId.nodeId))) {
-            return false;
+          let all = true;
+          for (const [who, dead] of watchers) {
+            const both = dead.includes("rust-2@0") && dead.includes("hearsay-2@0");
+            if (both && !detected.has(who)) detected.set(who, performance.now() - killedAt);
+            all &&= both;
           }
-        }
-        return true;
-      }, FD.deadNodeGracePeriodMs + 5_000);
-    });
+          return all;
+        }, 15_000);
+        const rustTimes = ["rust-0", "rust-1"].map((n) => detected.get(n)!);
+        const ourTimes = ["hearsay-0", "hearsay-1"].map((n) => detected.get(n)!);
+        // Same formula, same config: hearsay may not be slower than chitchat by more than a few
+        // rounds plus the polling period.
+        assert.ok(
+          Math.max(...ourTimes) <= Math.max(...rustTimes) + 5 * INTERVAL,
+          `hearsay detection ${ourTimes} ms vs chitchat ${rustTimes} ms`,
+        );
+        await waitFor("victims removed everywhere", async () => {
+          for (const h of hs) {
+            if (h.nodeStates().some((s) => ["rust-2", "hearsay-2"].includes(s.chitchatId.nodeId))) {
+              return false;
+            }
+          }
+          for (const r of [r0, r1]) {
+            const st = await r.state();
+            if (st.nodes.some((n) => ["rust-2", "hearsay-2"].includes(n.chitchatId.nodeId))) {
+              return false;
+            }
+          }
+          return true;
+        }, FD.deadNodeGracePeriodMs + 5_000);
+      },
+    );
 
-    await t.step("a hearsay node restarted with a new generation is live; the old one dies", async () => {
-      const old = hs.pop()!; // hearsay-1
-      const port = old.chitchatId.gossipAdvertiseAddr.port;
-      await old.close();
-      const again = await GossipNode.start({
-        ...hearsayOptions("hearsay-1", [r0.addr]),
-        generationId: 1n,
-        listenAddr: `127.0.0.1:${port}`,
-      });
-      hs.push(again);
-      await waitFor("new generation live, old dead", async () => {
-        const h = names(hs[0]!.liveNodes());
-        const hd = names(hs[0]!.deadNodes());
-        if (!h.includes("hearsay-1@1") || !hd.includes("hearsay-1@0")) return false;
-        for (const r of [r0, r1]) {
-          const st = await r.state();
-          if (!names(st.live).includes("hearsay-1@1") || !names(st.dead).includes("hearsay-1@0")) {
-            return false;
+    await t.step(
+      "a hearsay node restarted with a new generation is live; the old one dies",
+      async () => {
+        const old = hs.pop()!; // hearsay-1
+        const port = old.chitchatId.gossipAdvertiseAddr.port;
+        await old.close();
+        const again = await GossipNode.start({
+          ...hearsayOptions("hearsay-1", [r0.addr]),
+          generationId: 1n,
+          listenAddr: `127.0.0.1:${port}`,
+        });
+        hs.push(again);
+        await waitFor("new generation live, old dead", async () => {
+          const h = names(hs[0]!.liveNodes());
+          const hd = names(hs[0]!.deadNodes());
+          if (!h.includes("hearsay-1@1") || !hd.includes("hearsay-1@0")) return false;
+          for (const r of [r0, r1]) {
+            const st = await r.state();
+            if (
+              !names(st.live).includes("hearsay-1@1") || !names(st.dead).includes("hearsay-1@0")
+            ) {
+              return false;
+            }
           }
-        }
-        return true;
-      }, 15_000);
-      await waitFor("old generation removed", async () => {
-        if (hs[0]!.nodeStates().some((s) => s.chitchatId.nodeId === "hearsay-1" && s.chitchatId.generationId === 0n)) return false;
-        for (const r of [r0, r1]) {
-          const st = await r.state();
-          if (st.nodes.some((n) => n.chitchatId.nodeId === "hearsay-1" && n.chitchatId.generationId === "0")) return false;
-        }
-        return true;
-      }, FD.deadNodeGracePeriodMs + 5_000);
-    });
+          return true;
+        }, 15_000);
+        await waitFor("old generation removed", async () => {
+          if (
+            hs[0]!.nodeStates().some((s) =>
+              s.chitchatId.nodeId === "hearsay-1" && s.chitchatId.generationId === 0n
+            )
+          ) return false;
+          for (const r of [r0, r1]) {
+            const st = await r.state();
+            if (
+              st.nodes.some((n) =>
+                n.chitchatId.nodeId === "hearsay-1" && n.chitchatId.generationId === "0"
+              )
+            ) return false;
+          }
+          return true;
+        }, FD.deadNodeGracePeriodMs + 5_000);
+      },
+    );
   } finally {
     await Promise.all(hs.map((h) => h.close()));
     await peer.close();
@@ -364,12 +382,24 @@ Deno.test("mixed cluster: nodes of another cluster get BadCluster and stay out",
       clusterId: "elsewhere",
     });
     await waitFor("members see each other", () => h0.liveNodes().length === 2, 10_000);
-    await waitFor("stranger told off", () => strangerH.metrics().messagesIn.badCluster >= 3, 10_000);
+    await waitFor(
+      "stranger told off",
+      () => strangerH.metrics().messagesIn.badCluster >= 3,
+      10_000,
+    );
     assert.ok(h0.metrics().messagesOut.badCluster >= 1, "hearsay answered the Rust stranger");
     const r0State = await r0.state();
-    const insiders = [...names(r0State.nodes.map((n) => n.chitchatId)), ...names(h0.nodeStates().map((s) => s.chitchatId))];
+    const insiders = [
+      ...names(r0State.nodes.map((n) => n.chitchatId)),
+      ...names(h0.nodeStates().map((s) => s.chitchatId)),
+    ];
     assert.ok(insiders.every((n) => !n.startsWith("stranger")), insiders.join(","));
-    assert.equal(strangerH.nodeStates().filter((s) => !s.isSelf).every((s) => s.chitchatId.nodeId === "stranger-r"), true);
+    assert.equal(
+      strangerH.nodeStates().filter((s) => !s.isSelf).every((s) =>
+        s.chitchatId.nodeId === "stranger-r"
+      ),
+      true,
+    );
     const sr = await strangerR.state();
     assert.ok(sr.nodes.every((n) => n.chitchatId.nodeId.startsWith("stranger")));
   } finally {

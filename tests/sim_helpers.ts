@@ -108,7 +108,8 @@ export function viewOf(node: GossipNode): string {
   return node.nodeStates().map((s) =>
     `${s.chitchatId.nodeId}@${s.chitchatId.generationId}:` +
     s.keyValuesIncludingDeleted().map(([k, v]) => `${k}=${v.value}/${v.version}/${v.status}`)
-      .join(",") + `|max=${s.maxVersion}`
+      .join(",") +
+    `|max=${s.maxVersion}`
   ).join("\n");
 }
 

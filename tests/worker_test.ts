@@ -139,7 +139,10 @@ Deno.test("parseWorkerArgs() reads repeated flags and exact u64 ids", () => {
   assert.deepEqual(o.seeds, ["127.0.0.1:1", "localhost:2"]);
   assert.deepEqual(o.selfInfo.labels, { a: "b=c" });
   assert.throws(() => parseWorkerArgs(["--node-id", "18446744073709551616"]), UsageError);
-  assert.throws(() => parseWorkerArgs(["--node-id", "1", "--listen", "a", "--listen", "b"]), /twice/);
+  assert.throws(
+    () => parseWorkerArgs(["--node-id", "1", "--listen", "a", "--listen", "b"]),
+    /twice/,
+  );
 });
 
 Deno.test("eventToJsonLine() prints zlayer's PeerInfo fields with an exact node_id", () => {
@@ -165,7 +168,15 @@ Deno.test("worker: three processes discover each other, serve /peers and /metric
   const procs = [a];
   try {
     await a.waitFor("a listening", () => a.gossipAddr !== "" && a.statusUrl !== "");
-    const b = new WorkerProc([...common, "--node-id", "2", "--seed", a.gossipAddr, "--label", "x=y"]);
+    const b = new WorkerProc([
+      ...common,
+      "--node-id",
+      "2",
+      "--seed",
+      a.gossipAddr,
+      "--label",
+      "x=y",
+    ]);
     const c = new WorkerProc([
       ...common,
       "--node-id",
@@ -178,7 +189,10 @@ Deno.test("worker: three processes discover each other, serve /peers and /metric
     procs.push(b, c);
     const joined = (w: WorkerProc, id: string) => () =>
       w.events.some((e) => e.event === "joined" && e.node_id === id);
-    await a.waitFor("a sees b and c", () => joined(a, "2")() && joined(a, "18446744073709551615")());
+    await a.waitFor(
+      "a sees b and c",
+      () => joined(a, "2")() && joined(a, "18446744073709551615")(),
+    );
     await b.waitFor("b sees c", joined(b, "18446744073709551615"));
     await c.waitFor("c sees b", joined(c, "2"));
     const bEvent = a.events.find((e) => e.node_id === "2")!;
@@ -205,10 +219,14 @@ Deno.test("worker: three processes discover each other, serve /peers and /metric
     b.proc.kill("SIGTERM");
     const bStatus = await b.finish();
     assert.equal(bStatus.code, 0, b.stderr);
-    await a.waitFor("a sees b leave", () =>
-      a.events.some((e) => e.event === "left" && e.node_id === "2" && e.reason === "left"));
-    await c.waitFor("c sees b leave", () =>
-      c.events.some((e) => e.event === "left" && e.node_id === "2"));
+    await a.waitFor(
+      "a sees b leave",
+      () => a.events.some((e) => e.event === "left" && e.node_id === "2" && e.reason === "left"),
+    );
+    await c.waitFor(
+      "c sees b leave",
+      () => c.events.some((e) => e.event === "left" && e.node_id === "2"),
+    );
   } finally {
     for (const p of procs) {
       try {

@@ -4,7 +4,8 @@
  * is built), waits for every worker to know every other, stops one worker gracefully, brings
  * it back, and prints a summary of the timings. Exits by itself.
  *
- * Flags: --workers N (default 5, 2..20), --interval-ms MS (default 200), --no-rust.
+ * Flags: --workers N (default 5, 2..20), --interval-ms MS (default 200), --no-rust, --fast (no
+ * pauses between phases).
  */
 import { encodePeerInfo, workerKey } from "../src/peer_info.ts";
 import { InteropPeer } from "../tests/interop/peer.ts";
@@ -92,6 +93,8 @@ async function startWorker(id: bigint): Promise<Worker> {
       "demo",
       "--interval-ms",
       String(INTERVAL),
+      "--initial-interval-ms",
+      String(INTERVAL),
       "--wg-endpoint",
       `127.0.0.1:${51_820 + Number(id)}`,
       "--overlay-ip",
@@ -146,6 +149,7 @@ const everyoneKnowsEveryone = (expected: bigint[]) => () =>
 
 console.log(bold(`hearsay demo: ${WORKERS} workers, ${INTERVAL} ms gossip interval, loopback UDP`));
 let peer: InteropPeer | undefined;
+let rustHandle: number | undefined;
 if (!args.includes("--no-rust")) {
   try {
     peer = await InteropPeer.start();
@@ -157,7 +161,9 @@ if (!args.includes("--no-rust")) {
       overlayIp: `10.42.0.${RUST_ID}`,
       labels: {},
     });
-    const r = await peer.request<{ chitchatId: { gossipAdvertiseAddr: { port: number } } }>(
+    const r = await peer.request<
+      { handle: number; chitchatId: { gossipAdvertiseAddr: { port: number } } }
+    >(
       "node_start",
       {
         nodeId: key,
@@ -166,11 +172,15 @@ if (!args.includes("--no-rust")) {
         seeds: [],
         clusterId: "demo",
         gossipIntervalMs: INTERVAL,
+        initialIntervalMs: INTERVAL,
         initialKeyValues: [[key, info]],
       },
     );
     rustAddr = `127.0.0.1:${r.chitchatId.gossipAdvertiseAddr.port}`;
-    say(cyan(`rust chitchat 0.10.1 node worker:${RUST_ID} up on ${rustAddr} (zlayer-style PeerInfo)`));
+    rustHandle = r.handle;
+    say(
+      cyan(`rust chitchat 0.10.1 node worker:${RUST_ID} up on ${rustAddr} (zlayer-style PeerInfo)`),
+    );
   } catch (e) {
     say(yellow(`no Rust chitchat node (${(e as Error).message.split("\n")[0]})`));
     peer = undefined;
@@ -178,6 +188,8 @@ if (!args.includes("--no-rust")) {
 }
 
 const summary: [string, number][] = [];
+/** A short breath between phases, so a person can read along. */
+const pause = () => new Promise((r) => setTimeout(r, args.includes("--fast") ? 0 : 1000));
 try {
   const ids = Array.from({ length: WORKERS }, (_, i) => BigInt(i + 1));
   const startAt = performance.now();
@@ -191,25 +203,45 @@ try {
   const converge = performance.now() - startAt;
   summary.push([`${expected.length} members know each other (from first start)`, converge]);
   say(bold(green(`converged: every worker sees ${expected.length - 1} peers`)));
+  await pause();
 
   const victim = workers.get(ids[Math.floor(ids.length / 2)]!)!;
   say(bold(`stopping worker ${victim.id} (SIGTERM: graceful leave)`));
   const leftAt = performance.now();
   await stopWorker(victim, "SIGTERM");
-  const rest = expected.filter((id) => id !== victim.id);
-  const leftTook = await until(
-    "left",
-    () => [...workers.values()].every((w) => !w.peers.has(victim.id)),
-  );
-  summary.push([`everyone saw worker ${victim.id} leave`, performance.now() - leftAt]);
-  void leftTook;
+  await until("left", () => [...workers.values()].every((w) => !w.peers.has(victim.id)));
+  summary.push([`everyone saw worker ${victim.id} leave (graceful)`, performance.now() - leftAt]);
   say(bold(`bringing worker ${victim.id} back (new generation)`));
   const backAt = performance.now();
   await startWorker(victim.id);
   await until("rejoin", everyoneKnowsEveryone(expected));
   summary.push([`everyone saw worker ${victim.id} join again`, performance.now() - backAt]);
-  void rest;
   say(bold(green("cluster whole again")));
+  await pause();
+
+  const crashed = workers.get(ids[ids.length - 1]!)!;
+  say(bold(`killing worker ${crashed.id} (SIGKILL: no goodbye, the failure detector must notice)`));
+  const killAt = performance.now();
+  await stopWorker(crashed, "SIGKILL");
+  await until(
+    "failure detection",
+    () => [...workers.values()].every((w) => !w.peers.has(crashed.id)),
+  );
+  summary.push([`everyone detected worker ${crashed.id} as failed`, performance.now() - killAt]);
+  await pause();
+  if (peer !== undefined && rustHandle !== undefined) {
+    const st = await peer.request<{ live: { nodeId: string }[] }>("node_state", {
+      handle: rustHandle,
+    });
+    say(
+      cyan(
+        `the Rust chitchat node sees ${st.live.length} live nodes: ${
+          st.live.map((n) => n.nodeId).sort().join(" ")
+        }`,
+      ),
+    );
+  }
+  say(bold("stopping the cluster"));
 } finally {
   for (const w of [...workers.values()]) await stopWorker(w, "SIGTERM");
   await peer?.close();
