@@ -56,7 +56,7 @@ class WorkerProc {
     while (!check()) {
       const left = deadline - performance.now();
       if (left <= 0) throw new Error(`timed out waiting for ${what}; stderr:\n${this.stderr}`);
-      let timer = 0;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         new Promise<void>((r) => this.#waiters.push(r)),
         new Promise<void>((r) => (timer = setTimeout(r, Math.min(left, 200)))),
