@@ -223,11 +223,20 @@ function decodeDeltaAt(len: number, scratch: number): Delta {
     if (r === 0) break;
     if (r < 0) throw decodeFailure(r, "delta blocks");
     const blockLen = wasm.pendingBlockLen();
-    if (blockLen === 0) continue; // an empty zstd input holds no frame: zero bytes, like libzstd
     const at = wasm.errorOffset();
+    const ptr = wasm.pendingBlockPtr();
+    // libzstd (chitchat) decodes exactly whole frames; node:zlib would ignore trailing bytes.
+    const frames = wasm.zstdFrames(ptr, blockLen);
+    if (frames < 0) {
+      throw new DecodeError(
+        "decompression",
+        at,
+        `compressed block of ${blockLen} bytes is not a sequence of whole zstd frames`,
+      );
+    }
+    if (frames === 0) continue; // empty or only skippable frames: zero bytes, like libzstd
     let out: Uint8Array;
     try {
-      const ptr = wasm.pendingBlockPtr();
       out = zstdDecompressSync(u8.subarray(ptr, ptr + blockLen), {
         maxOutputLength: MAX_BLOCK_OUTPUT,
       });

@@ -560,3 +560,46 @@ export function parseDigest(inp: usize, len: i32, rec: usize): i32 {
   if (p >= 0) pos = p;
   return p;
 }
+
+/** Checks that `n` bytes at `p` are exactly a sequence of whole zstd frames (standard or
+ * skippable), as libzstd's one-shot decompression requires (no partial frame, no trailing
+ * bytes). Returns the number of standard frames, or -1 when the bytes are not whole frames. */
+export function zstdFrames(p: usize, n: i32): i32 {
+  let off = 0;
+  let frames = 0;
+  while (off < n) {
+    if (n - off < 8) return -1;
+    const magic = load<u32>(p + <usize>off);
+    if ((magic & 0xfffffff0) == 0x184d2a50) {
+      const size = load<u32>(p + <usize>off, 4);
+      if (<u64>size > <u64>(n - off - 8)) return -1;
+      off += 8 + <i32>size;
+      continue;
+    }
+    if (magic != 0xfd2fb528) return -1;
+    const fhd = <i32>load<u8>(p + <usize>off, 4);
+    if ((fhd & 8) != 0) return -1; // reserved bit
+    const single = (fhd >> 5) & 1;
+    const fcsFlag = fhd >> 6;
+    const dictFlag = fhd & 3;
+    const dictSize = dictFlag == 3 ? 4 : dictFlag;
+    const fcsSize = fcsFlag == 0 ? single : fcsFlag == 1 ? 2 : fcsFlag == 2 ? 4 : 8;
+    off += 5 + (single == 0 ? 1 : 0) + dictSize + fcsSize;
+    while (true) {
+      if (n - off < 3) return -1;
+      const h = <i32>load<u16>(p + <usize>off) | (<i32>load<u8>(p + <usize>off, 2) << 16);
+      const type = (h >> 1) & 3;
+      if (type == 3) return -1;
+      const content = type == 1 ? 1 : h >>> 3;
+      if (n - off - 3 < content) return -1;
+      off += 3 + content;
+      if ((h & 1) != 0) break;
+    }
+    if ((fhd & 4) != 0) {
+      if (n - off < 4) return -1;
+      off += 4;
+    }
+    frames++;
+  }
+  return frames;
+}
