@@ -362,7 +362,18 @@ function checkU64(v: bigint, what: string): void {
 
 /** Encodes `text` at `at` (at most 65 535 bytes). Returns the byte length. */
 function putString(text: string, at: number, what: string): number {
-  if (text.length === 0) return 0;
+  const n = text.length;
+  if (n === 0) return 0;
+  if (n <= 32) {
+    // Short ASCII (node ids, keys): a plain loop beats a subarray plus encodeInto.
+    let i = 0;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) break;
+      u8[at + i] = c;
+    }
+    if (i === n) return n;
+  }
   const window = Math.min(text.length * 3, 65536);
   const { read, written } = textEncoder.encodeInto(text, u8.subarray(at, at + window));
   if (read < text.length || written > 65535) {
