@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { compareUtf8 } from "./chitchat_id.ts";
 import { EncodeError, HearsayError } from "./errors.ts";
 import type { ChitchatId, KeyStatus, KeyValueMutation, NodeDelta } from "./types.ts";
 
@@ -70,22 +71,6 @@ function checkLocalKeyValue(key: string, value: string): void {
         `fit into one gossip datagram`,
     );
   }
-}
-
-/** Compares strings by Unicode code point (the UTF-8 byte order chitchat uses). */
-export function compareCodePoints(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x === y) continue;
-    // Surrogates (0xD800-0xDFFF) encode code points above 0xFFFF: they sort after 0xE000-0xFFFF.
-    const xs = x >= 0xd800 && x <= 0xdfff;
-    const ys = y >= 0xd800 && y <= 0xdfff;
-    if (xs !== ys) return xs ? 1 : -1;
-    return x - y;
-  }
-  return a.length - b.length;
 }
 
 /** The replicated state of one node.
@@ -169,7 +154,7 @@ export class NodeState {
 
   /** Every stored record, tombstones included, sorted by key. */
   keyValuesIncludingDeleted(): [string, VersionedValue][] {
-    return [...this.#kv.entries()].sort((a, b) => compareCodePoints(a[0], b[0]));
+    return [...this.#kv.entries()].sort((a, b) => compareUtf8(a[0], b[0]));
   }
 
   /** Visible `[key, value]` pairs whose key starts with `prefix`, sorted by key. */
@@ -178,7 +163,7 @@ export class NodeState {
     for (const [k, v] of this.#kv) {
       if (v.status !== "deleted" && k.startsWith(prefix)) out.push([k, v.value]);
     }
-    return out.sort((a, b) => compareCodePoints(a[0], b[0]));
+    return out.sort((a, b) => compareUtf8(a[0], b[0]));
   }
 
   #checkWritable(): void {

@@ -6,7 +6,7 @@ import { decodeMessage, encodeMessage, MAX_DATAGRAM_SIZE } from "../src/message.
 import { decodeDelta } from "../src/delta.ts";
 import { DecodeError, type DecodeErrorReason } from "../src/errors.ts";
 import type { ChitchatMessage } from "../src/types.ts";
-import { createRandom, hex, randomMessage, unhex } from "./codec_gen_test.ts";
+import { createRandom, hex, randomMessage, unhex } from "./codec_gen.ts";
 
 const ID1 = "0a006e6f64652d31303030310000000000000000047f0000011127";
 const NODE_OP = `00${ID1}${"00".repeat(16)}`; // 44 bytes

@@ -10,7 +10,7 @@ import type { ChitchatMessage, Delta, KeyValueMutation, NodeDelta } from "../src
 import { InteropPeer, type MessageJson, messageToJson, sortDigestJson } from "./interop/peer.ts";
 import { sortedDigestEntries } from "../src/digest.ts";
 import { VECTORS } from "./codec_vectors_test.ts";
-import { createRandom, hex, id, randomMessage } from "./codec_gen_test.ts";
+import { createRandom, hex, id, randomMessage } from "./codec_gen.ts";
 
 function normalized(msg: ChitchatMessage): ChitchatMessage {
   if (msg.type === "syn" || msg.type === "synAck") {

@@ -21,7 +21,7 @@ import {
   randomDigest,
   randomMessage,
   U64_MAX,
-} from "./codec_gen_test.ts";
+} from "./codec_gen.ts";
 
 /** What decoding an encoded message gives back: digests sorted, SetMaxVersion 0 dropped. */
 function expected(msg: ChitchatMessage): ChitchatMessage {

@@ -14,7 +14,7 @@ import {
   compareUtf8,
   formatChitchatId,
 } from "../src/chitchat_id.ts";
-import { id } from "./codec_gen_test.ts";
+import { id } from "./codec_gen.ts";
 
 Deno.test("parseSocketAddr() parses IPv4 and bracketed IPv6", () => {
   assert.deepEqual(parseSocketAddr("1.2.3.4:5"), { ip: "1.2.3.4", port: 5 });

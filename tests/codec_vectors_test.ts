@@ -4,7 +4,7 @@ import { decodeMessage, encodeMessage, messageEncodedLength } from "../src/messa
 import { decodeDelta, DeltaWriter, encodeDelta } from "../src/delta.ts";
 import { decodeDigest, encodeDigest } from "../src/digest.ts";
 import type { ChitchatMessage, Delta } from "../src/types.ts";
-import { hex, id, unhex } from "./codec_gen_test.ts";
+import { hex, id, unhex } from "./codec_gen.ts";
 
 const id1 = id("node-10001", 0n, "127.0.0.1", 10001);
 const ID1 = "0a00 6e6f64652d3130303031 0000000000000000 04 7f000001 1127";

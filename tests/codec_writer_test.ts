@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { decodeDelta, DeltaWriter, encodeDelta } from "../src/delta.ts";
 import { ConfigError, EncodeError } from "../src/errors.ts";
 import type { ChitchatId, KeyValueMutation } from "../src/types.ts";
-import { createRandom, id, randomString } from "./codec_gen_test.ts";
+import { createRandom, id, randomString } from "./codec_gen.ts";
 
 const n1 = id("node-1", 0n, "127.0.0.1", 10001);
 const n2 = id("node-2", 0n, "::1", 10002);

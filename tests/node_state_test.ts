@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { compareCodePoints, NodeState, type VersionedValue } from "../src/node_state.ts";
+import { NodeState, type VersionedValue } from "../src/node_state.ts";
 import { EncodeError, HearsayError } from "../src/errors.ts";
 import type { ChitchatId, KeyValueMutation, NodeDelta } from "../src/types.ts";
 
@@ -199,13 +199,6 @@ Deno.test("NodeState.staleKeyValues() lists records above a floor in version ord
   ]);
   assert.equal(s.countStale(2n), 3);
   assert.deepEqual(s.staleKeyValues(5n), []);
-});
-
-Deno.test("compareCodePoints() orders like UTF-8 bytes, not UTF-16 units", () => {
-  assert.ok(compareCodePoints("\u{FFFD}", "\u{1F600}") < 0); // UTF-16 order would say >
-  assert.ok(compareCodePoints("a", "ab") < 0);
-  assert.equal(compareCodePoints("x", "x"), 0);
-  assert.ok(compareCodePoints("b", "a") > 0);
 });
 
 Deno.test("NodeState.iterPrefix() returns visible keys with the prefix, sorted", () => {
