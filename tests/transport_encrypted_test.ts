@@ -1,17 +1,21 @@
 /**
- * EncryptedTransport at the datagram level (MemoryNetwork + VirtualClock, and loopback UDP).
- * Cluster-level tests (GossipNodes over encrypted transports) are in
- * tests/transport_encrypted_cluster_test.ts.
+ * EncryptedTransport at the datagram level (MemoryNetwork + VirtualClock, and loopback UDP),
+ * then clusters of GossipNodes over encrypted transports: rotation, intruders, injection, replay.
  */
 import assert from "node:assert/strict";
+import { encodeDelta } from "../src/delta.ts";
 import { ConfigError } from "../src/errors.ts";
-import { generateKey, Keyring } from "../src/keyring.ts";
+import { GossipNode } from "../src/gossip_node.ts";
+import { generateKey, keyFingerprint, Keyring } from "../src/keyring.ts";
+import { encodeAck, encodeSyn } from "../src/message.ts";
+import { createRandom } from "../src/random.ts";
 import { EncryptedTransport, MAX_ENCRYPTED_PLAINTEXT } from "../src/transport/encrypted.ts";
 import { MemoryNetwork } from "../src/transport/memory.ts";
 import type { Transport } from "../src/transport/transport.ts";
 import { bindUdp } from "../src/transport/udp.ts";
 import type { SocketAddr } from "../src/types.ts";
 import { VirtualClock } from "../src/virtual_clock.ts";
+import { converged, fullyLive, viewOf } from "./sim_helpers.ts";
 
 const A: SocketAddr = { ip: "10.0.0.1", port: 7946 };
 const B: SocketAddr = { ip: "10.0.0.2", port: 7946 };
@@ -402,4 +406,364 @@ Deno.test("EncryptedTransport works over loopback UDP", async () => {
   } finally {
     await Promise.all([a.close(), b.close()]);
   }
+});
+
+// ---------------------------------------------------------------- clusters of GossipNodes
+
+const FD = { deadNodeGracePeriodMs: 120_000 };
+const CLUSTER = "enc";
+
+/** Wraps an endpoint: records what it receives while `recording`, and lets a test inject
+ * datagrams with any source address (a spoofing attacker on the path). */
+class Tap implements Transport {
+  readonly log: { data: Uint8Array; from: SocketAddr }[] = [];
+  recording = false;
+  #handler: ((data: Uint8Array, from: SocketAddr) => void) | null = null;
+  constructor(readonly inner: Transport) {}
+  get localAddr(): SocketAddr {
+    return this.inner.localAddr;
+  }
+  get stats(): Transport["stats"] {
+    return this.inner.stats;
+  }
+  send(to: SocketAddr, data: Uint8Array): void {
+    this.inner.send(to, data);
+  }
+  onReceive(handler: (data: Uint8Array, from: SocketAddr) => void): void {
+    this.#handler = handler;
+    this.inner.onReceive((data, from) => {
+      if (this.recording) this.log.push({ data: data.slice(), from });
+      handler(data, from);
+    });
+  }
+  inject(data: Uint8Array, from: SocketAddr): void {
+    this.#handler?.(data, from);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+function addr(i: number): SocketAddr {
+  return { ip: `127.0.0.${i + 1}`, port: 7946 };
+}
+
+/** GossipNodes on a MemoryNetwork and a VirtualClock, each behind an EncryptedTransport (or
+ * plain, for intruders and controls). */
+class Cluster {
+  readonly clock = new VirtualClock();
+  readonly net: MemoryNetwork;
+  readonly nodes: GossipNode[] = [];
+  readonly encrypted: EncryptedTransport[] = [];
+  readonly taps: Tap[] = [];
+  readonly problems: string[] = [];
+  #seed: number;
+
+  constructor(seed: number) {
+    this.#seed = seed * 1000;
+    this.net = new MemoryNetwork({ clock: this.clock, seed, delayMs: { min: 1, max: 5 } });
+  }
+
+  /** Starts node `i` at 127.0.0.(i+1):7946, seeded off node 0 (or `seeds`). `keyring`
+   * undefined = plain chitchat. */
+  async start(
+    i: number,
+    keyring: Keyring | undefined,
+    options: { seeds?: string[]; replayWindow?: number; nodeId?: string } = {},
+  ): Promise<GossipNode> {
+    const tap = new Tap(this.net.bind(addr(i)));
+    this.taps[i] = tap;
+    let transport: Transport = tap;
+    if (keyring !== undefined) {
+      const t = new EncryptedTransport(tap, keyring, {
+        ...(options.replayWindow === undefined ? {} : { replayWindow: options.replayWindow }),
+        onHandlerError: (e) => this.problems.push(`handler threw: ${e}`),
+      });
+      this.encrypted.push(t);
+      transport = t;
+    }
+    const node = await GossipNode.start({
+      nodeId: options.nodeId ?? `node-${i}`,
+      clusterId: CLUSTER,
+      generationId: 0n,
+      gossipIntervalMs: 1000,
+      failureDetector: FD,
+      seeds: options.seeds ?? (i === 0 ? [] : ["127.0.0.1:7946"]),
+      transport,
+      clock: this.clock,
+      random: createRandom(this.#seed++),
+      onWarning: (m) => this.problems.push(`warning: ${m}`),
+    });
+    this.nodes[i] = node;
+    return node;
+  }
+
+  /** Lets every seal and open in flight finish. */
+  async settle(): Promise<void> {
+    while (this.encrypted.some((t) => t.pending > 0)) {
+      await Promise.all(this.encrypted.map((t) => t.idle()));
+    }
+  }
+
+  /** Advances virtual time in 50 ms steps, settling the crypto after each. */
+  async run(ms: number): Promise<void> {
+    const end = this.clock.now() + ms;
+    while (this.clock.now() < end) {
+      this.clock.advance(Math.min(50, end - this.clock.now()));
+      await this.settle();
+    }
+  }
+
+  async until(predicate: () => boolean, maxMs: number): Promise<void> {
+    const start = this.clock.now();
+    while (!predicate()) {
+      if (this.clock.now() - start > maxMs) throw new Error(`not met within ${maxMs} virtual ms`);
+      await this.run(50);
+    }
+  }
+
+  noKeyDrops(): number {
+    return this.encrypted.reduce((n, t) => n + (t.dropped.noKey ?? 0), 0);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.filter((n) => n !== undefined).map((n) => n.close()));
+    this.net.close();
+    assert.deepEqual(this.problems, []);
+  }
+}
+
+function ids(node: GossipNode): string[] {
+  return node.nodeStates().map((s) => s.chitchatId.nodeId);
+}
+
+Deno.test("Encrypted cluster converges and puts no readable chitchat on the wire", async () => {
+  const c = new Cluster(1);
+  const ring = await Keyring.create([generateKey(24)]);
+  for (let i = 0; i < 5; i++) await c.start(i, ring);
+  c.nodes.forEach((n, i) => n.set(`key-${i}`, `value-${i}`));
+  await c.until(() => fullyLive(c.nodes) && converged(c.nodes), 30_000);
+  assert.equal(
+    c.nodes[3]!.nodeStates().find((s) => s.chitchatId.nodeId === "node-1")!.get("key-1"),
+    "value-1",
+  );
+  // Record the wire: every datagram is a sealed frame, none a chitchat message.
+  for (const t of c.taps) t.recording = true;
+  await c.run(5_000);
+  const wire = c.taps.flatMap((t) => t.log);
+  assert.ok(wire.length > 20);
+  assert.ok(wire.every((d) => d.data[0] === 1), "a datagram is not a sealed frame");
+  const latin1 = new TextDecoder("latin1");
+  assert.ok(!wire.some((d) => /value-|node-/.test(latin1.decode(d.data))), "plaintext on the wire");
+  assert.ok(c.encrypted.every((t) => Object.keys(t.dropped).length === 0), "nothing dropped");
+  await c.close();
+});
+
+Deno.test("Key rotation on a live encrypted cluster never loses a node", async () => {
+  const c = new Cluster(2);
+  const k1 = generateKey(24);
+  const k2 = generateKey(32);
+  const rings = await Promise.all(Array.from({ length: 5 }, () => Keyring.create([k1])));
+  for (let i = 0; i < 5; i++) await c.start(i, rings[i]);
+  await c.until(() => fullyLive(c.nodes) && converged(c.nodes), 30_000);
+  let rounds = 0;
+  /** Runs `n` gossip rounds, checking after each that all nodes see all others live. */
+  const rounds_ = async (n: number, phase: string) => {
+    for (let r = 0; r < n; r++) {
+      await c.run(1000);
+      rounds++;
+      const members = c.nodes.slice(0, 5);
+      assert.ok(fullyLive(members), `a node was lost during ${phase} (round ${rounds})`);
+    }
+  };
+  const f2 = await keyFingerprint(k2);
+  for (let i = 0; i < 5; i++) {
+    await rings[i]!.install(k2);
+    await rounds_(3, `install on node-${i}`);
+  }
+  for (let i = 0; i < 5; i++) {
+    await rings[i]!.usePrimary(k2);
+    c.nodes[i]!.set("switched", String(i));
+    await rounds_(3, `primary switch on node-${i}`);
+  }
+  for (let i = 0; i < 5; i++) {
+    await rings[i]!.remove(k1);
+    await rounds_(3, `removal on node-${i}`);
+  }
+  assert.ok(rings.every((r) => r.keys().length === 1 && r.primaryFingerprint === f2));
+  assert.equal(c.noKeyDrops(), 0, "a datagram was sealed with a key its receiver lacked");
+  await c.until(() => converged(c.nodes), 30_000);
+  assert.equal(
+    c.nodes[0]!.nodeStates().find((s) => s.chitchatId.nodeId === "node-4")!.get("switched"),
+    "4",
+  );
+  // After the rotation a node holding only the old key is shut out.
+  const stale = await c.start(5, await Keyring.create([k1]));
+  await rounds_(20, "a stale node knocking");
+  assert.deepEqual(ids(stale), ["node-5"]);
+  assert.ok(c.nodes.slice(0, 5).every((n) => !ids(n).includes("node-5")));
+  assert.ok(c.noKeyDrops() > 0);
+  await c.close();
+});
+
+Deno.test("Key rotation done wrong (old key removed too early) does lose a node", async () => {
+  // The control for the test above: the liveness check does notice a cut-off node.
+  const c = new Cluster(3);
+  const k1 = generateKey(16);
+  const k2 = generateKey(16);
+  const rings = await Promise.all(Array.from({ length: 4 }, () => Keyring.create([k1, k2])));
+  for (let i = 0; i < 4; i++) await c.start(i, rings[i]);
+  await c.until(() => fullyLive(c.nodes), 30_000);
+  for (let i = 1; i < 4; i++) {
+    await rings[i]!.usePrimary(k2);
+    await rings[i]!.remove(k1); // node-0 still seals with k1
+  }
+  await c.until(() => c.nodes.slice(1).every((n) => n.liveNodes().length === 3), 120_000);
+  assert.ok(c.noKeyDrops() > 0);
+  await c.close();
+});
+
+Deno.test("A node with the wrong key can neither join, nor read, nor be listed", async () => {
+  const c = new Cluster(4);
+  const ring = await Keyring.create([generateKey()]);
+  // The attacker took over the address of a seed every member gossips to.
+  const seeds = ["127.0.0.1:7946", "127.0.0.4:7946"];
+  for (let i = 0; i < 3; i++) await c.start(i, ring, { seeds });
+  c.nodes[0]!.set("secret", "s3cr3t");
+  const mallory = await c.start(3, await Keyring.create([generateKey()]), { seeds });
+  mallory.set("evil", "1");
+  await c.run(30_000);
+  assert.ok(fullyLive(c.nodes.slice(0, 3)) && converged(c.nodes.slice(0, 3)));
+  assert.deepEqual(ids(mallory), ["node-3"], "mallory learned other nodes");
+  for (const n of c.nodes.slice(0, 3)) assert.deepEqual(ids(n), ["node-0", "node-1", "node-2"]);
+  const malloryT = c.encrypted[3]!;
+  const memberDrops = c.encrypted.slice(0, 3).reduce((s, t) => s + (t.dropped.noKey ?? 0), 0);
+  assert.ok(memberDrops > 10, `members dropped only ${memberDrops} of mallory's datagrams`);
+  assert.ok((malloryT.dropped.noKey ?? 0) > 10, "mallory did receive (and fail to read) traffic");
+  assert.equal(malloryT.stats.datagramsIn, 0);
+  await c.close();
+});
+
+Deno.test("A plain chitchat node (no key) can neither join nor read an encrypted cluster", async () => {
+  const c = new Cluster(5);
+  const ring = await Keyring.create([generateKey()]);
+  const seeds = ["127.0.0.1:7946", "127.0.0.4:7946"];
+  for (let i = 0; i < 3; i++) await c.start(i, ring, { seeds });
+  const plain = await c.start(3, undefined, { seeds });
+  await c.run(30_000);
+  assert.deepEqual(ids(plain), ["node-3"]);
+  for (const n of c.nodes.slice(0, 3)) assert.deepEqual(ids(n), ["node-0", "node-1", "node-2"]);
+  const badVersion = c.encrypted.reduce((s, t) => s + (t.dropped.badVersion ?? 0), 0);
+  assert.ok(badVersion > 10, `members dropped only ${badVersion} plain datagrams`);
+  // The plain node got sealed frames it cannot decode as chitchat.
+  const m = plain.metrics();
+  assert.ok(m.datagramsIn > 10 && (m.dropped.badMagic ?? 0) === m.datagramsIn, JSON.stringify(m));
+  await c.close();
+});
+
+/** Forged plain chitchat: a Syn introducing "mallory" and an Ack planting a key on node-1. */
+function forgeries(): Uint8Array[] {
+  const malloryId = { nodeId: "mallory", generationId: 0n, gossipAdvertiseAddr: addr(9) };
+  const syn = encodeSyn(CLUSTER, {
+    nodes: [{ chitchatId: malloryId, heartbeat: 50n, lastGcVersion: 0n, maxVersion: 0n }],
+  });
+  const ack = encodeAck(encodeDelta({
+    nodeDeltas: [{
+      chitchatId: { nodeId: "node-1", generationId: 0n, gossipAdvertiseAddr: addr(1) },
+      lastGcVersion: 0n,
+      fromVersionExcluded: 0n,
+      keyValues: [{ key: "evil", value: "planted", version: 1_000_000n, status: "set" }],
+      maxVersion: 1_000_000n,
+    }],
+  }));
+  return [syn, ack];
+}
+
+async function injectionScenario(encrypted: boolean): Promise<{ views: string[] }> {
+  const c = new Cluster(6);
+  const ring = encrypted ? await Keyring.create([generateKey()]) : undefined;
+  for (let i = 0; i < 3; i++) await c.start(i, ring);
+  c.nodes[1]!.set("color", "blue");
+  await c.until(() => fullyLive(c.nodes) && converged(c.nodes), 30_000);
+  const attacker = c.net.bind(addr(9));
+  attacker.onReceive(() => {});
+  for (let r = 0; r < 10; r++) {
+    for (const d of forgeries()) {
+      for (let i = 0; i < 3; i++) attacker.send(addr(i), d);
+    }
+    await c.run(1000);
+  }
+  await c.run(5000);
+  const views = c.nodes.map((n) => viewOf(n) + `|live=${n.liveNodes().length}`);
+  if (encrypted) {
+    const badVersion = c.encrypted.reduce((s, t) => s + (t.dropped.badVersion ?? 0), 0);
+    assert.equal(badVersion, 60);
+  }
+  await c.close();
+  return { views };
+}
+
+Deno.test("Plain chitchat Syn/Ack injected into an encrypted cluster changes nothing", async () => {
+  // Control: the same forgeries do take over a plain cluster, so they are real attacks.
+  const plain = await injectionScenario(false);
+  assert.ok(plain.views.every((v) => v.includes("mallory")), "control: mallory not listed");
+  assert.ok(plain.views.every((v) => v.includes("evil=planted")), "control: key not planted");
+  const enc = await injectionScenario(true);
+  for (const v of enc.views) {
+    assert.ok(!v.includes("mallory") && !v.includes("evil"), v);
+    assert.match(v, /node-1@0:color=blue/);
+    assert.match(v, /live=3$/);
+  }
+});
+
+Deno.test("Replayed encrypted datagrams change nothing in a live cluster", async () => {
+  const c = new Cluster(7);
+  const ring = await Keyring.create([generateKey()]);
+  // No replay window: every replay reaches the engine, to show the protocol shrugs it off.
+  for (let i = 0; i < 3; i++) await c.start(i, ring, { replayWindow: 0 });
+  await c.until(() => fullyLive(c.nodes), 30_000);
+  // Phase 1 (recorded): old values.
+  for (const t of c.taps) t.recording = true;
+  c.nodes[0]!.set("color", "red");
+  c.nodes[0]!.set("temp", "x");
+  c.nodes[2]!.set("n", "1");
+  await c.until(() => converged(c.nodes), 30_000);
+  await c.run(5_000);
+  for (const t of c.taps) t.recording = false;
+  const recorded = c.taps.map((t) => t.log.slice());
+  assert.ok(recorded.every((r) => r.length > 10));
+  // Phase 2: the state moves on.
+  c.nodes[0]!.set("color", "blue");
+  c.nodes[0]!.delete("temp");
+  c.nodes[2]!.set("n", "2");
+  await c.until(() => converged(c.nodes), 30_000);
+  await c.run(3_000);
+  const before = c.nodes.map((n) => viewOf(n));
+  const liveBefore = c.nodes.map((n) => n.liveNodes().length);
+  const msgsBefore = c.nodes.map((n) =>
+    Object.values(n.metrics().messagesIn).reduce((a, b) => a + b)
+  );
+  // Replay every recorded datagram (twice, spoofing the original senders) into its receiver.
+  for (let round = 0; round < 2; round++) {
+    recorded.forEach((log, i) => log.forEach((d) => c.taps[i]!.inject(d.data, d.from)));
+    await c.settle();
+  }
+  const msgsAfter = c.nodes.map((n) =>
+    Object.values(n.metrics().messagesIn).reduce((a, b) => a + b)
+  );
+  recorded.forEach((log, i) => {
+    assert.equal(msgsAfter[i]! - msgsBefore[i]!, 2 * log.length, "replays reached the engine");
+  });
+  assert.deepEqual(c.nodes.map((n) => viewOf(n)), before, "a replay changed a node's state");
+  assert.deepEqual(c.nodes.map((n) => n.liveNodes().length), liveBefore);
+  // And the cluster carries on with the current values.
+  await c.run(10_000);
+  assert.ok(fullyLive(c.nodes) && converged(c.nodes));
+  for (const n of c.nodes) {
+    const s = n.nodeStates().find((x) => x.chitchatId.nodeId === "node-0")!;
+    assert.equal(s.get("color"), "blue");
+    assert.equal(s.get("temp"), undefined);
+  }
+  assert.ok(c.encrypted.every((t) => Object.keys(t.dropped).length === 0));
+  await c.close();
 });
