@@ -3,14 +3,15 @@
 //! request on stdout, in order (see ../PROTOCOL.md). Logs go to stderr. It exits when stdin
 //! closes. Bad input never panics the process: it gets an `ok: false` answer.
 //!
-//! Layout: one module per command group (`codec`, `nodes`); `dispatch` below maps command names
-//! to them. To add a command group, add a module and its arms in `dispatch`.
+//! Layout: one module per command group (`codec`, `nodes`, `sim`); `dispatch` below maps command
+//! names to them. To add a command group, add a module and its arms in `dispatch`.
 
 mod canonical;
 mod codec;
 mod debug_text;
 mod json;
 mod nodes;
+mod sim;
 
 use serde_json::{Map, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -45,6 +46,8 @@ impl Peer {
             "node_state" => self.nodes.state(args).await,
             "node_stop" => self.nodes.stop(args).await,
             "node_kill" => self.nodes.kill(args).await,
+            // Runs on its own thread and runtime (see sim.rs).
+            "sim_run" => sim::run(args).await,
             other => Err(format!("unknown command {other:?}")),
         }
     }
