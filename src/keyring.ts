@@ -57,7 +57,7 @@ export const TAG_SIZE = 16;
  * console.log(65_507 - ENCRYPTION_OVERHEAD); // 65478: largest plaintext in one UDP datagram
  * ```
  */
-export const ENCRYPTION_OVERHEAD = 1 + NONCE_SIZE + TAG_SIZE;
+export const ENCRYPTION_OVERHEAD: number = 1 + NONCE_SIZE + TAG_SIZE;
 
 /** The largest keyring file {@link loadKeyringFile} reads, in bytes (checked before reading).
  *

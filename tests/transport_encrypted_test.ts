@@ -205,7 +205,7 @@ Deno.test("EncryptedTransport drops plaintexts over the limit and counts them as
   // A smaller limit for an inner transport with a small MTU.
   const small = rig.wrap({ ip: "10.0.0.3", port: 1 }, ring);
   const limited = new EncryptedTransport(rig.net.bind({ ip: "10.0.0.4", port: 1 }), ring, {
-    maxPlaintextSize: 1400 - 29,
+    maxDatagramSize: 1400 - 29,
   });
   rig.transports.push(limited);
   limited.send(B, bytes(1372));
@@ -213,7 +213,7 @@ Deno.test("EncryptedTransport drops plaintexts over the limit and counts them as
   await rig.settle();
   assert.deepEqual(limited.dropped, { tooLarge: 1 });
   assert.equal(got.length, 2);
-  assert.equal(small.maxPlaintextSize, MAX_ENCRYPTED_PLAINTEXT);
+  assert.equal(small.maxDatagramSize, MAX_ENCRYPTED_PLAINTEXT);
   await rig.close();
 });
 
@@ -383,7 +383,7 @@ Deno.test("EncryptedTransport rejects bad options with a ConfigError", async () 
     (e: unknown) => e instanceof ConfigError && e.field === "replayWindow",
   );
   assert.throws(
-    () => new EncryptedTransport(inner, ring, { maxPlaintextSize: 65_479 }),
+    () => new EncryptedTransport(inner, ring, { maxDatagramSize: 65_479 }),
     (e: unknown) => e instanceof ConfigError && /0\.\.65478, got 65479/.test(e.message),
   );
   net.close();

@@ -46,7 +46,7 @@ export interface EncryptedTransportOptions {
   readonly replayWindow?: number;
   /** Largest plaintext sent; larger sends are dropped (reason `tooLarge`). Default
    * {@link MAX_ENCRYPTED_PLAINTEXT}; lower it when the inner transport has a smaller MTU. */
-  readonly maxPlaintextSize?: number;
+  readonly maxDatagramSize?: number;
   /** Called when the receive handler throws (it must not). The datagram is counted in
    * `dropped.handlerError` either way. */
   readonly onHandlerError?: (error: unknown) => void;
@@ -120,8 +120,9 @@ export class EncryptedTransport implements Transport {
   readonly keyring: Keyring;
   /** Bytes added to every datagram: version (1) + nonce (12) + tag (16) = 29. */
   readonly overhead: number = ENCRYPTION_OVERHEAD;
-  /** Largest plaintext sent (see {@link EncryptedTransportOptions.maxPlaintextSize}). */
-  readonly maxPlaintextSize: number;
+  /** Largest datagram (plaintext) `send` accepts; larger ones are dropped as `tooLarge`. The
+   * engine should size its messages to this (see {@link EncryptedTransportOptions.maxDatagramSize}). */
+  readonly maxDatagramSize: number;
   /** Datagrams dropped by this layer, by reason. */
   readonly dropped: Record<string, number> = {};
   readonly #stats: TransportStats = {
@@ -147,16 +148,16 @@ export class EncryptedTransport implements Transport {
     if (!Number.isInteger(window) || window < 0 || window > 1_000_000) {
       throw new ConfigError("replayWindow", `must be an integer in 0..1000000, got ${window}`);
     }
-    const max = options.maxPlaintextSize ?? MAX_ENCRYPTED_PLAINTEXT;
+    const max = options.maxDatagramSize ?? MAX_ENCRYPTED_PLAINTEXT;
     if (!Number.isInteger(max) || max < 0 || max > MAX_ENCRYPTED_PLAINTEXT) {
       throw new ConfigError(
-        "maxPlaintextSize",
+        "maxDatagramSize",
         `must be an integer in 0..${MAX_ENCRYPTED_PLAINTEXT}, got ${max}`,
       );
     }
     this.inner = inner;
     this.keyring = keyring;
-    this.maxPlaintextSize = max;
+    this.maxDatagramSize = max;
     this.#replay = window > 0 ? new ReplayWindow(window) : null;
     this.#onHandlerError = options.onHandlerError;
   }
@@ -197,7 +198,7 @@ export class EncryptedTransport implements Transport {
   /** Seals `data` and sends it through the inner transport. Never throws. */
   send(to: SocketAddr, data: Uint8Array): void {
     if (this.#closed) return this.#sendFailed("closed");
-    if (!(data instanceof Uint8Array) || data.length > this.maxPlaintextSize) {
+    if (!(data instanceof Uint8Array) || data.length > this.maxDatagramSize) {
       return this.#sendFailed("tooLarge");
     }
     const size = data.length;
