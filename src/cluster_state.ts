@@ -9,6 +9,8 @@ import { chitchatIdKey } from "./chitchat_id.ts";
 import { DeltaWriter } from "./delta.ts";
 import { type KeyChangeHook, NodeState } from "./node_state.ts";
 import type { Random } from "./random.ts";
+import { DEFAULT_LIMITS, type Limits } from "./config.ts";
+import { utf8Length } from "./digest.ts";
 import type { ChitchatId, Delta, Digest, NodeDigest } from "./types.ts";
 
 /** How many removed nodes are remembered (with their last heartbeat) so that stale gossip
@@ -44,12 +46,21 @@ export class ClusterState {
   readonly #now: () => number;
   readonly #random: Random;
   readonly #onKeyChange: KeyChangeHook | undefined;
+  readonly #limits: Readonly<Limits>;
+  /** Inputs refused by a resource limit, by limit name. */
+  readonly rejected: Record<string, number> = {};
 
   /** Creates the state with the local node in it (heartbeat 0). */
   constructor(
     selfId: ChitchatId,
-    options: { clockNow: () => number; random: Random; onKeyChange?: KeyChangeHook },
+    options: {
+      clockNow: () => number;
+      random: Random;
+      onKeyChange?: KeyChangeHook;
+      limits?: Readonly<Limits>;
+    },
   ) {
+    this.#limits = options.limits ?? DEFAULT_LIMITS;
     this.selfId = selfId;
     this.selfKey = chitchatIdKey(selfId);
     this.#now = options.clockNow;
@@ -97,11 +108,49 @@ export class ClusterState {
     if (state === undefined) {
       const remembered = this.#removed.get(key);
       if (remembered !== undefined && heartbeat <= remembered) return false;
+      if (this.#states.size >= this.#limits.maxNodes) {
+        this.#reject("maxNodes");
+        return false;
+      }
       this.#removed.delete(key);
       state = this.#newState(id, false);
       this.#states.set(key, state);
     }
     return state.trySetHeartbeat(heartbeat);
+  }
+
+  #reject(limit: string): void {
+    this.rejected[limit] = (this.rejected[limit] ?? 0) + 1;
+  }
+
+  /** Whether applying `nd` to the replica `state` stays within the limits. */
+  #withinLimits(state: NodeState, nd: Delta["nodeDeltas"][number]): boolean {
+    for (const kv of nd.keyValues) {
+      if (
+        kv.value.length > this.#limits.maxValueBytes / 3 &&
+        utf8Length(kv.value) > this.#limits.maxValueBytes
+      ) {
+        this.#reject("maxValueBytes");
+        return false;
+      }
+    }
+    const after = state.sizeAfter(nd);
+    if (after.records > this.#limits.maxKeysPerNode && after.records > state.numRecords) {
+      this.#reject("maxKeysPerNode");
+      return false;
+    }
+    if (after.bytes > this.#limits.maxBytesPerNode && after.bytes > state.bytes) {
+      this.#reject("maxBytesPerNode");
+      return false;
+    }
+    return true;
+  }
+
+  /** Whether a received digest is small enough to process. */
+  acceptDigest(digest: Digest): boolean {
+    if (digest.nodes.length <= this.#limits.maxDigestEntries) return true;
+    this.#reject("maxDigestEntries");
+    return false;
   }
 
   /** Drops a node (dead for too long) and remembers its last heartbeat. */
@@ -195,6 +244,7 @@ export class ClusterState {
     for (const nd of delta.nodeDeltas) {
       const state = this.#states.get(chitchatIdKey(nd.chitchatId));
       if (state === undefined) continue;
+      if (!state.isSelf && !this.#withinLimits(state, nd)) continue;
       const status = state.applyDelta(nd);
       if (status === "applyAfterReset") reset = true;
       if (status !== "reject") changed.push(state);

@@ -17,6 +17,48 @@ import { parseSocketAddr } from "./socket_addr.ts";
 import type { Transport } from "./transport/transport.ts";
 import type { SocketAddr } from "./types.ts";
 
+/** Bounds that keep one hostile or buggy peer from exhausting memory or CPU. Anything over a
+ * bound is rejected whole (never half-applied) and counted in `metrics().rejected`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_LIMITS, type Limits } from "./config.ts";
+ * const tight: Limits = { ...DEFAULT_LIMITS, maxNodes: 100 };
+ * console.log(tight.maxNodes, DEFAULT_LIMITS.maxKeysPerNode);
+ * ```
+ */
+export interface Limits {
+  /** Node states held (self included); digest entries about further nodes are ignored. */
+  maxNodes: number;
+  /** Records (tombstones included) held for one remote node; a node delta that would exceed
+   * it is rejected. */
+  maxKeysPerNode: number;
+  /** UTF-8 bytes of keys + values held for one remote node. */
+  maxBytesPerNode: number;
+  /** UTF-8 bytes of one received value. */
+  maxValueBytes: number;
+  /** Entries in one received digest (a datagram holds at most ~1 600 anyway). */
+  maxDigestEntries: number;
+}
+
+/** Default {@link Limits}: generous for real clusters (chitchat itself has none).
+ *
+ * | limit | default |
+ * |---|---|
+ * | maxNodes | 10 000 |
+ * | maxKeysPerNode | 100 000 |
+ * | maxBytesPerNode | 64 MiB |
+ * | maxValueBytes | 65 535 (the wire's own bound) |
+ * | maxDigestEntries | 4 096 |
+ */
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxNodes: 10_000,
+  maxKeysPerNode: 100_000,
+  maxBytesPerNode: 64 * 1024 * 1024,
+  maxValueBytes: 65_535,
+  maxDigestEntries: 4_096,
+});
+
 /** Options of {@link GossipNode.start}. Only `nodeId`, `clusterId` and an address (or a
  * transport) are required.
  *
@@ -66,6 +108,8 @@ export interface GossipNodeOptions {
   seedRefreshIntervalMs?: number;
   /** Compress delta blocks with zstd when it pays (chitchat does). Default true. */
   compress?: boolean;
+  /** Resource bounds (defaults: {@link DEFAULT_LIMITS}). */
+  limits?: Partial<Limits>;
   /** Use this transport instead of binding UDP (in-memory network, custom sockets). The node
    * takes ownership: `close()` closes it. */
   transport?: Transport;
@@ -101,6 +145,8 @@ export interface ResolvedConfig {
   readonly seedRefreshIntervalMs: number;
   /** See {@link GossipNodeOptions.compress}. */
   readonly compress: boolean;
+  /** See {@link GossipNodeOptions.limits}. */
+  readonly limits: Readonly<Limits>;
 }
 
 /** Named option sets, to spread into {@link GossipNodeOptions}.
@@ -232,9 +278,17 @@ export function resolveConfig(options: GossipNodeOptions): ResolvedConfig {
       throw new ConfigError(`initialKeyValues[${i}]`, "must be a [key, value] pair of strings");
     }
   }
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  for (const [k, v] of Object.entries(limits)) {
+    if (!Number.isInteger(v) || v < 1) {
+      throw new ConfigError(`limits.${k}`, `must be an integer >= 1, got ${String(v)}`);
+    }
+  }
+  if (limits.maxNodes < 2) throw new ConfigError("limits.maxNodes", "must be at least 2");
   return {
     nodeId,
     generationId,
+    limits,
     clusterId,
     listenAddr,
     advertiseAddr,

@@ -92,6 +92,8 @@ export interface GossipMetrics {
   dropped: Record<string, number>;
   /** Node states wiped and rebuilt because this node was too far behind. */
   resets: number;
+  /** Inputs refused by a resource limit (`maxNodes`, `maxKeysPerNode`, ...), by limit. */
+  rejected: Record<string, number>;
 }
 
 /** Live nodes (self first, then by ChitchatId) as published by the live-nodes watch. */
@@ -150,7 +152,7 @@ export class GossipNode {
   readonly #warn: (message: string) => void;
   readonly #metrics: Omit<
     GossipMetrics,
-    "datagramsIn" | "bytesIn" | "datagramsOut" | "bytesOut" | "sendErrors"
+    "datagramsIn" | "bytesIn" | "datagramsOut" | "bytesOut" | "sendErrors" | "rejected"
   >;
   #seeds = new Map<string, SocketAddr>();
   readonly #staticSeeds = new Map<string, SocketAddr>();
@@ -206,6 +208,7 @@ export class GossipNode {
       clockNow: () => clock.now(),
       random,
       onKeyChange: (s, k, v) => this.#emitKeyChange(s, k, v),
+      limits: config.limits,
     });
     this.#fd = new FailureDetector(config.failureDetector, clock);
     const self = this.#state.selfState;
@@ -481,6 +484,7 @@ export class GossipNode {
   readonly #synAckWaiters = new Map<string, () => void>();
 
   #reportHeartbeats(digest: Digest): void {
+    if (!this.#state.acceptDigest(digest)) return;
     for (const nd of digest.nodes) {
       const key = chitchatIdKey(nd.chitchatId);
       if (this.#state.reportHeartbeat(key, nd.chitchatId, nd.heartbeat)) {
@@ -742,6 +746,7 @@ export class GossipNode {
       datagramsOut: t.datagramsOut,
       bytesOut: t.bytesOut,
       sendErrors: t.sendErrors,
+      rejected: this.#state.rejected,
     });
   }
 

@@ -8,6 +8,7 @@
  * @module
  */
 import { compareUtf8 } from "./chitchat_id.ts";
+import { utf8Length } from "./digest.ts";
 import { EncodeError, HearsayError } from "./errors.ts";
 import type { ChitchatId, KeyStatus, KeyValueMutation, NodeDelta } from "./types.ts";
 
@@ -50,8 +51,6 @@ export type KeyChangeHook = (state: NodeState, key: string, value: VersionedValu
  * never fit into a delta datagram and would block gossip for the whole node (PROTOCOL.md §5.3). */
 export const MAX_KEY_VALUE_BYTES = 60_000;
 
-const encoder = new TextEncoder();
-
 function checkLocalKeyValue(key: string, value: string): void {
   const first = key.codePointAt(0);
   if (first !== undefined && first > 0x7f) {
@@ -60,8 +59,8 @@ function checkLocalKeyValue(key: string, value: string): void {
         `on such keys, so keys must start with an ASCII character`,
     );
   }
-  const keyBytes = encoder.encode(key).length;
-  const valueBytes = encoder.encode(value).length;
+  const keyBytes = utf8Length(key);
+  const valueBytes = utf8Length(value);
   if (keyBytes > 65_535) {
     throw new EncodeError(`key is ${keyBytes} UTF-8 bytes; at most 65535 are allowed`);
   }
@@ -92,6 +91,7 @@ export class NodeState {
   #heartbeat = 0n;
   #maxVersion = 0n;
   #lastGcVersion = 0n;
+  #bytes = 0;
   readonly #isSelf: boolean;
   readonly #now: () => number;
   readonly #onKeyChange: KeyChangeHook | undefined;
@@ -138,6 +138,37 @@ export class NodeState {
   /** Whether `key` holds a visible value. */
   containsKey(key: string): boolean {
     return this.get(key) !== undefined;
+  }
+
+  /** Records held, tombstones included. */
+  get numRecords(): number {
+    return this.#kv.size;
+  }
+
+  /** UTF-8 bytes of the keys and values held. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** What applying `nd` would leave: record count and bytes (for resource limits). */
+  sizeAfter(nd: NodeDelta): { records: number; bytes: number } {
+    const status = this.deltaStatus(nd);
+    if (status === "reject") return { records: this.#kv.size, bytes: this.#bytes };
+    const fresh = status === "applyAfterReset";
+    let records = fresh ? 0 : this.#kv.size;
+    let bytes = fresh ? 0 : this.#bytes;
+    const floor = fresh ? 0n : this.#maxVersion;
+    const seen = new Set<string>();
+    for (const kv of nd.keyValues) {
+      if (kv.version <= floor) continue;
+      const prev = fresh || seen.has(kv.key) ? undefined : this.#kv.get(kv.key);
+      if (prev === undefined && !seen.has(kv.key)) records++;
+      if (prev !== undefined) bytes -= utf8Length(prev.value);
+      else bytes += utf8Length(kv.key);
+      bytes += utf8Length(kv.value);
+      seen.add(kv.key);
+    }
+    return { records, bytes };
   }
 
   /** Number of visible keys. */
@@ -207,13 +238,12 @@ export class NodeState {
     this.#checkWritable();
     if (!this.#kv.has(key)) return false;
     this.#maxVersion += 1n;
-    this.#kv.set(key, {
+    this.#put(key, {
       value: "",
       version: this.#maxVersion,
       status: "deleted",
       statusChangedAtMs: this.#now(),
     });
-    this.#byVersion = undefined;
     return true;
   }
 
@@ -224,13 +254,12 @@ export class NodeState {
     const prev = this.#kv.get(key);
     if (prev === undefined) return false;
     this.#maxVersion += 1n;
-    this.#kv.set(key, {
+    this.#put(key, {
       value: prev.value,
       version: this.#maxVersion,
       status: "deleteAfterTtl",
       statusChangedAtMs: this.#now(),
     });
-    this.#byVersion = undefined;
     return true;
   }
 
@@ -257,9 +286,23 @@ export class NodeState {
     if (vv.version > this.#maxVersion) this.#maxVersion = vv.version;
     const prev = this.#kv.get(key);
     if (prev !== undefined && prev.version >= vv.version) return;
+    this.#put(key, vv);
+    if (vv.status !== "deleted") this.#onKeyChange?.(this, key, vv);
+  }
+
+  /** The one place records are written: keeps the byte count and the version index right. */
+  #put(key: string, vv: VersionedValue): void {
+    const prev = this.#kv.get(key);
+    this.#bytes += prev === undefined ? utf8Length(key) : -utf8Length(prev.value);
+    this.#bytes += utf8Length(vv.value);
     this.#kv.set(key, vv);
     this.#byVersion = undefined;
-    if (vv.status !== "deleted") this.#onKeyChange?.(this, key, vv);
+  }
+
+  #remove(key: string, vv: VersionedValue): void {
+    this.#bytes -= utf8Length(key) + utf8Length(vv.value);
+    this.#kv.delete(key);
+    this.#byVersion = undefined;
   }
 
   /** Decides how a node delta relates to this state (PROTOCOL.md §4.5). */
@@ -278,6 +321,7 @@ export class NodeState {
     if (status === "reject") return status;
     if (status === "applyAfterReset") {
       this.#kv.clear();
+      this.#bytes = 0;
       this.#byVersion = undefined;
       this.#maxVersion = 0n;
       this.#heartbeat = 0n;
@@ -308,8 +352,7 @@ export class NodeState {
       if (v.status === "set") continue;
       if (now < v.statusChangedAtMs + gracePeriodMs) continue;
       if (v.version > maxRemoved) maxRemoved = v.version;
-      this.#kv.delete(k);
-      this.#byVersion = undefined;
+      this.#remove(k, v);
     }
     this.#lastGcVersion = maxRemoved;
   }

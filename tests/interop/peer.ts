@@ -338,6 +338,9 @@ interface Pending {
   reject(error: Error): void;
 }
 
+/** How long a request may wait for its answer (bench commands included). */
+const REQUEST_TIMEOUT_MS = 120_000;
+
 /** A running `hearsay-interop` process. Requests may be sent concurrently; the peer answers
  * them in order and each answer is matched to its request by id.
  *
@@ -425,9 +428,21 @@ export class InteropPeer {
       (_key, value: unknown) => typeof value === "bigint" ? value.toString() : value,
     ) + "\n";
     return new Promise<T>((resolve, reject) => {
+      // Nothing may hang: an answer that does not come within the timeout fails the request.
+      const timer = setTimeout(() => {
+        if (this.#pending.delete(id)) {
+          reject(new Error(`interop peer did not answer ${cmd} within ${REQUEST_TIMEOUT_MS} ms`));
+        }
+      }, REQUEST_TIMEOUT_MS);
       this.#pending.set(id, {
-        resolve: (value) => resolve(value as T),
-        reject,
+        resolve: (value) => {
+          clearTimeout(timer);
+          resolve(value as T);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
       });
       this.#writer.write(new TextEncoder().encode(line)).catch((error: unknown) => {
         if (this.#pending.delete(id)) {
