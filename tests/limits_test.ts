@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { resolveConfig } from "../src/config.ts";
 import { ConfigError } from "../src/errors.ts";
-import { converged, fullyLive, Sim } from "./sim_helpers.ts";
+import { converged, Sim } from "./sim_helpers.ts";
 
 const FD = { deadNodeGracePeriodMs: 120_000 };
 
