@@ -410,6 +410,16 @@ async fn spawn_one(
     spawn_chitchat(config, Vec::new(), transport).await
 }
 
+/// Sleeps until the middle of a gossip round (every node started at `sim_start` and ticks every
+/// interval from there), so that propagation and detection start at the same phase as in
+/// hearsay's simulation.
+async fn sleep_to_mid_round(sim_start: Instant, interval: Duration) {
+    let period = interval.as_nanos();
+    let into = sim_start.elapsed().as_nanos() % period;
+    let target = (period / 2 + period - into) % period;
+    tokio::time::sleep(Duration::from_nanos(target as u64)).await;
+}
+
 /// Runs the whole simulation on the current (fresh) runtime.
 async fn simulate(opts: SimOptions) -> Result<Map<String, Value>, String> {
     let n = opts.num_nodes;
@@ -543,6 +553,7 @@ async fn simulate(opts: SimOptions) -> Result<Map<String, Value>, String> {
                     });
             listeners.push(listener);
         }
+        sleep_to_mid_round(sim_start, opts.gossip_interval).await;
         let t0 = Instant::now();
         *start.lock().unwrap() = Some(t0);
         arrivals.record(origin, 0.0);
@@ -581,6 +592,7 @@ async fn simulate(opts: SimOptions) -> Result<Map<String, Value>, String> {
         for handle in &handles {
             receivers.push(handle.chitchat().lock().await.live_nodes_watcher());
         }
+        sleep_to_mid_round(sim_start, opts.gossip_interval).await;
         let t0 = Instant::now();
         victim.abort();
         let mut watchers = Vec::with_capacity(observers);
