@@ -55,3 +55,5 @@ export * from "./src/random.ts";
 export type * from "./src/transport/transport.ts";
 export * from "./src/transport/udp.ts";
 export * from "./src/transport/memory.ts";
+export * from "./src/transport/encrypted.ts";
+export * from "./src/keyring.ts";

@@ -416,8 +416,13 @@ export class GossipNode {
 
   // ---------------------------------------------------------------- messages
 
+  /** The largest datagram the transport carries (65 507, or less when it adds framing). */
+  get #maxDatagram(): number {
+    return Math.min(MAX_DATAGRAM_SIZE, this.#transport.maxDatagramSize ?? MAX_DATAGRAM_SIZE);
+  }
+
   #send(to: SocketAddr, bytes: Uint8Array, type: ChitchatMessage["type"]): void {
-    if (bytes.length > MAX_DATAGRAM_SIZE) {
+    if (bytes.length > this.#maxDatagram) {
       this.#drop("messageTooLarge");
       return;
     }
@@ -538,7 +543,7 @@ export class GossipNode {
         }
         this.#reportHeartbeats(msg.digest);
         const { digest, scheduled } = this.#selfDigest();
-        const budget = MAX_DATAGRAM_SIZE - 4 - digestEncodedLength(digest);
+        const budget = this.#maxDatagram - 4 - digestEncodedLength(digest);
         const delta = this.#deltaFor(msg.digest, budget, scheduled);
         this.#send(from, encodeSynAck(digest, delta), "synAck");
         return;
@@ -548,7 +553,7 @@ export class GossipNode {
         this.#reportHeartbeats(msg.digest);
         this.#applyDelta(msg.delta);
         const scheduled = this.#scheduledForDeletion();
-        const delta = this.#deltaFor(msg.digest, MAX_DATAGRAM_SIZE - 4, scheduled);
+        const delta = this.#deltaFor(msg.digest, this.#maxDatagram - 4, scheduled);
         this.#send(from, encodeAck(delta), "ack");
         return;
       }

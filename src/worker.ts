@@ -12,6 +12,9 @@ import { HearsayError } from "./errors.ts";
 import { GossipPool, type TopologyEvent } from "./pool.ts";
 import { type PeerInfo, peerInfoToJson, validatePeerInfo } from "./peer_info.ts";
 import { formatSocketAddr, parseSocketAddr } from "./socket_addr.ts";
+import { KeyringError, loadKeyringFile } from "./keyring.ts";
+import { EncryptedTransport } from "./transport/encrypted.ts";
+import { bindUdp } from "./transport/udp.ts";
 import type { SocketAddr } from "./types.ts";
 
 /** The worker's `--help` text.
@@ -43,6 +46,9 @@ Flags:
                            failure detector prior for the heartbeat interval (default 5000,
                            chitchat's); lower detects dead peers sooner
   --generation <u64>       incarnation number (default: start time in ms)
+  --keyring-file <path>    encrypt and authenticate gossip with the AES-GCM keys in this JSON
+                           file ({"primary": "<base64>", "keys": [...]}, see docs/SECURITY.md);
+                           without it the wire is plain chitchat
   --status-addr <ip:port>  serve GET /peers (JSON) and GET /metrics (Prometheus) on this
                            loopback address
   --help                   show this text
@@ -83,6 +89,8 @@ export interface WorkerOptions {
   readonly generationId: bigint | undefined;
   /** `--status-addr` */
   readonly statusAddr: SocketAddr | undefined;
+  /** `--keyring-file` */
+  readonly keyringFile: string | undefined;
   /** `--help` was given. */
   readonly help: boolean;
 }
@@ -116,6 +124,7 @@ const VALUE_FLAGS = new Set([
   "initial-interval-ms",
   "generation",
   "status-addr",
+  "keyring-file",
 ]);
 
 function u64(flag: string, v: string): bigint {
@@ -172,6 +181,7 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
       initialIntervalMs: 0,
       generationId: undefined,
       statusAddr: undefined,
+      keyringFile: undefined,
       help,
     };
   }
@@ -238,6 +248,7 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
     initialIntervalMs,
     generationId: gen === undefined ? undefined : u64("generation", gen),
     statusAddr,
+    keyringFile: one("keyring-file"),
     help,
   };
 }
@@ -265,7 +276,7 @@ function readable(e: TopologyEvent): string {
     `overlay=${p.overlayIp || "-"}${labels ? ` labels=${labels}` : ""}`;
 }
 
-function prometheus(pool: GossipPool): string {
+function prometheus(pool: GossipPool, encryption: EncryptedTransport | undefined): string {
   const m = pool.metrics();
   const live = pool.peers().length;
   const all = pool.peers({ includeDead: true }).length;
@@ -298,6 +309,13 @@ function prometheus(pool: GossipPool): string {
     "# HELP hearsay_gossip_last_round_duration_seconds Duration of the last round.",
     "# TYPE hearsay_gossip_last_round_duration_seconds gauge",
     `hearsay_gossip_last_round_duration_seconds ${m.lastRoundMs / 1000}`,
+    ...(encryption === undefined ? [] : [
+      "# HELP hearsay_encryption_dropped_total Datagrams that failed decryption, by reason.",
+      "# TYPE hearsay_encryption_dropped_total counter",
+      ...Object.entries(encryption.dropped).map(([r, n]) =>
+        `hearsay_encryption_dropped_total{reason="${r}"} ${n}`
+      ),
+    ]),
     "# HELP hearsay_malformed_peer_infos_total Malformed PeerInfo values seen from peers.",
     "# TYPE hearsay_malformed_peer_infos_total counter",
     `hearsay_malformed_peer_infos_total ${pool.malformedPeerInfos}`,
@@ -321,6 +339,16 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     console.log(WORKER_HELP);
     return 0;
   }
+  let transport: EncryptedTransport | undefined;
+  if (opts.keyringFile !== undefined) {
+    try {
+      const keyring = await loadKeyringFile(opts.keyringFile);
+      transport = new EncryptedTransport(await bindUdp(parseSocketAddr(opts.listen)), keyring);
+    } catch (e) {
+      console.error(`hearsay worker: ${(e as Error).message}`);
+      return e instanceof KeyringError ? 2 : 1;
+    }
+  }
   let pool: GossipPool;
   try {
     pool = await GossipPool.start({
@@ -333,8 +361,10 @@ export async function runWorker(args: readonly string[]): Promise<number> {
       failureDetector: { initialIntervalMs: opts.initialIntervalMs },
       ...(opts.advertise !== undefined ? { advertiseAddr: opts.advertise } : {}),
       ...(opts.generationId !== undefined ? { generationId: opts.generationId } : {}),
+      ...(transport !== undefined ? { transport } : {}),
     });
   } catch (e) {
+    await transport?.close();
     console.error(`hearsay worker: cannot start: ${(e as Error).message}`);
     return e instanceof Error && e.name === "ConfigError" ? 2 : 1;
   }
@@ -360,7 +390,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
         return new Response(body, { headers: { "content-type": "application/json" } });
       }
       if (path === "/metrics") {
-        return new Response(prometheus(p), {
+        return new Response(prometheus(p, transport), {
           headers: { "content-type": "text/plain; version=0.0.4" },
         });
       }

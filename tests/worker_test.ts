@@ -51,6 +51,11 @@ class WorkerProc {
     this.#waiters.splice(0).forEach((w) => w());
   }
 
+  /** Wakes waiters so they re-check their condition. */
+  notify(): void {
+    this.#waiters.splice(0).forEach((w) => w());
+  }
+
   async waitFor(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     while (!check()) {
@@ -234,5 +239,83 @@ Deno.test("worker: three processes discover each other, serve /peers and /metric
       } catch { /* already exited */ }
     }
     for (const p of procs) await p.finish();
+  }
+});
+
+Deno.test("worker: --keyring-file encrypts gossip; a worker without the key stays out", async () => {
+  const { generateKey } = await import("../src/keyring.ts");
+  const dir = await Deno.makeTempDir();
+  const key = generateKey(32).toBase64();
+  const file = `${dir}/keyring.json`;
+  await Deno.writeTextFile(file, JSON.stringify({ primary: key, keys: [key] }));
+  const bad = `${dir}/bad.json`;
+  await Deno.writeTextFile(bad, JSON.stringify({ primary: "nope", keys: ["nope"] }));
+  const common = ["--listen", "127.0.0.1:0", "--cluster-id", "ktest", "--interval-ms", "100"];
+  const r = await run([...common, "--node-id", "9", "--keyring-file", bad]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr.trim().split("\n").length, 1);
+  assert.ok(!r.stderr.includes(key), "no key material in messages");
+  const a = new WorkerProc([...common, "--node-id", "1", "--keyring-file", file]);
+  const procs = [a];
+  let sentByPlain = 0;
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      const url = procs[2]?.statusUrl;
+      if (url) {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        sentByPlain = Number(
+          /hearsay_datagrams_total\{direction="out"\} (\d+)/.exec(text)?.[1] ?? 0,
+        );
+        procs[2]!.notify();
+      }
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  })();
+  try {
+    await a.waitFor("a listening", () => a.gossipAddr !== "");
+    const b = new WorkerProc([
+      ...common,
+      "--node-id",
+      "2",
+      "--seed",
+      a.gossipAddr,
+      "--keyring-file",
+      file,
+    ]);
+    const plain = new WorkerProc([
+      ...common,
+      "--node-id",
+      "3",
+      "--seed",
+      a.gossipAddr,
+      "--status-addr",
+      "127.0.0.1:0",
+    ]);
+    procs.push(b, plain);
+    await a.waitFor(
+      "a sees b",
+      () => a.events.some((e) => e.event === "joined" && e.node_id === "2"),
+    );
+    await b.waitFor(
+      "b sees a",
+      () => b.events.some((e) => e.event === "joined" && e.node_id === "1"),
+    );
+    // Let the plain worker try for a while (20 datagrams sent), then nobody may have seen it.
+    await plain.waitFor("plain status", () => plain.statusUrl !== "");
+    await plain.waitFor("plain gossiped", () => sentByPlain >= 20);
+    assert.ok(!a.events.some((e) => e.node_id === "3"));
+    assert.ok(!b.events.some((e) => e.node_id === "3"));
+    assert.deepEqual(plain.events, []);
+  } finally {
+    polling = false;
+    await poll;
+    for (const p of procs) {
+      try {
+        p.proc.kill("SIGTERM");
+      } catch { /* already exited */ }
+    }
+    for (const p of procs) await p.finish();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -56,6 +56,9 @@ export interface Transport {
   readonly localAddr: SocketAddr;
   /** Counters. */
   readonly stats: TransportStats;
+  /** Largest datagram this transport can carry, when below the UDP limit of 65 507 bytes (an
+   * encrypting transport needs room for its own framing). The engine sizes messages to fit. */
+  readonly maxDatagramSize?: number;
   /** Sends one datagram; never throws (failures are counted in `stats.sendErrors`). */
   send(to: SocketAddr, data: Uint8Array): void;
   /** Sets the receive handler (replacing any earlier one). Datagrams that arrive before a
