@@ -12,6 +12,7 @@ mod debug_text;
 mod json;
 mod nodes;
 mod sim;
+mod zlayer;
 
 use serde_json::{Map, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -47,6 +48,8 @@ impl Peer {
             "node_stop" => self.nodes.stop(args).await,
             "node_kill" => self.nodes.kill(args).await,
             // Runs on its own thread and runtime (see sim.rs).
+            "zlayer_peers" => self.nodes.zlayer_peers(args).await,
+            "zlayer_announce" => self.nodes.zlayer_announce(args).await,
             "sim_run" => sim::run(args).await,
             other => Err(format!("unknown command {other:?}")),
         }

@@ -258,6 +258,23 @@ impl Nodes {
         Ok(Default::default())
     }
 
+    /// zlayer's `peers()` on this node (see `zlayer.rs`).
+    pub async fn zlayer_peers(&self, args: &Args<'_>) -> CmdResult {
+        self.with_node(args, |c| fields(crate::zlayer::peers(c))).await
+    }
+
+    /// zlayer's `announce_self(info)`: sets `worker:<id>` to the encoded PeerInfo.
+    pub async fn zlayer_announce(&self, args: &Args<'_>) -> CmdResult {
+        let info = args
+            .0
+            .get("info")
+            .ok_or_else(|| "missing field info".to_string())?;
+        let (key, value) = crate::zlayer::encode(info)?;
+        self.with_node(args, |c| c.self_node_state().set(key.clone(), value.clone()))
+            .await?;
+        Ok(Default::default())
+    }
+
     pub async fn state(&self, args: &Args<'_>) -> CmdResult {
         self.with_node(args, |c| {
             let nodes: Vec<Value> = c.node_states().values().map(node_state_json).collect();
