@@ -134,6 +134,11 @@ export class GossipPool {
   #peers = new Map<bigint, Entry>();
   readonly #subs = new Set<AsyncQueue<TopologyEvent>>();
   readonly #reported = new Set<string>();
+  /** Parsed values by node state and key, reused while the version is unchanged. */
+  readonly #parsed = new Map<
+    string,
+    { version: bigint; info: PeerInfo | undefined; error: unknown }
+  >();
   #malformed = 0;
   readonly #warn: (m: string) => void;
   #closing: Promise<void> | undefined;
@@ -213,13 +218,25 @@ export class GossipPool {
       for (const [key, value] of s.iterPrefix(WORKER_KEY_PREFIX)) {
         const id = parseWorkerKey(key);
         if (id === undefined || id === this.#nodeId) continue;
-        let info: PeerInfo;
-        try {
-          info = decodePeerInfo(value);
-        } catch (e) {
-          const version = s.getVersioned(key)?.version ?? 0n;
-          const tag = `${stateKey}\u0000${key}\u0000${version}`;
+        const version = s.getVersioned(key)?.version ?? 0n;
+        const cacheKey = `${stateKey}\u0000${key}`;
+        let cached = this.#parsed.get(cacheKey);
+        if (cached === undefined || cached.version !== version) {
+          cached = { version, info: undefined, error: undefined };
+          try {
+            cached.info = decodePeerInfo(value);
+          } catch (e) {
+            cached.error = e;
+          }
+          this.#parsed.set(cacheKey, cached);
+        }
+        const info = cached.info;
+        if (info === undefined) {
+          const e = cached.error;
+          const tag = `${cacheKey}\u0000${version}`;
           if (!this.#reported.has(tag)) {
+            // Remember what was reported, boundedly (a hostile peer can mint new versions).
+            if (this.#reported.size >= 10_000) this.#reported.clear();
             this.#reported.add(tag);
             this.#malformed++;
             const why = e instanceof PeerInfoError ? e.message : String(e);
@@ -236,9 +253,19 @@ export class GossipPool {
     return out;
   }
 
+  /** Forgets parsed values of nodes the engine no longer holds. */
+  #pruneParsed(): void {
+    const held = new Set(this.#node.nodeStates().map((s) => chitchatIdKey(s.chitchatId)));
+    for (const k of this.#parsed.keys()) {
+      // The key part is `worker:<digits>`, so the last NUL separates it from the node key.
+      if (!held.has(k.slice(0, k.lastIndexOf("\u0000")))) this.#parsed.delete(k);
+    }
+  }
+
   #refresh(live: readonly NodeState[]): void {
     if (this.#closing !== undefined && this.#subs.size === 0) return;
     const next = this.#collect(live);
+    if (this.#parsed.size > 1_024 + 4 * live.length) this.#pruneParsed();
     const liveKeys = new Set(live.map((s) => chitchatIdKey(s.chitchatId)));
     const events: TopologyEvent[] = [];
     for (const [id, entry] of this.#peers) {
