@@ -361,10 +361,12 @@ export class GossipNode {
     this.#metrics.rounds++;
     this.#metrics.lastRoundMs = performance.now() - started;
     this.#metrics.roundMsTotal += this.#metrics.lastRoundMs;
-    // Fixed rate: the next round is one interval after the previous one was due.
+    // Fixed rate: the next round is one interval after the previous one was due, but never
+    // more than one interval from now: a clock that stepped back must not stall gossip until
+    // its readings catch up again.
     const interval = this.#config.gossipIntervalMs;
-    const due = Math.max(this.#nextRoundAt + interval, this.#clock.now());
-    this.#scheduleRound(due - this.#clock.now());
+    const wait = this.#nextRoundAt + interval - this.#clock.now();
+    this.#scheduleRound(Math.min(interval, Math.max(0, wait)));
   }
 
   #scheduledForDeletion(): Set<string> {
