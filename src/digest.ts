@@ -90,7 +90,8 @@ export function sortedDigestEntries(digest: Digest): readonly NodeDigest[] {
 }
 
 /** Encodes a bare digest (sorted into wire order). Throws EncodeError for over-long node ids,
- * more than 65 535 entries, or values outside u64.
+ * more than 65 535 entries, or values outside u64. ChitchatId objects are treated as immutable
+ * (their wire bytes are cached per object).
  *
  * @example
  * ```ts
@@ -100,7 +101,7 @@ export function sortedDigestEntries(digest: Digest): readonly NodeDigest[] {
  */
 export function encodeDigest(digest: Digest): Uint8Array {
   // A SynAck without delta bytes is "header + digest": strip the header.
-  const bytes = wasmEncodeMessage({ type: 1, digest: sortedDigestEntries(digest) });
+  const bytes = wasmEncodeMessage({ type: 1, digest: digest.nodes });
   if (bytes.length < 4) throw new EncodeError("internal: digest encoding failed");
   return bytes.subarray(4);
 }

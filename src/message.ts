@@ -7,7 +7,7 @@
  */
 import { DecodeError } from "./errors.ts";
 import { deltaEncodedLength, encodeDelta } from "./delta.ts";
-import { digestEncodedLength, sortedDigestEntries, utf8Length } from "./digest.ts";
+import { digestEncodedLength, utf8Length } from "./digest.ts";
 import type { ChitchatMessage, Digest } from "./types.ts";
 import { MAX_DATAGRAM_BYTES, wasmDecodeMessage, wasmEncodeMessage } from "./wasm.ts";
 
@@ -20,7 +20,9 @@ export interface EncodeMessageOptions {
   readonly compress?: boolean;
 }
 
-/** Encodes a Syn: header, digest (sorted into wire order), cluster id.
+/** Encodes a Syn: header, digest (sorted into wire order), cluster id. ChitchatId objects are
+ * treated as immutable: their wire bytes are cached per object, so reuse ids rather than
+ * mutating them.
  *
  * @example
  * ```ts
@@ -29,7 +31,7 @@ export interface EncodeMessageOptions {
  * ```
  */
 export function encodeSyn(clusterId: string, digest: Digest): Uint8Array {
-  return wasmEncodeMessage({ type: 0, digest: sortedDigestEntries(digest), clusterId });
+  return wasmEncodeMessage({ type: 0, digest: digest.nodes, clusterId });
 }
 
 /** Encodes a SynAck from a digest and delta bytes (as produced by `DeltaWriter.finish()`).
@@ -41,7 +43,7 @@ export function encodeSyn(clusterId: string, digest: Digest): Uint8Array {
  * ```
  */
 export function encodeSynAck(digest: Digest, deltaBytes: Uint8Array): Uint8Array {
-  return wasmEncodeMessage({ type: 1, digest: sortedDigestEntries(digest), delta: deltaBytes });
+  return wasmEncodeMessage({ type: 1, digest: digest.nodes, delta: deltaBytes });
 }
 
 /** Encodes an Ack from delta bytes (as produced by `DeltaWriter.finish()`).

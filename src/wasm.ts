@@ -10,6 +10,7 @@
 import * as wasm from "./hearsay.wasm";
 import { constants as zlibConstants, zstdCompressSync, zstdDecompressSync } from "node:zlib";
 import { DecodeError, type DecodeErrorReason, EncodeError } from "./errors.ts";
+import { compareChitchatIds } from "./chitchat_id.ts";
 import { formatIp, ipBytes } from "./socket_addr.ts";
 import type {
   ChitchatId,
@@ -384,11 +385,156 @@ function putString(text: string, at: number, what: string): number {
   return written;
 }
 
+// ---------------------------------------------------------------- codec: digest encoding
+//
+// A Syn (and every SynAck) carries the sender's whole digest, so its ChitchatIds are encoded over
+// and over. ChitchatIds are immutable values that the engine reuses, so their wire bytes are
+// cached per id object, and so is the layout of a whole digest ("plan": the ids in input order,
+// their bytes in one blob, and the permutation into wire order). A digest whose entries carry
+// the same id objects in the same order as a recent one only writes its three u64 per entry;
+// WASM then interleaves the cached id bytes and the values in wire order in one call.
+
+/** A ChitchatId's wire bytes and the fields they were made from. */
+interface EncodedId {
+  readonly nodeId: string;
+  readonly generationId: bigint;
+  readonly ip: string;
+  readonly port: number;
+  /** `u16 len, node id, u64 generation, ip tag, ip bytes, u16 port`. */
+  readonly bytes: Uint8Array;
+  /** The node id has no UTF-16 surrogate, so JS `<` orders it like its UTF-8 bytes. */
+  readonly bmp: boolean;
+}
+
+const idCache = new WeakMap<ChitchatId, EncodedId>();
+const SURROGATE = /[\ud800-\udfff]/;
+
+/** The wire bytes of `id` (cached per object; re-encoded if its fields no longer match). */
+function encodedId(id: ChitchatId): EncodedId {
+  const addr = id.gossipAdvertiseAddr;
+  const hit = idCache.get(id);
+  if (
+    hit !== undefined && hit.nodeId === id.nodeId && hit.generationId === id.generationId &&
+    hit.ip === addr.ip && hit.port === addr.port
+  ) {
+    return hit;
+  }
+  checkU64(id.generationId, "generationId");
+  const name = textEncoder.encode(id.nodeId);
+  if (name.length > 65535) {
+    throw new EncodeError(
+      "nodeId is longer than 65 535 UTF-8 bytes (chitchat's u16 length prefix); shorten it",
+    );
+  }
+  const ip = ipBytes(addr.ip);
+  const n = name.length;
+  const bytes = new Uint8Array(2 + n + 8 + 1 + ip.length + 2);
+  const view = new DataView(bytes.buffer);
+  view.setUint16(0, n, true);
+  bytes.set(name, 2);
+  view.setBigUint64(2 + n, id.generationId, true);
+  bytes[10 + n] = ip.length === 4 ? 4 : 6;
+  bytes.set(ip, 11 + n);
+  view.setUint16(11 + n + ip.length, addr.port & 0xffff, true);
+  const entry: EncodedId = {
+    nodeId: id.nodeId,
+    generationId: id.generationId,
+    ip: addr.ip,
+    port: addr.port,
+    bytes,
+    bmp: !SURROGATE.test(id.nodeId),
+  };
+  idCache.set(id, entry);
+  return entry;
+}
+
+/** The cached layout of a digest. */
+interface DigestPlan {
+  /** The ids, in input order. */
+  readonly ids: readonly ChitchatId[];
+  /** Their encoded bytes, in input order, plus 8 bytes of slack for WASM's 8-byte copies. */
+  readonly blob: Uint8Array;
+  /** `n + 1` offsets into `blob`. */
+  readonly offs: Uint32Array;
+  /** Wire position -> input index, or null when the input is already in wire order. */
+  readonly perm: Uint32Array | null;
+}
+
+/** Recently used plans, most recent first (a process may run several nodes). */
+const plans: DigestPlan[] = [];
+const MAX_PLANS = 8;
+
+function compareEncoded(a: EncodedId, b: EncodedId, x: ChitchatId, y: ChitchatId): number {
+  if (a.nodeId !== b.nodeId && a.bmp && b.bmp) return a.nodeId < b.nodeId ? -1 : 1;
+  return compareChitchatIds(x, y);
+}
+
+function buildPlan(entries: readonly NodeDigest[]): DigestPlan {
+  const n = entries.length;
+  const ids: ChitchatId[] = new Array(n);
+  const enc: EncodedId[] = new Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const id = entries[i]!.chitchatId;
+    ids[i] = id;
+    const e = encodedId(id);
+    enc[i] = e;
+    total += e.bytes.length;
+  }
+  const blob = new Uint8Array(total + 8);
+  const offs = new Uint32Array(n + 1);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    offs[i] = at;
+    blob.set(enc[i]!.bytes, at);
+    at += enc[i]!.bytes.length;
+  }
+  offs[n] = at;
+  let sorted = true;
+  for (let i = 1; i < n && sorted; i++) {
+    sorted = compareEncoded(enc[i - 1]!, enc[i]!, ids[i - 1]!, ids[i]!) <= 0;
+  }
+  let perm: Uint32Array | null = null;
+  if (!sorted) {
+    const order = Array.from({ length: n }, (_, i) => i);
+    // Array.prototype.sort is stable: equal ids keep their input order.
+    order.sort((i, j) => compareEncoded(enc[i]!, enc[j]!, ids[i]!, ids[j]!));
+    perm = Uint32Array.from(order);
+  }
+  return { ids, blob, offs, perm };
+}
+
+function planFor(entries: readonly NodeDigest[]): DigestPlan {
+  const n = entries.length;
+  for (let p = 0; p < plans.length; p++) {
+    const plan = plans[p]!;
+    const ids = plan.ids;
+    if (ids.length !== n) continue;
+    let i = 0;
+    while (i < n && entries[i]!.chitchatId === ids[i]) i++;
+    if (i < n) continue;
+    if (p > 0) {
+      plans.splice(p, 1);
+      plans.unshift(plan);
+    }
+    return plan;
+  }
+  const plan = buildPlan(entries);
+  plans.unshift(plan);
+  if (plans.length > MAX_PLANS) plans.pop();
+  return plan;
+}
+
+function u64Error(what: string, v: bigint): EncodeError {
+  return new EncodeError(`${what} must be a u64 (0..2^64-1), got ${v}`);
+}
+
 /** Message parts for {@link wasmEncodeMessage}. */
 export interface MessageParts {
   /** Message type code (0 Syn, 1 SynAck, 2 Ack, 3 BadCluster). */
   readonly type: 0 | 1 | 2 | 3;
-  /** Digest entries, already in wire order (Syn, SynAck). */
+  /** Digest entries in any order (Syn, SynAck); they go on the wire in ascending ChitchatId
+   * order, equal ids in input order. */
   readonly digest?: readonly NodeDigest[];
   /** Cluster id (Syn). */
   readonly clusterId?: string;
@@ -396,7 +542,8 @@ export interface MessageParts {
   readonly delta?: Uint8Array;
 }
 
-/** Encodes a message from parts (digest entries in the given order). Throws EncodeError.
+/** Encodes a message from parts (digest entries sorted into wire order). Throws EncodeError.
+ * ChitchatId objects are treated as immutable: their encoding is cached per object.
  *
  * @example
  * ```ts
@@ -405,51 +552,59 @@ export interface MessageParts {
  * ```
  */
 export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
+  const t = parts.type;
   const entries = parts.digest ?? [];
   const n = entries.length;
   if (n > 65535) {
     throw new EncodeError(`a digest holds at most 65 535 entries (u16 count), got ${n}`);
   }
-  let bound = 4 + 2 + 65536 + 2 + (parts.delta?.length ?? 0);
-  for (let i = 0; i < n; i++) {
-    bound += 2 + Math.min(entries[i]!.chitchatId.nodeId.length * 3, 65536) + 51;
-  }
-  const table = SCRATCH;
-  const out = align64(table + n * 64);
+  const hasDigest = t === 0 || t === 1;
+  const plan = hasDigest && n > 0 ? planFor(entries) : null;
+  const blobLen = plan === null ? 0 : plan.blob.length;
+  const blobAt = SCRATCH;
+  const offsAt = align64(blobAt + blobLen);
+  const permAt = align64(offsAt + 4 * (n + 1));
+  const valsAt = align64(permAt + 4 * n);
+  const out = align64(valsAt + 24 * n);
+  const cluster = t === 0 ? parts.clusterId ?? "" : "";
+  const delta = t === 1 || t === 2 ? parts.delta : undefined;
+  const bound = 4 + 2 + blobLen + 24 * n + 2 + Math.min(cluster.length * 3, 65536) +
+    (delta?.length ?? 0) + 8;
   ensure(out + bound);
-  let pos = out + 6;
-  for (let i = 0; i < n; i++) {
-    const e = entries[i]!;
-    const id = e.chitchatId;
-    checkU64(id.generationId, "generationId");
-    checkU64(e.heartbeat, "heartbeat");
-    checkU64(e.lastGcVersion, "lastGcVersion");
-    checkU64(e.maxVersion, "maxVersion");
-    const len = putString(id.nodeId, pos + 2, "nodeId");
-    const ip = ipBytes(id.gossipAdvertiseAddr.ip);
-    const row = table + i * 64;
-    const w = row >>> 2;
-    const q = row >>> 3;
-    u32[w] = len;
-    u32[w + 1] = (id.gossipAdvertiseAddr.port & 0xffff) | (ip.length === 4 ? 4 << 16 : 6 << 16);
-    u8.set(ip, row + 8);
-    u64[q + 3] = id.generationId;
-    u64[q + 4] = e.heartbeat;
-    u64[q + 5] = e.lastGcVersion;
-    u64[q + 6] = e.maxVersion;
-    pos += 2 + len + 8 + (ip.length === 4 ? 7 : 19) + 24;
-  }
-  wasm.putHeader(out, parts.type);
   let end = out + 4;
-  if (parts.type === 0 || parts.type === 1) end = Number(wasm.encodeDigest(end, table, n));
-  if (parts.type === 0) {
-    const len = putString(parts.clusterId ?? "", end + 2, "clusterId");
+  wasm.putHeader(out, t);
+  if (plan !== null) {
+    u8.set(plan.blob, blobAt);
+    u32.set(plan.offs, offsAt >>> 2);
+    if (plan.perm !== null) u32.set(plan.perm, permAt >>> 2);
+    let q = valsAt >>> 3;
+    for (let i = 0; i < n; i++, q += 3) {
+      const e = entries[i]!;
+      const h = e.heartbeat;
+      const g = e.lastGcVersion;
+      const m = e.maxVersion;
+      if (BigInt.asUintN(64, h) !== h) throw u64Error("heartbeat", h);
+      if (BigInt.asUintN(64, g) !== g) throw u64Error("lastGcVersion", g);
+      if (BigInt.asUintN(64, m) !== m) throw u64Error("maxVersion", m);
+      u64[q] = h;
+      u64[q + 1] = g;
+      u64[q + 2] = m;
+    }
+    end = Number(
+      wasm.encodeDigestIds(end, blobAt, offsAt, valsAt, plan.perm === null ? 0 : permAt, n),
+    );
+  } else if (hasDigest) {
+    wasm.putLen(end, 0);
+    end += 2;
+  }
+  if (t === 0) {
+    const len = putString(cluster, end + 2, "clusterId");
     wasm.putLen(end, len);
     end += 2 + len;
   }
-  if (parts.delta !== undefined && (parts.type === 1 || parts.type === 2)) {
-    u8.set(parts.delta, end);
-    end += parts.delta.length;
+  if (delta !== undefined) {
+    u8.set(delta, end);
+    end += delta.length;
   }
   return u8.slice(out, end);
 }

@@ -428,6 +428,37 @@ export function encodeDigest(out: usize, table: usize, n: i32): usize {
   return p;
 }
 
+/** Writes a digest of `n` entries at `out` from pre-encoded ids. Entry `k` of the wire is input
+ * entry `i = perm[k]` (`perm == 0`: identity): the encoded ChitchatId `blob[offs[i]..offs[i+1]]`
+ * (u32 offsets) followed by the 24 value bytes at `vals + 24 i` (heartbeat, gc, max). Copies
+ * 8 bytes at a time, so up to 7 bytes past the blob are read and past the output are written
+ * (JS keeps that slack). Returns the end pointer. */
+export function encodeDigestIds(
+  out: usize,
+  blob: usize,
+  offs: usize,
+  vals: usize,
+  perm: usize,
+  n: i32,
+): usize {
+  store<u16>(out, <u16>n);
+  let p = out + 2;
+  for (let k = 0; k < n; k++) {
+    const i = perm == 0 ? <usize>k : <usize>load<u32>(perm + (<usize>k << 2));
+    const a = <usize>load<u32>(offs + (i << 2));
+    const len = <usize>load<u32>(offs + (i << 2), 4) - a;
+    const src = blob + a;
+    for (let j: usize = 0; j < len; j += 8) store<u64>(p + j, load<u64>(src + j));
+    p += len;
+    const v = vals + i * 24;
+    store<u64>(p, load<u64>(v));
+    store<u64>(p, load<u64>(v, 8), 8);
+    store<u64>(p, load<u64>(v, 16), 16);
+    p += 24;
+  }
+  return p;
+}
+
 // ---------------------------------------------------------------- encoding: the delta writer
 //
 // Writer state, 64 bytes at `st` (so JS can park a writer and switch to another):
