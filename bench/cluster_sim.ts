@@ -90,6 +90,8 @@ export interface PropagationFigures {
   p100Ms: number | null;
   reached: number;
   timedOut: boolean;
+  /** Every arrival, ascending (the origin at 0). */
+  arrivalsMs: number[];
 }
 
 /** Dead-node detection delay over all observers (ms after the node stopped). */
@@ -379,6 +381,7 @@ export async function runHearsaySim(options: ClusterSimOptions): Promise<Cluster
       p100Ms: all ? quantileOfTotal(sorted, n, 1) : null,
       reached: sorted.length,
       timedOut: !all,
+      arrivalsMs: sorted,
     };
   }
 

@@ -578,6 +578,7 @@ async fn simulate(opts: SimOptions) -> Result<Map<String, Value>, String> {
                 "p100Ms": if all { quantile_of_total(&sorted, n, 1.0) } else { Value::Null },
                 "reached": sorted.len(),
                 "timedOut": !all,
+                "arrivalsMs": sorted.iter().map(|&x| round3(x)).collect::<Vec<f64>>(),
             }),
         );
     }
