@@ -3,7 +3,7 @@
 //! numeric handle.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use chitchat::transport::UdpTransport;
@@ -31,6 +31,7 @@ pub struct Nodes {
 struct NodeOptions {
     node_id: String,
     generation_id: u64,
+    listen_ip: IpAddr,
     listen_port: u16,
     seeds: Vec<String>,
     cluster_id: String,
@@ -48,9 +49,30 @@ fn millis(args: &Args, name: &str, default: Duration, min: u64) -> Result<Durati
     }
 }
 
+/// Addresses this peer may bind or gossip to: loopback, and 10.213.0.0/16, the private subnet
+/// that tests/netns_test.ts creates inside its own network namespaces (the peer then runs inside
+/// one of them, so that traffic never leaves the namespaces the test made).
+fn allowed_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || matches!(v4.octets(), [10, 213, _, _]),
+        IpAddr::V6(v6) => v6.is_loopback(),
+    }
+}
+
 fn node_options(args: &Args) -> Result<NodeOptions, String> {
     let node_id = args.str("nodeId")?.to_string();
     let generation_id = args.opt_u64("generationId")?.unwrap_or(0);
+    let listen_ip = match args.opt_str("listenIp")? {
+        None => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        Some(text) => match text.parse::<IpAddr>() {
+            Ok(ip) if allowed_ip(ip) => ip,
+            _ => {
+                return Err(format!(
+                    "`listenIp` must be a loopback address or in 10.213.0.0/16, got {text:?}"
+                ))
+            }
+        },
+    };
     let listen_port = match args.opt_u64("listenPort")?.unwrap_or(0) {
         p if p <= u16::MAX as u64 => p as u16,
         p => return Err(format!("`listenPort` must be in 0..=65535, got {p}")),
@@ -60,13 +82,13 @@ fn node_options(args: &Args) -> Result<NodeOptions, String> {
         let text = seed
             .as_str()
             .ok_or_else(|| format!("a seed must be a string, got {seed}"))?;
-        // Only loopback addresses: this peer must never send traffic off the machine, and a
-        // host name would make chitchat resolve it through DNS.
+        // Only loopback (or the netns test's subnet, see `allowed_ip`): this peer must never
+        // send traffic off the machine, and a host name would make chitchat resolve it via DNS.
         match text.parse::<SocketAddr>() {
-            Ok(addr) if addr.ip().is_loopback() => seeds.push(text.to_string()),
+            Ok(addr) if allowed_ip(addr.ip()) => seeds.push(text.to_string()),
             _ => {
                 return Err(format!(
-                    "a seed must be a loopback \"ip:port\", got {text:?}"
+                    "a seed must be a loopback (or 10.213.0.0/16) \"ip:port\", got {text:?}"
                 ))
             }
         }
@@ -123,6 +145,7 @@ fn node_options(args: &Args) -> Result<NodeOptions, String> {
     Ok(NodeOptions {
         node_id,
         generation_id,
+        listen_ip,
         listen_port,
         seeds,
         cluster_id,
@@ -133,16 +156,16 @@ fn node_options(args: &Args) -> Result<NodeOptions, String> {
     })
 }
 
-/// A loopback UDP port that was free a moment ago (chitchat binds it itself right after).
-fn free_loopback_port() -> Result<u16, String> {
-    let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-        .map_err(|e| format!("cannot bind a probe socket on 127.0.0.1: {e}"))?;
+/// A UDP port on `ip` that was free a moment ago (chitchat binds it itself right after).
+fn free_loopback_port(ip: IpAddr) -> Result<u16, String> {
+    let socket = std::net::UdpSocket::bind((ip, 0))
+        .map_err(|e| format!("cannot bind a probe socket on {ip}: {e}"))?;
     let port = socket.local_addr().map_err(|e| e.to_string())?.port();
     Ok(port)
 }
 
 async fn spawn_node(opts: &NodeOptions, port: u16) -> anyhow::Result<ChitchatHandle> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let addr = SocketAddr::from((opts.listen_ip, port));
     let config = ChitchatConfig {
         chitchat_id: ChitchatId::new(opts.node_id.clone(), opts.generation_id, addr),
         cluster_id: opts.cluster_id.clone(),
@@ -209,7 +232,7 @@ impl Nodes {
             let mut last_error = String::new();
             let mut started = None;
             for _ in 0..PORT_ATTEMPTS {
-                let port = free_loopback_port()?;
+                let port = free_loopback_port(opts.listen_ip)?;
                 match spawn_node(&opts, port).await {
                     Ok(handle) => {
                         started = Some(handle);
