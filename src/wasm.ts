@@ -8,7 +8,12 @@
  * @module
  */
 import * as wasm from "./hearsay.wasm";
-import { constants as zlibConstants, zstdCompressSync, zstdDecompressSync } from "node:zlib";
+import {
+  constants as zlibConstants,
+  createZstdDecompress,
+  zstdCompressSync,
+  zstdDecompressSync,
+} from "node:zlib";
 import { DecodeError, type DecodeErrorReason, EncodeError } from "./errors.ts";
 import { compareChitchatIds } from "./chitchat_id.ts";
 import { formatIp, ipBytes } from "./socket_addr.ts";
@@ -131,37 +136,44 @@ function decodeFailure(code: number, what: string): DecodeError {
   return new DecodeError(reason, offset, `${what}: ${DETAILS[c] ?? "unknown"} (${where} offset)`);
 }
 
-function str(ptr: number, len: number, ascii: boolean): string {
-  if (len === 0) return "";
-  if (ascii && len <= 32) {
-    // Short ASCII: building from char codes beats TextDecoder's per-call overhead.
-    return String.fromCharCode.apply(null, u8.subarray(ptr, ptr + len) as unknown as number[]);
-  }
-  return textDecoder.decode(u8.subarray(ptr, ptr + len));
+/** Materialises the strings of records `0..n` at `rec` (and the Syn's cluster id when
+ * `cluster`) with one TextDecoder call and one JSON.parse (see `jsonStrings` in
+ * wasm/assembly/codec.ts); `at` is free memory. Much faster than one call per string, and the
+ * strings are independent copies (slices of one big string would keep it alive). */
+function recordStrings(rec: number, n: number, at: number, cluster: boolean): string[] {
+  const c = cluster ? 1 : 0;
+  let size = wasm.jsonSize(rec, n, c, 0);
+  // The quick bound assumes every byte needs a 6-byte escape; count exactly when that is big.
+  if (size > 1 << 20) size = wasm.jsonSize(rec, n, c, 1);
+  const out = align64(at);
+  ensure(out + size + 64);
+  const end = wasm.jsonStrings(rec, n, out, c);
+  return JSON.parse(textDecoder.decode(u8.subarray(out, end))) as string[];
 }
 
-function ipText(tag: number, ptr: number): string {
-  if (tag === 4) return `${u8[ptr]}.${u8[ptr + 1]}.${u8[ptr + 2]}.${u8[ptr + 3]}`;
-  return formatIp(u8.slice(ptr, ptr + 16));
-}
+/** Index of the next unread string of the array {@link recordStrings} returned. */
+let sk = 0;
 
-/** Reads the ChitchatId fields of record `r` (byte address). */
-function recordId(r: number): ChitchatId {
+/** Reads the ChitchatId of record `r` (byte address); its strings come from `s` at `sk`. */
+function recordId(r: number, s: readonly string[]): ChitchatId {
   const w = r >>> 2;
+  const nodeId = s[sk++]!;
+  const ip = u32[w + 3] === 4 ? s[sk++]! : formatIp(u8.slice(u32[w + 4]!, u32[w + 4]! + 16));
   return {
-    nodeId: str(u32[w + 1]!, u32[w + 2]!, (u32[w + 14]! & 1) !== 0),
+    nodeId,
     generationId: u64[(r >>> 3) + 3]!,
-    gossipAdvertiseAddr: { ip: ipText(u32[w + 3]!, u32[w + 4]!), port: u32[w + 5]! },
+    gossipAdvertiseAddr: { ip, port: u32[w + 5]! },
   };
 }
 
-function readDigestRecords(rec: number, n: number): Digest {
+/** Builds digest records `0..n` at `rec`; strings from `s` starting at `sk`. */
+function readDigestRecords(rec: number, n: number, s: readonly string[]): Digest {
   const nodes: NodeDigest[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const r = rec + i * 64;
     const q = r >>> 3;
     nodes[i] = {
-      chitchatId: recordId(r),
+      chitchatId: recordId(r, s),
       heartbeat: u64[q + 4]!,
       lastGcVersion: u64[q + 5]!,
       maxVersion: u64[q + 6]!,
@@ -180,7 +192,8 @@ interface MutableNodeDelta {
   maxVersion: bigint;
 }
 
-function readOpRecords(rec: number, n: number): Delta {
+function readOpRecords(rec: number, n: number, s: readonly string[]): Delta {
+  sk = 0;
   const nodeDeltas: MutableNodeDelta[] = [];
   let cur: MutableNodeDelta | undefined;
   for (let i = 0; i < n; i++) {
@@ -190,7 +203,7 @@ function readOpRecords(rec: number, n: number): Delta {
     const kind = u32[w]!;
     if (kind === 0) {
       cur = {
-        chitchatId: recordId(r),
+        chitchatId: recordId(r, s),
         lastGcVersion: u64[q + 4]!,
         fromVersionExcluded: u64[q + 5]!,
         keyValues: [],
@@ -198,11 +211,11 @@ function readOpRecords(rec: number, n: number): Delta {
       };
       nodeDeltas.push(cur);
     } else if (kind === 1) {
-      const flags = u32[w + 14]!;
       const version = u64[q + 3]!;
+      const key = s[sk++]!;
       cur!.keyValues.push({
-        key: str(u32[w + 1]!, u32[w + 2]!, (flags & 1) !== 0),
-        value: str(u32[w + 3]!, u32[w + 4]!, (flags & 2) !== 0),
+        key,
+        value: s[sk++]!,
         version,
         status: STATUSES[u32[w + 5]!]!,
       });
@@ -212,6 +225,113 @@ function readOpRecords(rec: number, n: number): Delta {
     }
   }
   return { nodeDeltas };
+}
+
+// ---------------------------------------------------------------- codec: zstd context reuse
+//
+// node:zlib's one-shot `zstdDecompressSync` creates and frees a decompression context per call,
+// which costs about twice as much as decompressing a 16 KiB block. Where the runtime's zstd
+// stream object carries a native handle like Node's (`_handle.writeSync`, `_writeState`), one
+// context is kept and reused, reading from and writing to WASM memory directly. It is checked
+// against the one-shot API when first opened, and dropped on any error or unexpected state; the
+// caller then uses the one-shot API, which also produces the error to report.
+
+interface ZstdHandle {
+  writeSync(
+    flush: number,
+    input: Uint8Array,
+    inOff: number,
+    inLen: number,
+    output: Uint8Array,
+    outOff: number,
+    outLen: number,
+  ): void;
+}
+
+interface ReusedZstd {
+  readonly stream: { destroy?(): void };
+  readonly handle: ZstdHandle;
+  /** `[output bytes left, input bytes left]` after each `writeSync`. */
+  readonly state: Uint32Array;
+}
+
+const ZSTD_E_END: number = (zlibConstants as Record<string, number>).ZSTD_e_end ?? 2;
+let reusedZstd: ReusedZstd | null = null;
+/** False once the runtime turned out not to support the reuse (then never tried again). */
+let reusedZstdWorks = true;
+
+function openReusedZstd(): ReusedZstd | null {
+  try {
+    const stream = createZstdDecompress() as unknown as {
+      _handle?: { writeSync?: unknown };
+      _writeState?: unknown;
+      on?(event: string, f: () => void): void;
+      destroy?(): void;
+    };
+    stream.on?.("error", () => {});
+    const handle = stream._handle;
+    const state = stream._writeState;
+    if (
+      typeof handle?.writeSync !== "function" || !(state instanceof Uint32Array) ||
+      state.length < 2
+    ) {
+      stream.destroy?.();
+      return null;
+    }
+    const z: ReusedZstd = { stream, handle: handle as ZstdHandle, state };
+    // Self-check: the reused context must give what the one-shot API gives, twice in a row.
+    const sample = new TextEncoder().encode("hearsay zstd self-check ".repeat(40));
+    const frame = new Uint8Array(zstdCompressSync(sample));
+    const out = new Uint8Array(sample.length + 1);
+    for (let round = 0; round < 2; round++) {
+      out.fill(0);
+      z.handle.writeSync(ZSTD_E_END, frame, 0, frame.length, out, 0, out.length);
+      const n = out.length - state[0]!;
+      if (state[1] !== 0 || n !== sample.length || !sample.every((b, i) => out[i] === b)) {
+        stream.destroy?.();
+        return null;
+      }
+    }
+    return z;
+  } catch {
+    return null;
+  }
+}
+
+function dropReusedZstd(): void {
+  try {
+    reusedZstd?.stream.destroy?.();
+  } catch {
+    // Nothing to do: the context is abandoned either way.
+  }
+  reusedZstd = null;
+}
+
+/** Decompresses the one zstd frame at `src` (`n` bytes) to `dst` (room for `cap` bytes) with the
+ * reused context. Returns the decompressed size, or -1 when the caller must use the one-shot
+ * API (no reusable context, an error, or output that does not fit below `cap`). */
+function reusedZstdDecompress(src: number, n: number, dst: number, cap: number): number {
+  if (reusedZstd === null) {
+    if (!reusedZstdWorks) return -1;
+    reusedZstd = openReusedZstd();
+    if (reusedZstd === null) {
+      reusedZstdWorks = false;
+      return -1;
+    }
+  }
+  const z = reusedZstd;
+  try {
+    z.handle.writeSync(ZSTD_E_END, u8, src, n, u8, dst, cap);
+  } catch {
+    dropReusedZstd();
+    return -1;
+  }
+  const outLeft = z.state[0]!;
+  if (z.state[1] !== 0 || outLeft === 0) {
+    dropReusedZstd();
+    return -1;
+  }
+  return cap - outLeft;
 }
 
 /** Decodes the delta starting at `cursor()` of the datagram in IN; `scratch` is free memory. */
@@ -236,6 +356,16 @@ function decodeDeltaAt(len: number, scratch: number): Delta {
       );
     }
     if (frames === 0) continue; // empty or only skippable frames: zero bytes, like libzstd
+    if (frames === 1) {
+      const opsLen = wasm.opsLength();
+      ensure(ops + opsLen + MAX_BLOCK_OUTPUT + 1 + len + 64);
+      const n = reusedZstdDecompress(ptr, blockLen, ops + opsLen, MAX_BLOCK_OUTPUT + 1);
+      if (n >= 0) {
+        if (opsLen + n > MAX_DELTA_OPS_BYTES) throw new DecodeError("tooLarge", at, DETAILS[15]!);
+        wasm.appendedOps(n);
+        continue;
+      }
+    }
     let out: Uint8Array;
     try {
       out = zstdDecompressSync(u8.subarray(ptr, ptr + blockLen), {
@@ -267,7 +397,7 @@ function decodeDeltaAt(len: number, scratch: number): Delta {
   ensure(hash + slots * 4);
   const n = wasm.parseOps(ops, rec, hash, slots - 1);
   if (n < 0) throw decodeFailure(n, "delta op");
-  return readOpRecords(rec, n);
+  return readOpRecords(rec, n, recordStrings(rec, n, hash + slots * 4, false));
 }
 
 function loadInput(bytes: Uint8Array): number {
@@ -303,19 +433,20 @@ export function wasmDecodeMessage(bytes: Uint8Array): ChitchatMessage {
   if (t < 0) throw decodeFailure(t, "header/digest");
   switch (t) {
     case 0: {
-      const digest = readDigestRecords(drec, wasm.lastDigestCount());
-      const clusterId = str(
-        wasm.lastClusterPtr(),
-        wasm.lastClusterLen(),
-        wasm.lastClusterAscii() !== 0,
-      );
-      return { type: "syn", clusterId, digest };
+      const n = wasm.lastDigestCount();
+      const strs = recordStrings(drec, n, drec + n * 64, true);
+      sk = 0;
+      const digest = readDigestRecords(drec, n, strs);
+      return { type: "syn", clusterId: strs[sk]!, digest };
     }
     case 1: {
       const n = wasm.lastDigestCount();
+      // Digest strings first: the delta decode reuses the memory after the digest records (but
+      // leaves the records themselves alone).
+      const strs = recordStrings(drec, n, drec + n * 64, false);
       const delta = decodeDeltaAt(len, drec + digestRecordBytes(len));
-      // The delta parse does not touch the digest records, so read them afterwards.
-      return { type: "synAck", digest: readDigestRecords(drec, n), delta };
+      sk = 0;
+      return { type: "synAck", digest: readDigestRecords(drec, n, strs), delta };
     }
     case 2:
       return { type: "ack", delta: decodeDeltaAt(len, SCRATCH) };
@@ -352,7 +483,10 @@ export function wasmDecodeDigest(bytes: Uint8Array): { digest: Digest; consumed:
   ensure(SCRATCH + digestRecordBytes(len));
   const end = wasm.parseDigest(IN, len, SCRATCH);
   if (end < 0) throw decodeFailure(end, "digest");
-  return { digest: readDigestRecords(SCRATCH, wasm.lastDigestCount()), consumed: end };
+  const n = wasm.lastDigestCount();
+  const strs = recordStrings(SCRATCH, n, SCRATCH + n * 64, false);
+  sk = 0;
+  return { digest: readDigestRecords(SCRATCH, n, strs), consumed: end };
 }
 
 // ---------------------------------------------------------------- codec: encoding

@@ -12,8 +12,9 @@ const ASC = "npm:assemblyscript@0.28.20/asc";
 const root = new URL("../", import.meta.url);
 const entry = new URL("wasm/assembly/index.ts", root).pathname;
 const artifact = new URL("src/hearsay.wasm", root).pathname;
-// A module with no imports at all: stub runtime, no abort import, asserts compiled out.
-const FLAGS = ["-O3", "--noAssert", "--runtime", "stub", "--use", "abort="];
+// A module with no imports at all: stub runtime, no abort import, asserts compiled out. SIMD
+// (standard WebAssembly, in every V8 since 9.1) speeds up the decoder's string batching.
+const FLAGS = ["-O3", "--noAssert", "--runtime", "stub", "--use", "abort=", "--enable", "simd"];
 
 async function compile(out: string): Promise<void> {
   const cmd = new Deno.Command(Deno.execPath(), {
