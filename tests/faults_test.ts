@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { exactlyLive, FaultSim, fullView, JumpClock, liveSet, sameView } from "./fault_helpers.ts";
 import type { GossipNode } from "../src/gossip_node.ts";
+import { decodeMessage, encodeMessage, encodeSyn } from "../src/message.ts";
+import type { ChitchatMessage } from "../src/types.ts";
 
 function noDrops(nodes: GossipNode[]): void {
   for (const n of nodes) {
@@ -350,5 +352,107 @@ Deno.test("faults: seeds that never answer cost bounded traffic; the cluster for
   assert.equal(hole.stats.datagramsOut, 0);
   noDrops(nodes);
   assert.deepEqual(sim.warnings, []);
+  await sim.close();
+});
+
+Deno.test("faults: plain mode: what any host that can send a datagram can do (docs/SECURITY.md)", async () => {
+  const sim = new FaultSim({
+    seed: 707,
+    node: { failureDetector: { deadNodeGracePeriodMs: 600_000 } },
+  });
+  const nodes = await sim.startMany(3);
+  nodes[1]!.set("secret", "s3cr3t");
+  await sim.until("convergence", () => exactlyLive(nodes) && sameView(nodes), 30_000);
+  const [n0, n1, n2] = nodes as [GossipNode, GossipNode, GossipNode];
+  const attacker = sim.net.bind({ ip: "127.0.0.99", port: 7946 });
+  const heard: ChitchatMessage[] = [];
+  attacker.onReceive((data) => heard.push(decodeMessage(data)));
+  const to = FaultSim.addr(0);
+
+  // Read: a Syn with an empty digest (the cluster id is sent in clear in every Syn) gets the
+  // whole state back, from a host that is not a member.
+  attacker.send(to, encodeSyn("faults", { nodes: [] }));
+  await sim.run(100);
+  const synAck = heard.find((m) => m.type === "synAck");
+  assert.ok(synAck !== undefined && synAck.type === "synAck");
+  const leaked = synAck.delta.nodeDeltas.flatMap((nd) => nd.keyValues.map((kv) => kv.value));
+  assert.ok(leaked.includes("s3cr3t"));
+
+  // Inject: an unsolicited Ack rewrites a key of node 1 on node 0, and the victim's own key on
+  // node 0 itself (a node applies deltas about itself above its own max version).
+  const v1 = n1.selfNodeState().maxVersion;
+  const v0 = n0.selfNodeState().maxVersion;
+  attacker.send(
+    to,
+    encodeMessage({
+      type: "ack",
+      delta: {
+        nodeDeltas: [
+          {
+            chitchatId: n1.chitchatId,
+            lastGcVersion: 0n,
+            fromVersionExcluded: v1,
+            keyValues: [{ key: "secret", value: "forged", version: v1 + 1n, status: "set" }],
+            maxVersion: v1 + 1n,
+          },
+          {
+            chitchatId: n0.chitchatId,
+            lastGcVersion: 0n,
+            fromVersionExcluded: v0,
+            keyValues: [{ key: "planted", value: "x", version: v0 + 1n, status: "set" }],
+            maxVersion: v0 + 1n,
+          },
+        ],
+      },
+    }),
+  );
+  await sim.run(100);
+  assert.equal(n0.nodeState(n1.chitchatId)!.get("secret"), "forged");
+  assert.equal(n0.selfNodeState().get("planted"), "x");
+  // The forgery spreads to node 2 by ordinary gossip.
+  await sim.until(
+    "forgery spreads",
+    () => n2.nodeState(n1.chitchatId)!.get("secret") === "forged",
+    10_000,
+  );
+
+  // Impersonate: a digest entry creates a node that never existed, kept live by rising
+  // heartbeats; and a maximal heartbeat for a real node makes its real heartbeats look old, so
+  // it is declared dead while it runs.
+  const ghost = {
+    nodeId: "ghost",
+    generationId: 1n,
+    gossipAdvertiseAddr: { ip: "127.0.0.98", port: 7946 },
+  };
+  const poison = (hb: bigint) =>
+    attacker.send(
+      to,
+      encodeSyn("faults", {
+        nodes: [
+          { chitchatId: ghost, heartbeat: hb, lastGcVersion: 0n, maxVersion: 0n },
+          {
+            chitchatId: n2.chitchatId,
+            heartbeat: (1n << 64n) - 1n,
+            lastGcVersion: 0n,
+            maxVersion: 0n,
+          },
+        ],
+      }),
+    );
+  for (let hb = 1n; hb <= 40n; hb++) {
+    poison(hb);
+    await sim.run(500);
+  }
+  assert.ok(liveSet(n0).includes("ghost@1"), liveSet(n0).join(","));
+  assert.ok(!liveSet(n0).includes("node-2@0"), "node 2 runs but node 0 holds it dead");
+  assert.ok(!n2.closed);
+
+  // Spoofed BadCluster: counted, otherwise ignored.
+  const before = fullView(n0);
+  for (let i = 0; i < 10; i++) attacker.send(to, encodeMessage({ type: "badCluster" }));
+  await sim.run(100);
+  assert.ok(n0.metrics().messagesIn.badCluster >= 10);
+  assert.equal(fullView(n0).split("\n").length, before.split("\n").length);
+  await attacker.close();
   await sim.close();
 });
