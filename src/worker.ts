@@ -299,6 +299,11 @@ function prometheus(pool: GossipPool, encryption: EncryptedTransport | undefined
       `hearsay_datagrams_dropped_total{reason="${r}"} ${n}`
     ),
     `hearsay_datagrams_dropped_total{reason="send_error"} ${m.sendErrors}`,
+    "# HELP hearsay_limit_rejections_total Inputs refused by a resource limit, by limit.",
+    "# TYPE hearsay_limit_rejections_total counter",
+    ...Object.entries(m.rejected).map(([l, n]) =>
+      `hearsay_limit_rejections_total{limit="${l}"} ${n}`
+    ),
     "# HELP hearsay_gossip_rounds_total Gossip rounds run.",
     "# TYPE hearsay_gossip_rounds_total counter",
     `hearsay_gossip_rounds_total ${m.rounds}`,

@@ -215,6 +215,7 @@ Deno.test("worker: three processes discover each other, serve /peers and /metric
         'hearsay_bytes_total{direction="out"}',
         "hearsay_datagrams_dropped_total",
         "hearsay_gossip_round_duration_seconds_count",
+        "# TYPE hearsay_limit_rejections_total counter",
       ]
     ) assert.ok(metrics.includes(name), `${name} missing from:\n${metrics}`);
     const missing = await fetch(`${a.statusUrl}/nope`);
