@@ -9,6 +9,7 @@
  * with a message otherwise. Every namespace (and so every veth, bridge and rule) is removed
  * afterwards, also on failure.
  */
+import { readLines } from "../tools/lines.ts";
 import assert from "node:assert/strict";
 import { interopBinaryPath } from "./interop/paths.ts";
 
@@ -199,19 +200,6 @@ class Lab {
   }
 }
 
-/** Reads a stream line by line until it ends. */
-async function lines(stream: ReadableStream<Uint8Array>, onLine: (l: string) => void) {
-  let buf = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buf += chunk;
-    let nl;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      onLine(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-    }
-  }
-}
-
 /** A hearsay worker process in a namespace; tracks the live peers from its event lines. */
 class Worker {
   readonly proc: Deno.ChildProcess;
@@ -228,13 +216,13 @@ class Worker {
       stderr: "piped",
     }).spawn();
     this.done = Promise.all([
-      lines(this.proc.stdout, (l) => {
+      readLines(this.proc.stdout, (l) => {
         const e = JSON.parse(l.replace(/"node_id":(\d+)/, '"node_id":"$1"'));
         this.events.push(e);
         if (e.event === "joined" || e.event === "updated") this.live.add(e.node_id);
         if (e.event === "left") this.live.delete(e.node_id);
       }),
-      lines(this.proc.stderr, (l) => (this.stderr += l + "\n")),
+      readLines(this.proc.stderr, (l) => (this.stderr += l + "\n")),
     ]);
   }
 
@@ -263,7 +251,7 @@ class RustNode {
       stderr: "null",
     }).spawn();
     this.#writer = this.proc.stdin.getWriter();
-    this.done = lines(this.proc.stdout, (l) => {
+    this.done = readLines(this.proc.stdout, (l) => {
       const answer = JSON.parse(l);
       this.#pending.get(answer.id)?.(answer);
       this.#pending.delete(answer.id);

@@ -1,6 +1,7 @@
 /**
  * The worker end to end, as subprocesses on loopback.
  */
+import { readLines } from "../tools/lines.ts";
 import assert from "node:assert/strict";
 import { eventToJsonLine, parseWorkerArgs, UsageError, WORKER_HELP } from "../src/worker.ts";
 
@@ -38,17 +39,11 @@ class WorkerProc {
   }
 
   async #read(stream: ReadableStream<Uint8Array>, onLine: (l: string) => void) {
-    let buf = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buf += chunk;
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        onLine(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-      }
-      this.#waiters.splice(0).forEach((w) => w());
-    }
-    this.#waiters.splice(0).forEach((w) => w());
+    await readLines(stream, (line) => {
+      onLine(line);
+      this.notify();
+    });
+    this.notify();
   }
 
   /** Wakes waiters so they re-check their condition. */

@@ -9,6 +9,7 @@
  */
 import { encodePeerInfo, workerKey } from "../src/peer_info.ts";
 import { InteropPeer } from "../tests/interop/peer.ts";
+import { readLines } from "./lines.ts";
 
 const args = Deno.args;
 function flag(name: string, fallback: number): number {
@@ -61,18 +62,6 @@ async function until(what: string, check: () => boolean): Promise<number> {
   return performance.now() - start;
 }
 
-async function lines(stream: ReadableStream<Uint8Array>, onLine: (l: string) => void) {
-  let buf = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buf += chunk;
-    let nl;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      onLine(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-    }
-  }
-}
-
 const workerScript = new URL("../src/worker.ts", import.meta.url).pathname;
 let seedAddr: string | undefined;
 let rustAddr: string | undefined;
@@ -109,7 +98,7 @@ async function startWorker(id: bigint): Promise<Worker> {
   }).spawn();
   const { promise: listening, resolve: onListening } = Promise.withResolvers<string>();
   const w: Worker = { id, proc, addr: "", peers: new Set(), done: Promise.resolve() };
-  const out = lines(proc.stdout, (line) => {
+  const out = readLines(proc.stdout, (line) => {
     const e = JSON.parse(line.replace(/"node_id":(\d+)/, '"node_id":"$1"'));
     const peer = BigInt(e.node_id);
     if (e.event === "joined") w.peers.add(peer);
@@ -124,7 +113,7 @@ async function startWorker(id: bigint): Promise<Worker> {
     say(`worker ${id}  ${what}  ${name} ${extra}`);
     notify();
   });
-  const err = lines(proc.stderr, (line) => {
+  const err = readLines(proc.stderr, (line) => {
     const m = /gossiping on (\S+),/.exec(line);
     if (m) onListening(m[1]!);
     else if (!/left the pool|status on/.test(line)) say(dim(`worker ${id}: ${line}`));
