@@ -10,6 +10,7 @@
 import * as wasm from "./hearsay.wasm";
 import {
   constants as zlibConstants,
+  createZstdCompress,
   createZstdDecompress,
   zstdCompressSync,
   zstdDecompressSync,
@@ -37,6 +38,9 @@ let u32 = new Uint32Array(0);
 let u64 = new BigUint64Array(0);
 
 function refreshViews(): void {
+  // Growing the memory detaches its old buffer, which empties every view of it: a non-empty view
+  // is current (and checking it is much cheaper than reading `memory.buffer`).
+  if (u8.byteLength !== 0) return;
   const buffer = memory.buffer as ArrayBuffer;
   if (buffer !== viewBuffer) {
     viewBuffer = buffer;
@@ -332,6 +336,111 @@ function reusedZstdDecompress(src: number, n: number, dst: number, cap: number):
     return -1;
   }
   return cap - outLeft;
+}
+
+// Compression: the one-shot API also creates a context per block. A compression stream's handle
+// can be re-initialised with a new pledged source size (which the frame header records, as
+// chitchat's frames do) and reused; it is only used after it produced exactly the one-shot
+// API's bytes on sample blocks, and dropped on any error.
+
+/** Options of a one-shot compression like chitchat's: level 3, source size in the header. */
+function zstdLevel3(n: number): ZstdOptions {
+  return {
+    params: { [zlibConstants.ZSTD_c_compressionLevel]: 3 },
+    pledgedSrcSize: n,
+  } as ZstdOptions;
+}
+
+interface ZstdCompressHandle extends ZstdHandle {
+  init(state: Uint32Array, callback: () => void, pledgedSrcSize: number): void;
+}
+
+interface ReusedZstdCompress {
+  readonly stream: { destroy?(): void };
+  readonly handle: ZstdCompressHandle;
+  readonly state: Uint32Array;
+}
+
+let reusedCompressor: ReusedZstdCompress | null = null;
+let reusedCompressorWorks = true;
+/** Compressed output of the reused compressor (valid until its next use). */
+const zout = new Uint8Array(65536);
+const noop = (): void => {};
+
+function compressWith(z: ReusedZstdCompress, src: Uint8Array, off: number, n: number): number {
+  z.handle.init(z.state, noop, n);
+  z.handle.writeSync(ZSTD_E_END, src, off, n, zout, 0, zout.length);
+  const outLeft = z.state[0]!;
+  if (z.state[1] !== 0 || outLeft === 0) return -1;
+  return zout.length - outLeft;
+}
+
+function openReusedCompressor(): ReusedZstdCompress | null {
+  try {
+    const stream = createZstdCompress(zstdLevel3(16384)) as unknown as {
+      _handle?: { writeSync?: unknown; init?: unknown };
+      _writeState?: unknown;
+      on?(event: string, f: () => void): void;
+      destroy?(): void;
+    };
+    stream.on?.("error", () => {});
+    const handle = stream._handle;
+    const state = stream._writeState;
+    if (
+      typeof handle?.writeSync !== "function" || typeof handle.init !== "function" ||
+      !(state instanceof Uint32Array) || state.length < 2
+    ) {
+      stream.destroy?.();
+      return null;
+    }
+    const z: ReusedZstdCompress = { stream, handle: handle as ZstdCompressHandle, state };
+    // Self-check on blocks of several sizes and contents, in sequence.
+    const text = new TextEncoder().encode(
+      Array.from({ length: 2000 }, (_, i) => `worker:${(i * 7919) % 1000}=${i * i};`).join(""),
+    );
+    for (const size of [16384, 1000, 16384, 7000]) {
+      const sample = text.subarray(size === 16384 ? 100 : 0, (size === 16384 ? 100 : 0) + size);
+      const want = zstdCompressSync(sample, zstdLevel3(sample.length));
+      const got = compressWith(z, sample, 0, sample.length);
+      if (got !== want.length || !want.every((b, i) => zout[i] === b)) {
+        stream.destroy?.();
+        return null;
+      }
+    }
+    return z;
+  } catch {
+    return null;
+  }
+}
+
+/** Compresses `n` bytes of WASM memory at `src` like chitchat (level 3, pledged size) with the
+ * reused compressor. Returns a view of the frame (valid until the next call), or null when the
+ * caller must use the one-shot API. */
+function reusedZstdCompress(src: number, n: number): Uint8Array | null {
+  if (reusedCompressor === null) {
+    if (!reusedCompressorWorks) return null;
+    reusedCompressor = openReusedCompressor();
+    if (reusedCompressor === null) {
+      reusedCompressorWorks = false;
+      return null;
+    }
+  }
+  let size = -1;
+  try {
+    size = compressWith(reusedCompressor, u8, src, n);
+  } catch {
+    size = -1;
+  }
+  if (size < 0) {
+    try {
+      reusedCompressor.stream.destroy?.();
+    } catch {
+      // Abandoned either way.
+    }
+    reusedCompressor = null;
+    return null;
+  }
+  return zout.subarray(0, size);
 }
 
 /** Decodes the delta starting at `cursor()` of the datagram in IN; `scratch` is free memory. */
@@ -780,6 +889,7 @@ export class WasmDeltaWriter {
   #chunks: Uint8Array[] = [];
   #parked: Uint8Array | null = null;
   #finished = false;
+  #added = 0;
 
   /** Creates a writer for at most `budget` delta bytes (blocks + end tag). */
   constructor(budget: number, compress: boolean) {
@@ -825,10 +935,7 @@ export class WasmDeltaWriter {
     const raw = u8.subarray(WPEND, WPEND + n);
     let chunk: Uint8Array | undefined;
     if (this.#compress) {
-      const c = zstdCompressSync(raw, {
-        params: { [zlibConstants.ZSTD_c_compressionLevel]: 3 },
-        pledgedSrcSize: n,
-      } as ZstdOptions);
+      const c = reusedZstdCompress(WPEND, n) ?? zstdCompressSync(raw, zstdLevel3(n));
       // chitchat gives libzstd a destination exactly as large as the input. libzstd then fails
       // unless the frame leaves the bitstream writer its 8 bytes of slack (the output pointer
       // must stay below capacity - sizeof(size_t)); such blocks go out raw.
@@ -884,6 +991,89 @@ export class WasmDeltaWriter {
     const kl = putString(kv.key, at + 3, "key");
     const vl = putString(kv.value, at + 5 + kl, "value");
     return this.#result(wasm.writerKv(kl, vl, kv.version, status));
+  }
+
+  /** Tries to add `kvs[start..]` in order, stopping at the first that does not fit; returns how
+   * many were added. Throws (after adding the ones before it) for a key-value `addKeyValue`
+   * refuses. All-ASCII runs of key-values are encoded with one TextEncoder call and added in
+   * one WASM call per block. */
+  addKeyValues(kvs: readonly KeyValueMutation[], start: number): number {
+    this.#added = 0;
+    let i = start;
+    while (i < kvs.length) {
+      this.#activate();
+      // A run of key-values with at most 256 entries and about 32 Ki characters.
+      let all = "";
+      let end = i;
+      let bad: EncodeError | undefined;
+      const stage = SCRATCH;
+      while (end < kvs.length && end - i < 256 && all.length < 32768) {
+        const kv = kvs[end]!;
+        all += kv.key;
+        all += kv.value;
+        end++;
+      }
+      const table = align64(stage + all.length + 8);
+      ensure(table + 24 * (end - i) + 64);
+      const { read, written } = textEncoder.encodeInto(
+        all,
+        u8.subarray(stage, stage + all.length),
+      );
+      if (read !== all.length || written !== all.length) {
+        // Not all ASCII: byte lengths are not the character counts. One at a time.
+        for (; i < end; i++) {
+          if (!this.addKeyValue(kvs[i]!)) return this.#added;
+          this.#added++;
+        }
+        continue;
+      }
+      let n = 0;
+      for (let j = i; j < end; j++, n++) {
+        const kv = kvs[j]!;
+        const v = kv.version;
+        if (BigInt.asUintN(64, v) !== v) {
+          bad = u64Error("version", v);
+          break;
+        }
+        const status = STATUS_CODES[kv.status];
+        if (status === undefined) {
+          bad = new EncodeError(`unknown key status ${String(kv.status)}`);
+          break;
+        }
+        const e = (table >>> 2) + 6 * n;
+        u32[e] = kv.key.length;
+        u32[e + 1] = kv.value.length;
+        u64[(e >>> 1) + 1] = v;
+        u32[e + 4] = status;
+      }
+      let src = stage;
+      let done = 0;
+      while (done < n) {
+        const r = wasm.writerKvBatch(src, table + 24 * done, n - done);
+        const k = wasm.batchDone();
+        for (let j = 0; j < k; j++) {
+          const kv = kvs[i + done + j]!;
+          src += kv.key.length + kv.value.length;
+        }
+        done += k;
+        this.#added += k;
+        if (r === 2) {
+          while (this.#flush(this.#threshold) === 1);
+          continue;
+        }
+        if (r === 1) break;
+        this.#result(r); // throws for a refusal
+        return this.#added; // does not fit
+      }
+      if (bad !== undefined) throw bad;
+      i = end;
+    }
+    return this.#added;
+  }
+
+  /** How many key-values the last {@link addKeyValues} call added (also when it threw). */
+  get lastAdded(): number {
+    return this.#added;
   }
 
   /** Tries to add a SetMaxVersion op. Returns false when it does not fit. */

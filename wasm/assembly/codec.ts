@@ -706,6 +706,43 @@ export function writerKv(keyLen: i32, valueLen: i32, version: u64, status: i32):
   return commit(n);
 }
 
+let batchCount: i32 = 0;
+
+/** How many key-values the last {@link writerKvBatch} call added. */
+export function batchDone(): i32 {
+  return batchCount;
+}
+
+/** Adds up to `n` key-value ops in order. Entry `i` of `table` (24 bytes: key length, value length,
+ * version u64, status u32) has its key and value bytes next to each other at `src`, after those
+ * of the entries before it. Stops after an op that requires a block flush (returns 2), at an op
+ * that does not fit (0) or is refused (negative); returns 1 when all were added. `batchDone()`
+ * then counts the added ops. */
+export function writerKvBatch(src: usize, table: usize, n: i32): i32 {
+  let s = src;
+  for (let i = 0; i < n; i++) {
+    batchCount = i;
+    const e = table + <usize>i * 24;
+    const kl = <i32>load<u32>(e);
+    const vl = <i32>load<u32>(e, 4);
+    if (kl <= 0xffff && vl <= 0xffff) {
+      // writerKv expects the strings in place in the pending bytes; there is room for one op.
+      const p = <usize>load<u32>(st, 0) + <usize>load<u32>(st, 4);
+      memory.copy(p + 3, s, <usize>kl);
+      memory.copy(p + 5 + <usize>kl, s + <usize>kl, <usize>vl);
+    }
+    const r = writerKv(kl, vl, load<u64>(e, 8), <i32>load<u32>(e, 16));
+    if (r <= 0) return r;
+    s += <usize>(kl + vl);
+    if (r == 2) {
+      batchCount = i + 1;
+      return 2;
+    }
+  }
+  batchCount = n;
+  return 1;
+}
+
 export function writerSetMax(max: u64): i32 {
   const flags = load<u32>(st, 20);
   if ((flags & 1) == 0) return -21;
