@@ -4,6 +4,7 @@
  * one run. Prints a markdown table. chitchat's serialize always compresses, so the encode rows
  * compare against hearsay with `compress: true`.
  */
+import * as zlib from "node:zlib";
 import { decodeMessage, encodeMessage } from "../src/message.ts";
 import type { ChitchatMessage } from "../src/types.ts";
 import { InteropPeer } from "../tests/interop/peer.ts";
@@ -40,16 +41,11 @@ try {
     const iterations = 300;
     const oursDecode = time(() => decodeMessage(bytes), iterations);
     const oursEncode = time(() => encodeMessage(c.msg), iterations);
-    const rust = median(
-      await Promise.all([1, 2, 3].map(() => peer.benchCodec(bytes, 2000))).then((rs) =>
-        rs.map((r) => r.decodeNsPerOp)
-      ),
-    );
-    const rustEnc = median(
-      await Promise.all([1, 2, 3].map(() => peer.benchCodec(bytes, 2000))).then((rs) =>
-        rs.map((r) => r.encodeNsPerOp)
-      ),
-    );
+    // One Rust run at a time: concurrent runs would share this machine's cores (and look slower).
+    const runs = [];
+    for (let r = 0; r < 3; r++) runs.push(await peer.benchCodec(bytes, 2000));
+    const rust = median(runs.map((r) => r.decodeNsPerOp));
+    const rustEnc = median(runs.map((r) => r.encodeNsPerOp));
     // Throughput is measured on the logical (uncompressed) message size.
     const logical = encodeMessage(c.msg, { compress: false }).length;
     const mbs = (ns: number) => (logical / ns * 1e3).toFixed(0);
@@ -75,4 +71,30 @@ console.log("|---|---|---|---|---|");
 for (const r of rows) console.log(r);
 console.log(
   "\nMB/s = uncompressed message bytes per second; 'speed vs chitchat' > 1 means hearsay is faster.",
+);
+
+// How much of the zstd rows is zstd itself: node:zlib's one-shot calls on the Ack's blocks (the
+// codec reuses one context per direction where the runtime allows it; see src/wasm.ts).
+const ops = encodeMessage(ACK, { compress: false });
+const blocks: Uint8Array[] = [];
+for (let p = 4; ops[p] !== 0;) {
+  const n = ops[p + 1]! | (ops[p + 2]! << 8);
+  blocks.push(ops.slice(p + 3, p + 3 + n));
+  p += 3 + n;
+}
+const level3 = (n: number) =>
+  ({ params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 }, pledgedSrcSize: n }) as Parameters<
+    typeof zlib.zstdCompressSync
+  >[1];
+const frames = blocks.map((b) => zlib.zstdCompressSync(b, level3(b.length)));
+const comp = time(() => {
+  for (const b of blocks) zlib.zstdCompressSync(b, level3(b.length));
+}, 300);
+const decomp = time(() => {
+  for (const f of frames) zlib.zstdDecompressSync(f);
+}, 300);
+console.log(
+  `zstd alone on the Ack's ${blocks.length} blocks, node:zlib one-shot API: compress ${
+    (comp / 1e3).toFixed(1)
+  } µs, decompress ${(decomp / 1e3).toFixed(1)} µs.`,
 );

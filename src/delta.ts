@@ -96,7 +96,7 @@ export class DeltaWriter {
     this.#open();
     if (!this.#core.addKeyValue(kv)) return false;
     const cur = this.#current!;
-    cur.keyValues.push({ key: kv.key, value: kv.value, version: kv.version, status: kv.status });
+    cur.keyValues.push(kv);
     cur.maxVersion = kv.version;
     return true;
   }
@@ -127,15 +127,8 @@ export class DeltaWriter {
       added = this.#core.lastAdded;
       const cur = this.#current;
       if (cur !== undefined && added > 0) {
-        for (let i = start; i < start + added; i++) {
-          const kv = kvs[i]!;
-          cur.keyValues.push({
-            key: kv.key,
-            value: kv.value,
-            version: kv.version,
-            status: kv.status,
-          });
-        }
+        if (cur.keyValues.length === 0) cur.keyValues = kvs.slice(start, start + added);
+        else for (let i = start; i < start + added; i++) cur.keyValues.push(kvs[i]!);
         cur.maxVersion = kvs[start + added - 1]!.version;
       }
     }
@@ -159,7 +152,18 @@ export class DeltaWriter {
 
   /** The logical content accepted so far. */
   get delta(): Delta {
-    return { nodeDeltas: this.#nodes.map((n) => ({ ...n, keyValues: [...n.keyValues] })) };
+    // Key-values are kept as the caller's objects and copied here, off the hot path.
+    return {
+      nodeDeltas: this.#nodes.map((n) => ({
+        ...n,
+        keyValues: n.keyValues.map((kv) => ({
+          key: kv.key,
+          value: kv.value,
+          version: kv.version,
+          status: kv.status,
+        })),
+      })),
+    };
   }
 }
 

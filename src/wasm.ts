@@ -811,8 +811,7 @@ export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
   const out = align64(valsAt + 24 * n);
   const cluster = t === 0 ? parts.clusterId ?? "" : "";
   const delta = t === 1 || t === 2 ? parts.delta : undefined;
-  const bound = 4 + 2 + blobLen + 24 * n + 2 + Math.min(cluster.length * 3, 65536) +
-    (delta?.length ?? 0) + 8;
+  const bound = 4 + 2 + blobLen + 24 * n + 2 + Math.min(cluster.length * 3, 65536) + 8;
   ensure(out + bound);
   let end = out + 4;
   wasm.putHeader(out, t);
@@ -845,11 +844,13 @@ export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
     wasm.putLen(end, len);
     end += 2 + len;
   }
-  if (delta !== undefined) {
-    u8.set(delta, end);
-    end += delta.length;
-  }
-  return u8.slice(out, end);
+  if (delta === undefined) return u8.slice(out, end);
+  // Delta bytes go straight from their array to the result (one copy).
+  const head = end - out;
+  const result = new Uint8Array(head + delta.length);
+  result.set(u8.subarray(out, end));
+  result.set(delta, head);
+  return result;
 }
 
 // ---------------------------------------------------------------- codec: delta writer
@@ -886,7 +887,9 @@ export class WasmDeltaWriter {
   #budget: number;
   #threshold: number;
   #compress: boolean;
-  #chunks: Uint8Array[] = [];
+  /** Emitted blocks; the delta is `#out[0..#outLen]` plus the end tag. */
+  #out: Uint8Array;
+  #outLen = 0;
   #parked: Uint8Array | null = null;
   #finished = false;
   #added = 0;
@@ -896,6 +899,8 @@ export class WasmDeltaWriter {
     this.#budget = Math.min(budget, 0x7fffffff);
     this.#threshold = Math.min(BLOCK_THRESHOLD, this.#budget);
     this.#compress = compress;
+    // Room for one block; `#reserve` quadruples it (up to the budget) when more blocks come.
+    this.#out = new Uint8Array(Math.min(this.#budget, this.#threshold + 4));
     if (activeWriter !== null) activeWriter.#park();
     wasm.writerInit(STATE, WPEND, this.#threshold, this.#budget);
     activeWriter = this;
@@ -931,31 +936,43 @@ export class WasmDeltaWriter {
     return r !== 0;
   }
 
+  /** Room for `n` more bytes in `#out`. */
+  #reserve(n: number): void {
+    if (this.#outLen + n <= this.#out.length) return;
+    const grown = new Uint8Array(
+      Math.max(Math.min(this.#out.length * 4, this.#budget), this.#outLen + n),
+    );
+    grown.set(this.#out.subarray(0, this.#outLen));
+    this.#out = grown;
+  }
+
   #flush(n: number): number {
-    const raw = u8.subarray(WPEND, WPEND + n);
-    let chunk: Uint8Array | undefined;
+    const at = this.#outLen;
     if (this.#compress) {
-      const c = reusedZstdCompress(WPEND, n) ?? zstdCompressSync(raw, zstdLevel3(n));
+      const c = reusedZstdCompress(WPEND, n) ??
+        zstdCompressSync(u8.subarray(WPEND, WPEND + n), zstdLevel3(n));
       // chitchat gives libzstd a destination exactly as large as the input. libzstd then fails
       // unless the frame leaves the bitstream writer its 8 bytes of slack (the output pointer
       // must stay below capacity - sizeof(size_t)); such blocks go out raw.
       if (c.length + ZSTD_BITSTREAM_SLACK <= n) {
-        chunk = new Uint8Array(3 + c.length);
-        chunk[0] = 1;
-        chunk[1] = c.length & 0xff;
-        chunk[2] = c.length >>> 8;
-        chunk.set(c, 3);
+        this.#reserve(3 + c.length + 1);
+        const out = this.#out;
+        out[at] = 1;
+        out[at + 1] = c.length & 0xff;
+        out[at + 2] = c.length >>> 8;
+        out.set(c, at + 3);
+        this.#outLen = at + 3 + c.length;
+        return wasm.writerFlushed(n, 3 + c.length);
       }
     }
-    if (chunk === undefined) {
-      chunk = new Uint8Array(3 + n);
-      chunk[0] = 2;
-      chunk[1] = n & 0xff;
-      chunk[2] = n >>> 8;
-      chunk.set(raw, 3);
-    }
-    this.#chunks.push(chunk);
-    return wasm.writerFlushed(n, chunk.length);
+    this.#reserve(3 + n + 1);
+    const out = this.#out;
+    out[at] = 2;
+    out[at + 1] = n & 0xff;
+    out[at + 2] = n >>> 8;
+    out.set(u8.subarray(WPEND, WPEND + n), at + 3);
+    this.#outLen = at + 3 + n;
+    return wasm.writerFlushed(n, 3 + n);
   }
 
   /** Tries to add a Node op. Returns false when it does not fit. */
@@ -1090,16 +1107,10 @@ export class WasmDeltaWriter {
     if (p > 0) this.#flush(p);
     this.#finished = true;
     activeWriter = null;
-    let total = 1;
-    for (const c of this.#chunks) total += c.length;
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const c of this.#chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    out[at] = 0;
-    this.#chunks = [];
+    this.#reserve(1);
+    this.#out[this.#outLen] = 0;
+    const out = this.#out.subarray(0, this.#outLen + 1);
+    this.#out = new Uint8Array(0);
     return out;
   }
 }
