@@ -695,7 +695,7 @@ function encodedId(id: ChitchatId): EncodedId {
 interface DigestPlan {
   /** The ids, in input order. */
   readonly ids: readonly ChitchatId[];
-  /** Their encoded bytes, in input order, plus 8 bytes of slack for WASM's 8-byte copies. */
+  /** Their encoded bytes, in input order, plus 16 bytes of slack for WASM's 16-byte copies. */
   readonly blob: Uint8Array;
   /** `n + 1` offsets into `blob`. */
   readonly offs: Uint32Array;
@@ -724,7 +724,7 @@ function buildPlan(entries: readonly NodeDigest[]): DigestPlan {
     enc[i] = e;
     total += e.bytes.length;
   }
-  const blob = new Uint8Array(total + 8);
+  const blob = new Uint8Array(total + 16);
   const offs = new Uint32Array(n + 1);
   let at = 0;
   for (let i = 0; i < n; i++) {
@@ -747,21 +747,26 @@ function buildPlan(entries: readonly NodeDigest[]): DigestPlan {
   return { ids, blob, offs, perm };
 }
 
-function planFor(entries: readonly NodeDigest[]): DigestPlan {
+/** A recent plan that probably fits `entries` (same length, same first and last id), moved to
+ * the front; the caller confirms every id while it writes the values. */
+function candidatePlan(entries: readonly NodeDigest[]): DigestPlan | null {
   const n = entries.length;
+  const first = entries[0]!.chitchatId;
+  const last = entries[n - 1]!.chitchatId;
   for (let p = 0; p < plans.length; p++) {
     const plan = plans[p]!;
     const ids = plan.ids;
-    if (ids.length !== n) continue;
-    let i = 0;
-    while (i < n && entries[i]!.chitchatId === ids[i]) i++;
-    if (i < n) continue;
+    if (ids.length !== n || ids[0] !== first || ids[n - 1] !== last) continue;
     if (p > 0) {
       plans.splice(p, 1);
       plans.unshift(plan);
     }
     return plan;
   }
+  return null;
+}
+
+function newPlan(entries: readonly NodeDigest[]): DigestPlan {
   const plan = buildPlan(entries);
   plans.unshift(plan);
   if (plans.length > MAX_PLANS) plans.pop();
@@ -802,26 +807,38 @@ export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
     throw new EncodeError(`a digest holds at most 65 535 entries (u16 count), got ${n}`);
   }
   const hasDigest = t === 0 || t === 1;
-  const plan = hasDigest && n > 0 ? planFor(entries) : null;
-  const blobLen = plan === null ? 0 : plan.blob.length;
-  const blobAt = SCRATCH;
-  const offsAt = align64(blobAt + blobLen);
-  const permAt = align64(offsAt + 4 * (n + 1));
-  const valsAt = align64(permAt + 4 * n);
-  const out = align64(valsAt + 24 * n);
   const cluster = t === 0 ? parts.clusterId ?? "" : "";
   const delta = t === 1 || t === 2 ? parts.delta : undefined;
-  const bound = 4 + 2 + blobLen + 24 * n + 2 + Math.min(cluster.length * 3, 65536) + 8;
-  ensure(out + bound);
-  let end = out + 4;
-  wasm.putHeader(out, t);
-  if (plan !== null) {
+  let plan = hasDigest && n > 0 ? candidatePlan(entries) ?? newPlan(entries) : null;
+  let out: number;
+  let end: number;
+  for (;;) {
+    const blobLen = plan === null ? 0 : plan.blob.length;
+    const blobAt = SCRATCH;
+    const offsAt = align64(blobAt + blobLen);
+    const permAt = align64(offsAt + 4 * (n + 1));
+    const valsAt = align64(permAt + 4 * n);
+    out = align64(valsAt + 24 * n);
+    const bound = 4 + 2 + blobLen + 24 * n + 2 + Math.min(cluster.length * 3, 65536) + 8;
+    ensure(out + bound);
+    end = out + 4;
+    wasm.putHeader(out, t);
+    if (plan === null) {
+      if (hasDigest) {
+        wasm.putLen(end, 0);
+        end += 2;
+      }
+      break;
+    }
     u8.set(plan.blob, blobAt);
     u32.set(plan.offs, offsAt >>> 2);
     if (plan.perm !== null) u32.set(plan.perm, permAt >>> 2);
+    const ids = plan.ids;
     let q = valsAt >>> 3;
-    for (let i = 0; i < n; i++, q += 3) {
+    let i = 0;
+    for (; i < n; i++, q += 3) {
       const e = entries[i]!;
+      if (e.chitchatId !== ids[i]) break;
       const h = e.heartbeat;
       const g = e.lastGcVersion;
       const m = e.maxVersion;
@@ -832,12 +849,15 @@ export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
       u64[q + 1] = g;
       u64[q + 2] = m;
     }
+    if (i < n) {
+      // The candidate was another digest with the same ends: lay this one out.
+      plan = newPlan(entries);
+      continue;
+    }
     end = Number(
       wasm.encodeDigestIds(end, blobAt, offsAt, valsAt, plan.perm === null ? 0 : permAt, n),
     );
-  } else if (hasDigest) {
-    wasm.putLen(end, 0);
-    end += 2;
+    break;
   }
   if (t === 0) {
     const len = putString(cluster, end + 2, "clusterId");

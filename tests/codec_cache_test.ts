@@ -126,3 +126,23 @@ Deno.test("encodeDigest() refuses out-of-range values on a cached layout", () =>
   // The layout is still good afterwards.
   assert.deepEqual(encodeDigest(digest), referenceDigest(digest));
 });
+
+Deno.test("encodeDigest() tells apart digests with the same length and the same end ids", () => {
+  const r = createRandom(77);
+  const base = randomDigest(r, 30).nodes;
+  if (base.length < 3) return;
+  const other = randomDigest(r, 30).nodes;
+  // Same first and last entries, different ids in the middle.
+  const a = { nodes: base };
+  const b = {
+    nodes: base.map((n, i) =>
+      i === 0 || i === base.length - 1
+        ? n
+        : { ...n, chitchatId: other[i % other.length]!.chitchatId }
+    ),
+  };
+  for (let k = 0; k < 3; k++) {
+    assert.deepEqual(encodeDigest(a), referenceDigest(a), `a, round ${k}`);
+    assert.deepEqual(encodeDigest(b), referenceDigest(b), `b, round ${k}`);
+  }
+});

@@ -587,8 +587,8 @@ export function encodeDigest(out: usize, table: usize, n: i32): usize {
 /** Writes a digest of `n` entries at `out` from pre-encoded ids. Entry `k` of the wire is input
  * entry `i = perm[k]` (`perm == 0`: identity): the encoded ChitchatId `blob[offs[i]..offs[i+1]]`
  * (u32 offsets) followed by the 24 value bytes at `vals + 24 i` (heartbeat, gc, max). Copies
- * 8 bytes at a time, so up to 7 bytes past the blob are read and past the output are written
- * (JS keeps that slack). Returns the end pointer. */
+ * 16 bytes at a time, so up to 15 bytes past the blob are read (JS keeps that slack) and past an
+ * id are written (the values overwrite them). Returns the end pointer. */
 export function encodeDigestIds(
   out: usize,
   blob: usize,
@@ -604,7 +604,7 @@ export function encodeDigestIds(
     const a = <usize>load<u32>(offs + (i << 2));
     const len = <usize>load<u32>(offs + (i << 2), 4) - a;
     const src = blob + a;
-    for (let j: usize = 0; j < len; j += 8) store<u64>(p + j, load<u64>(src + j));
+    for (let j: usize = 0; j < len; j += 16) v128.store(p + j, v128.load(src + j));
     p += len;
     const v = vals + i * 24;
     store<u64>(p, load<u64>(v));
