@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { chitchatIdKey } from "./chitchat_id.ts";
+import { chitchatIdEquals, chitchatIdKey } from "./chitchat_id.ts";
 import { DeltaWriter } from "./delta.ts";
 import { type KeyChangeHook, NodeState } from "./node_state.ts";
 import type { Random } from "./random.ts";
@@ -16,6 +16,15 @@ import type { ChitchatId, Delta, Digest, NodeDigest } from "./types.ts";
 /** How many removed nodes are remembered (with their last heartbeat) so that stale gossip
  * cannot bring them back. */
 export const REMOVED_NODE_MEMORY = 500;
+
+/** A held node state with its key, indexed by node id so that a decoded digest entry finds its
+ * state without building its key string (`seen`/`theirs`: scratch of `computeDelta`). */
+interface Entry {
+  readonly key: string;
+  readonly state: NodeState;
+  seen: number;
+  theirs: NodeDigest | undefined;
+}
 
 interface Candidate {
   readonly state: NodeState;
@@ -42,6 +51,11 @@ export class ClusterState {
   /** The local node's key (see `chitchatIdKey`). */
   readonly selfKey: string;
   readonly #states = new Map<string, NodeState>();
+  /** The same states as `#states`, in the same order, with their keys. */
+  readonly #entries = new Map<string, Entry>();
+  /** `#entries` by node id (almost always one entry per node id). */
+  readonly #byNodeId = new Map<string, Entry[]>();
+  #epoch = 0;
   readonly #removed = new Map<string, bigint>();
   readonly #now: () => number;
   readonly #random: Random;
@@ -66,7 +80,42 @@ export class ClusterState {
     this.#now = options.clockNow;
     this.#random = options.random;
     this.#onKeyChange = options.onKeyChange;
-    this.#states.set(this.selfKey, this.#newState(selfId, true));
+    this.#add(this.selfKey, this.#newState(selfId, true));
+  }
+
+  #add(key: string, state: NodeState): void {
+    const entry: Entry = { key, state, seen: 0, theirs: undefined };
+    this.#states.set(key, state);
+    this.#entries.set(key, entry);
+    const nodeId = state.chitchatId.nodeId;
+    const list = this.#byNodeId.get(nodeId);
+    if (list === undefined) this.#byNodeId.set(nodeId, [entry]);
+    else list.push(entry);
+  }
+
+  #delete(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return;
+    this.#states.delete(key);
+    this.#entries.delete(key);
+    const nodeId = entry.state.chitchatId.nodeId;
+    const list = this.#byNodeId.get(nodeId)!;
+    if (list.length === 1) this.#byNodeId.delete(nodeId);
+    else list.splice(list.indexOf(entry), 1);
+  }
+
+  /** The entry of `id` (same as looking up `chitchatIdKey(id)`, without building the key). */
+  #find(id: ChitchatId): Entry | undefined {
+    const list = this.#byNodeId.get(id.nodeId);
+    if (list === undefined) return undefined;
+    for (const e of list) if (chitchatIdEquals(e.state.chitchatId, id)) return e;
+    return undefined;
+  }
+
+  /** The key under which the state of `id` is held, or undefined when none is held. Cheaper
+   * than `chitchatIdKey` for ids of held nodes. */
+  keyOf(id: ChitchatId): string | undefined {
+    return this.#find(id)?.key;
   }
 
   #newState(id: ChitchatId, isSelf: boolean): NodeState {
@@ -114,9 +163,27 @@ export class ClusterState {
       }
       this.#removed.delete(key);
       state = this.#newState(id, false);
-      this.#states.set(key, state);
+      this.#add(key, state);
     }
     return state.trySetHeartbeat(heartbeat);
+  }
+
+  /**
+   * Applies the digest rule ({@link ClusterState.reportHeartbeat}) to every entry of `digest`
+   * and calls `onSample` with the key of each node whose heartbeat increased.
+   */
+  reportHeartbeats(digest: Digest, onSample: (key: string) => void): void {
+    for (const nd of digest.nodes) {
+      const id = nd.chitchatId;
+      const entry = this.#find(id);
+      if (entry !== undefined) {
+        if (entry.state.isSelf) continue;
+        if (entry.state.trySetHeartbeat(nd.heartbeat)) onSample(entry.key);
+        continue;
+      }
+      const key = chitchatIdKey(id);
+      if (this.reportHeartbeat(key, id, nd.heartbeat)) onSample(key);
+    }
   }
 
   #reject(limit: string): void {
@@ -157,7 +224,7 @@ export class ClusterState {
   removeNode(key: string): void {
     const state = this.#states.get(key);
     if (state === undefined || key === this.selfKey) return;
-    this.#states.delete(key);
+    this.#delete(key);
     this.#removed.delete(key);
     this.#removed.set(key, state.heartbeat);
     while (this.#removed.size > REMOVED_NODE_MEMORY) {
@@ -196,18 +263,29 @@ export class ClusterState {
     scheduledForDeletion: ReadonlySet<string>,
     compress: boolean,
   ): Uint8Array {
-    const theirs = new Map<string, NodeDigest>();
-    for (const nd of digest.nodes) theirs.set(chitchatIdKey(nd.chitchatId), nd);
+    // Their entry for each of our states, without building keys: stamp the matching entries
+    // (a repeated entry wins over an earlier one, as in a map).
+    const epoch = ++this.#epoch;
+    for (const nd of digest.nodes) {
+      const e = this.#find(nd.chitchatId);
+      if (e === undefined) continue;
+      e.seen = epoch;
+      e.theirs = nd;
+    }
     const candidates: Candidate[] = [];
-    for (const [key, state] of this.#states) {
-      if (scheduledForDeletion.has(key)) continue;
-      const d = theirs.get(key);
-      const gc = d?.lastGcVersion ?? 0n;
-      const max = d?.maxVersion ?? 0n;
-      if (state.maxVersion <= max) continue;
-      const reset = gc < state.lastGcVersion && max < state.lastGcVersion;
+    for (const e of this.#entries.values()) {
+      const d = e.seen === epoch ? e.theirs : undefined;
+      e.theirs = undefined;
+      const state = e.state;
+      const max = d === undefined ? 0n : d.maxVersion;
+      const stateMax = state.maxVersion;
+      if (stateMax <= max) continue;
+      if (scheduledForDeletion.size > 0 && scheduledForDeletion.has(e.key)) continue;
+      const gc = d === undefined ? 0n : d.lastGcVersion;
+      const stateGc = state.lastGcVersion;
+      const reset = gc < stateGc && max < stateGc;
       const from = reset ? 0n : max;
-      if (state.maxVersion <= from) continue;
+      if (stateMax <= from) continue;
       const unknown = from === 0n;
       candidates.push({ state, from, unknown, stale: unknown ? 0 : state.countStale(from) });
     }
@@ -242,7 +320,7 @@ export class ClusterState {
     let reset = false;
     const changed: NodeState[] = [];
     for (const nd of delta.nodeDeltas) {
-      const state = this.#states.get(chitchatIdKey(nd.chitchatId));
+      const state = this.#find(nd.chitchatId)?.state;
       if (state === undefined) continue;
       if (!state.isSelf && !this.#withinLimits(state, nd)) continue;
       const status = state.applyDelta(nd);

@@ -492,13 +492,10 @@ export class GossipNode {
 
   #reportHeartbeats(digest: Digest): void {
     if (!this.#state.acceptDigest(digest)) return;
-    for (const nd of digest.nodes) {
-      const key = chitchatIdKey(nd.chitchatId);
-      if (this.#state.reportHeartbeat(key, nd.chitchatId, nd.heartbeat)) {
-        this.#fd.reportHeartbeat(key);
-      }
-    }
+    this.#state.reportHeartbeats(digest, this.#onSample);
   }
+
+  readonly #onSample = (key: string): void => this.#fd.reportHeartbeat(key);
 
   #deltaFor(digest: Digest, budget: number, scheduled: Set<string>): Uint8Array {
     if (budget < 100) return EMPTY_DELTA;
@@ -511,7 +508,9 @@ export class GossipNode {
       this.#metrics.resets++;
       this.#options.catchupCallback?.();
     }
-    if (changed.some((s) => s.isSelf || this.#fd.isLive(chitchatIdKey(s.chitchatId)))) {
+    if (
+      changed.some((s) => s.isSelf || this.#fd.isLive(this.#state.keyOf(s.chitchatId) ?? ""))
+    ) {
       this.#publishLiveNodes();
     }
   }
