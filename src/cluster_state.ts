@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { chitchatIdEquals, chitchatIdKey } from "./chitchat_id.ts";
+import { chitchatIdEquals, chitchatIdKey, compareChitchatIds } from "./chitchat_id.ts";
 import { DeltaWriter } from "./delta.ts";
 import { type KeyChangeHook, NodeState } from "./node_state.ts";
 import type { Random } from "./random.ts";
@@ -24,6 +24,24 @@ interface Entry {
   readonly state: NodeState;
   seen: number;
   theirs: NodeDigest | undefined;
+}
+
+/** One shared object per ChitchatId among the clusters of this process (several nodes in one
+ * process, as in simulations and tests, then share the codec's per-object caches). Bounded:
+ * cleared when full, which only costs cache hits. */
+const internedIds = new Map<string, ChitchatId>();
+const MAX_INTERNED_IDS = 1 << 16;
+
+/** The shared object for `id` (whose key is `key`), registering `id` when there is none. An
+ * object with a different IP spelling is not shared, so every id keeps its own text. */
+function intern(key: string, id: ChitchatId): ChitchatId {
+  const hit = internedIds.get(key);
+  if (hit !== undefined && hit.gossipAdvertiseAddr.ip === id.gossipAdvertiseAddr.ip) return hit;
+  if (hit === undefined) {
+    if (internedIds.size >= MAX_INTERNED_IDS) internedIds.clear();
+    internedIds.set(key, id);
+  }
+  return id;
 }
 
 interface Candidate {
@@ -55,6 +73,8 @@ export class ClusterState {
   readonly #entries = new Map<string, Entry>();
   /** `#entries` by node id (almost always one entry per node id). */
   readonly #byNodeId = new Map<string, Entry[]>();
+  /** `#entries` in ChitchatId order (the digest's wire order). */
+  readonly #sorted: Entry[] = [];
   #epoch = 0;
   readonly #removed = new Map<string, bigint>();
   readonly #now: () => number;
@@ -80,7 +100,7 @@ export class ClusterState {
     this.#now = options.clockNow;
     this.#random = options.random;
     this.#onKeyChange = options.onKeyChange;
-    this.#add(this.selfKey, this.#newState(selfId, true));
+    this.#add(this.selfKey, this.#newState(intern(this.selfKey, selfId), true));
   }
 
   #add(key: string, state: NodeState): void {
@@ -91,6 +111,16 @@ export class ClusterState {
     const list = this.#byNodeId.get(nodeId);
     if (list === undefined) this.#byNodeId.set(nodeId, [entry]);
     else list.push(entry);
+    const sorted = this.#sorted;
+    const id = state.chitchatId;
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareChitchatIds(sorted[mid]!.state.chitchatId, id) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    sorted.splice(lo, 0, entry);
   }
 
   #delete(key: string): void {
@@ -102,6 +132,7 @@ export class ClusterState {
     const list = this.#byNodeId.get(nodeId)!;
     if (list.length === 1) this.#byNodeId.delete(nodeId);
     else list.splice(list.indexOf(entry), 1);
+    this.#sorted.splice(this.#sorted.indexOf(entry), 1);
   }
 
   /** The entry of `id` (same as looking up `chitchatIdKey(id)`, without building the key). */
@@ -162,7 +193,7 @@ export class ClusterState {
         return false;
       }
       this.#removed.delete(key);
-      state = this.#newState(id, false);
+      state = this.#newState(intern(key, id), false);
       this.#add(key, state);
     }
     return state.trySetHeartbeat(heartbeat);
@@ -233,11 +264,12 @@ export class ClusterState {
     }
   }
 
-  /** This node's digest, leaving out the nodes scheduled for deletion. */
+  /** This node's digest, leaving out the nodes scheduled for deletion, in ChitchatId order. */
   digest(scheduledForDeletion: ReadonlySet<string>): Digest {
     const nodes: NodeDigest[] = [];
-    for (const [key, s] of this.#states) {
-      if (scheduledForDeletion.has(key)) continue;
+    const skip = scheduledForDeletion.size > 0;
+    for (const { key, state: s } of this.#sorted) {
+      if (skip && scheduledForDeletion.has(key)) continue;
       nodes.push({
         chitchatId: s.chitchatId,
         heartbeat: s.heartbeat,
