@@ -16,9 +16,9 @@ class WorkerProc {
   readonly #done: Promise<unknown>;
   #waiters: (() => void)[] = [];
 
-  constructor(args: string[]) {
+  constructor(args: string[], denoFlags: string[] = []) {
     this.proc = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", SCRIPT, ...args],
+      args: ["run", "-A", ...denoFlags, SCRIPT, ...args],
       stdout: "piped",
       stderr: "piped",
       stdin: "null",
@@ -177,6 +177,8 @@ Deno.test("worker: three processes discover each other, serve /peers and /metric
       "--label",
       "x=y",
     ]);
+    // Run like a user who imports from JSR: no deno.json, so no --unstable-net. The worker falls
+    // back to node:dgram (and says so once) and still interoperates.
     const c = new WorkerProc([
       ...common,
       "--node-id",
@@ -185,7 +187,7 @@ Deno.test("worker: three processes discover each other, serve /peers and /metric
       a.gossipAddr,
       "--wg-endpoint",
       "[::1]:51820",
-    ]);
+    ], ["--no-config"]);
     procs.push(b, c);
     const joined = (w: WorkerProc, id: string) => () =>
       w.events.some((e) => e.event === "joined" && e.node_id === id);
@@ -195,6 +197,7 @@ Deno.test("worker: three processes discover each other, serve /peers and /metric
     );
     await b.waitFor("b sees c", joined(b, "18446744073709551615"));
     await c.waitFor("c sees b", joined(c, "2"));
+    assert.equal(c.stderr.match(/node:dgram/g)?.length, 1, c.stderr);
     const bEvent = a.events.find((e) => e.node_id === "2")!;
     assert.deepEqual(bEvent.labels, { x: "y" });
 
