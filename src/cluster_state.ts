@@ -76,6 +76,8 @@ export class ClusterState {
   /** `#entries` in ChitchatId order (the digest's wire order). */
   readonly #sorted: Entry[] = [];
   #epoch = 0;
+  /** The digest whose entries carry stamp `#epoch` (set by `reportHeartbeats`), if still valid. */
+  #stamped: Digest | undefined = undefined;
   readonly #removed = new Map<string, bigint>();
   readonly #now: () => number;
   readonly #random: Random;
@@ -126,6 +128,7 @@ export class ClusterState {
   #delete(key: string): void {
     const entry = this.#entries.get(key);
     if (entry === undefined) return;
+    this.#stamped = undefined;
     this.#states.delete(key);
     this.#entries.delete(key);
     const nodeId = entry.state.chitchatId.nodeId;
@@ -204,17 +207,47 @@ export class ClusterState {
    * and calls `onSample` with the key of each node whose heartbeat increased.
    */
   reportHeartbeats(digest: Digest, onSample: (key: string) => void): void {
+    // Also stamps the entries for a `computeDelta` on the same digest (see `#stamp`).
+    const epoch = ++this.#epoch;
     for (const nd of digest.nodes) {
       const id = nd.chitchatId;
-      const entry = this.#find(id);
-      if (entry !== undefined) {
-        if (entry.state.isSelf) continue;
-        if (entry.state.trySetHeartbeat(nd.heartbeat)) onSample(entry.key);
+      let entry = this.#find(id);
+      if (entry === undefined) {
+        const key = chitchatIdKey(id);
+        const sample = this.reportHeartbeat(key, id, nd.heartbeat);
+        entry = this.#entries.get(key);
+        if (entry !== undefined) {
+          entry.seen = epoch;
+          entry.theirs = nd;
+        }
+        if (sample) onSample(key);
         continue;
       }
-      const key = chitchatIdKey(id);
-      if (this.reportHeartbeat(key, id, nd.heartbeat)) onSample(key);
+      entry.seen = epoch;
+      entry.theirs = nd;
+      if (entry.state.isSelf) continue;
+      if (entry.state.trySetHeartbeat(nd.heartbeat)) onSample(entry.key);
     }
+    this.#stamped = digest;
+  }
+
+  /** Stamps the entries that `digest` mentions with a new epoch, each with the peer's (last)
+   * entry for it; reuses the stamp of `reportHeartbeats` when no state was added or removed
+   * since. Returns the epoch. */
+  #stamp(digest: Digest): number {
+    if (this.#stamped === digest) {
+      this.#stamped = undefined;
+      return this.#epoch;
+    }
+    this.#stamped = undefined;
+    const epoch = ++this.#epoch;
+    for (const nd of digest.nodes) {
+      const e = this.#find(nd.chitchatId);
+      if (e === undefined) continue;
+      e.seen = epoch;
+      e.theirs = nd;
+    }
+    return epoch;
   }
 
   #reject(limit: string): void {
@@ -297,13 +330,7 @@ export class ClusterState {
   ): Uint8Array {
     // Their entry for each of our states, without building keys: stamp the matching entries
     // (a repeated entry wins over an earlier one, as in a map).
-    const epoch = ++this.#epoch;
-    for (const nd of digest.nodes) {
-      const e = this.#find(nd.chitchatId);
-      if (e === undefined) continue;
-      e.seen = epoch;
-      e.theirs = nd;
-    }
+    const epoch = this.#stamp(digest);
     const candidates: Candidate[] = [];
     for (const e of this.#entries.values()) {
       const d = e.seen === epoch ? e.theirs : undefined;

@@ -108,6 +108,19 @@ function isUnspecified(addr: SocketAddr): boolean {
   return addr.ip === "0.0.0.0" || addr.ip === "::";
 }
 
+/** `formatSocketAddr` per address object: a round formats the address of every peer, and the
+ * objects (those of the held ChitchatIds) live as long as their node states. */
+const formattedAddrs = new WeakMap<SocketAddr, string>();
+
+function formatAddrCached(addr: SocketAddr): string {
+  let s = formattedAddrs.get(addr);
+  if (s === undefined) {
+    s = formatSocketAddr(addr);
+    formattedAddrs.set(addr, s);
+  }
+  return s;
+}
+
 function sample<T>(random: Random, items: T[], count: number): T[] {
   const copy = items.slice();
   const n = Math.min(count, copy.length);
@@ -311,15 +324,13 @@ export class GossipNode {
       for (const id of ids) {
         const a = id.gossipAdvertiseAddr;
         if (isUnspecified(a)) continue;
-        const s = formatSocketAddr(a);
+        const s = formatAddrCached(a);
         addrs.set(s, a);
         out.add(s);
       }
       return out;
     };
     const states = this.#state.states;
-    const peerIds: ChitchatId[] = [];
-    for (const [k, s] of states) if (k !== selfKey) peerIds.push(s.chitchatId);
     const liveIds: ChitchatId[] = [];
     for (const k of this.#fd.liveNodes()) {
       const s = states.get(k);
@@ -330,8 +341,15 @@ export class GossipNode {
       const s = states.get(k);
       if (s !== undefined) deadIds.push(s.chitchatId);
     }
-    const peers = toSet(peerIds);
     const live = toSet(liveIds);
+    // Every peer is a candidate only when none is live (live added nothing to `addrs` then, so
+    // the later sets still overwrite in the same order).
+    let peers = live;
+    if (live.size === 0) {
+      const peerIds: ChitchatId[] = [];
+      for (const [k, s] of states) if (k !== selfKey) peerIds.push(s.chitchatId);
+      peers = toSet(peerIds);
+    }
     const dead = toSet(deadIds);
     const seeds = new Set<string>();
     for (const [s, a] of this.#seeds) {
@@ -339,7 +357,7 @@ export class GossipNode {
       seeds.add(s);
       addrs.set(s, a);
     }
-    const targets = sample(this.#random, [...(live.size === 0 ? peers : live)], GOSSIP_FANOUT);
+    const targets = sample(this.#random, [...peers], GOSSIP_FANOUT);
     const gossipedWithSeed = targets.some((t) => seeds.has(t));
     let deadTarget: string | undefined;
     if (dead.size / (live.size + 1) > this.#random.next()) {
