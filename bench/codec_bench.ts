@@ -8,11 +8,12 @@ const ackZstd = encodeMessage(ACK);
 const syn = encodeMessage(SYN);
 const kb = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
-function writeDelta(compress: boolean): Uint8Array {
+function writeDelta(compress: boolean, batched = true): Uint8Array {
   const w = new DeltaWriter({ budget: 65503, compress });
   for (const nd of DELTA.nodeDeltas) {
     w.tryAddNode(nd.chitchatId, nd.lastGcVersion, nd.fromVersionExcluded);
-    for (const kv of nd.keyValues) w.tryAddKeyValue(kv);
+    if (batched) w.tryAddKeyValues(nd.keyValues);
+    else for (const kv of nd.keyValues) w.tryAddKeyValue(kv);
   }
   return w.finish();
 }
@@ -22,6 +23,11 @@ Deno.bench(`encode delta, raw blocks (${RECORDS} records, ${kb(ackRaw.length)})`
   baseline: true,
 }, () => {
   writeDelta(false);
+});
+Deno.bench(`encode delta, raw blocks, one tryAddKeyValue per record`, {
+  group: "delta encode",
+}, () => {
+  writeDelta(false, false);
 });
 Deno.bench(`encode delta, zstd blocks (${kb(ackRaw.length)} -> ${kb(ackZstd.length)})`, {
   group: "delta encode",

@@ -63,8 +63,7 @@ const align64 = (n: number): number => (n + 63) & ~63;
 const HEAP = Number(wasm.heapBase());
 /** Delta writer state (64 bytes). */
 const STATE = HEAP;
-/** 16 bytes of IP scratch for the delta writer. */
-const IPBUF = HEAP + 64;
+// HEAP + 64 .. HEAP + 128: spare.
 /** Datagram being decoded (at most 65 507 bytes). */
 const IN = HEAP + 128;
 /** Pending op bytes of the active delta writer: at most one block (16 384) plus one op with its
@@ -155,6 +154,16 @@ function recordStrings(rec: number, n: number, at: number, cluster: boolean): st
   return JSON.parse(textDecoder.decode(u8.subarray(out, end))) as string[];
 }
 
+/** Shared bigints for small u64 values (versions, heartbeats and generations mostly are): reading
+ * one from a BigUint64Array allocates, a table lookup does not. */
+const SMALL_U64: readonly bigint[] = Array.from({ length: 4096 }, (_, i) => BigInt(i));
+
+/** The u64 at byte address `8 q` (q = address >>> 3). */
+function u64At(q: number): bigint {
+  const lo = u32[2 * q]!;
+  return lo < 4096 && u32[2 * q + 1] === 0 ? SMALL_U64[lo]! : u64[q]!;
+}
+
 /** Index of the next unread string of the array {@link recordStrings} returned. */
 let sk = 0;
 
@@ -165,7 +174,7 @@ function recordId(r: number, s: readonly string[]): ChitchatId {
   const ip = u32[w + 3] === 4 ? s[sk++]! : formatIp(u8.slice(u32[w + 4]!, u32[w + 4]! + 16));
   return {
     nodeId,
-    generationId: u64[(r >>> 3) + 3]!,
+    generationId: u64At((r >>> 3) + 3),
     gossipAdvertiseAddr: { ip, port: u32[w + 5]! },
   };
 }
@@ -178,9 +187,9 @@ function readDigestRecords(rec: number, n: number, s: readonly string[]): Digest
     const q = r >>> 3;
     nodes[i] = {
       chitchatId: recordId(r, s),
-      heartbeat: u64[q + 4]!,
-      lastGcVersion: u64[q + 5]!,
-      maxVersion: u64[q + 6]!,
+      heartbeat: u64At(q + 4),
+      lastGcVersion: u64At(q + 5),
+      maxVersion: u64At(q + 6),
     };
   }
   return { nodes };
@@ -208,14 +217,14 @@ function readOpRecords(rec: number, n: number, s: readonly string[]): Delta {
     if (kind === 0) {
       cur = {
         chitchatId: recordId(r, s),
-        lastGcVersion: u64[q + 4]!,
-        fromVersionExcluded: u64[q + 5]!,
+        lastGcVersion: u64At(q + 4),
+        fromVersionExcluded: u64At(q + 5),
         keyValues: [],
         maxVersion: 0n,
       };
       nodeDeltas.push(cur);
     } else if (kind === 1) {
-      const version = u64[q + 3]!;
+      const version = u64At(q + 3);
       const key = s[sk++]!;
       cur!.keyValues.push({
         key,
@@ -225,7 +234,7 @@ function readOpRecords(rec: number, n: number, s: readonly string[]): Delta {
       });
       cur!.maxVersion = version;
     } else {
-      cur!.maxVersion = u64[q + 3]!;
+      cur!.maxVersion = u64At(q + 3);
     }
   }
   return { nodeDeltas };
@@ -997,25 +1006,12 @@ export class WasmDeltaWriter {
 
   /** Tries to add a Node op. Returns false when it does not fit. */
   addNode(id: ChitchatId, lastGcVersion: bigint, fromVersionExcluded: bigint): boolean {
-    checkU64(id.generationId, "generationId");
+    const bytes = encodedId(id).bytes;
     checkU64(lastGcVersion, "lastGcVersion");
     checkU64(fromVersionExcluded, "fromVersionExcluded");
     this.#activate();
-    const ip = ipBytes(id.gossipAdvertiseAddr.ip);
-    const at = WPEND + wasm.writerPending();
-    const len = putString(id.nodeId, at + 3, "nodeId");
-    u8.set(ip, IPBUF);
-    return this.#result(
-      wasm.writerNode(
-        len,
-        id.generationId,
-        ip.length === 4 ? 4 : 6,
-        IPBUF,
-        id.gossipAdvertiseAddr.port & 0xffff,
-        lastGcVersion,
-        fromVersionExcluded,
-      ),
-    );
+    u8.set(bytes, WPEND + wasm.writerPending() + 1);
+    return this.#result(wasm.writerNodeEncoded(bytes.length, lastGcVersion, fromVersionExcluded));
   }
 
   /** Tries to add a KeyValue op. Returns false when it does not fit. */

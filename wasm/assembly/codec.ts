@@ -655,29 +655,17 @@ function fits(n: i32): bool {
   return P > <i32>load<u32>(st, 12) ? 2 : 1;
 }
 
-/** Node op; the node id bytes are already at pending + P + 3. Returns 1 (accepted), 2 (accepted,
- * a block must be flushed), 0 (does not fit) or a negative refusal. */
-export function writerNode(
-  idLen: i32,
-  gen: u64,
-  tag: u32,
-  ip: usize,
-  port: i32,
-  gc: u64,
-  from: u64,
-): i32 {
-  if (idLen > 0xffff) return -25;
-  const n = 1 + 2 + idLen + 8 + (tag == 4 ? 7 : 19) + 16;
+/** Node op from an encoded ChitchatId of `idLen` bytes already at pending + P + 1 (its length is
+ * known to fit a u16). Returns 1 (accepted), 2 (accepted, a block must be flushed) or 0 (does
+ * not fit). */
+export function writerNodeEncoded(idLen: i32, gc: u64, from: u64): i32 {
+  const n = 1 + idLen + 16;
   if (!fits(n)) return 0;
-  let p = <usize>load<u32>(st, 0) + <usize>load<u32>(st, 4);
+  const p = <usize>load<u32>(st, 0) + <usize>load<u32>(st, 4);
   store<u8>(p, 0);
-  store<u16>(p + 1, <u16>idLen);
-  p += 3 + <usize>idLen;
-  store<u64>(p, gen);
-  p = putIp(p + 8, tag, ip);
-  store<u16>(p, <u16>port);
-  store<u64>(p + 2, gc);
-  store<u64>(p + 10, from);
+  const q = p + 1 + <usize>idLen;
+  store<u64>(q, gc);
+  store<u64>(q + 8, from);
   store<u32>(st, 1, 20);
   store<u64>(st, 0, 24);
   return commit(n);
