@@ -146,6 +146,42 @@ export class ClusterState {
     return undefined;
   }
 
+  /** Merge-join position in `#sorted` for a digest walked in wire order (see `#seek`). */
+  #cursor = 0;
+
+  /** Like `#find`, for the entries of one digest in turn (`#cursor = 0` first): a digest comes
+   * in ChitchatId order, like `#sorted`, so the entry is usually at the cursor or right after
+   * it; otherwise a binary search finds it (any order stays correct, only slower). */
+  #seek(id: ChitchatId): Entry | undefined {
+    const sorted = this.#sorted;
+    const n = sorted.length;
+    const i = this.#cursor;
+    if (i < n) {
+      const c = compareChitchatIds(sorted[i]!.state.chitchatId, id);
+      if (c === 0) {
+        this.#cursor = i + 1;
+        return sorted[i];
+      }
+      if (c < 0 && i + 1 < n && compareChitchatIds(sorted[i + 1]!.state.chitchatId, id) === 0) {
+        this.#cursor = i + 2;
+        return sorted[i + 1];
+      }
+    }
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareChitchatIds(sorted[mid]!.state.chitchatId, id) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < n && compareChitchatIds(sorted[lo]!.state.chitchatId, id) === 0) {
+      this.#cursor = lo + 1;
+      return sorted[lo];
+    }
+    this.#cursor = lo;
+    return undefined;
+  }
+
   /** The key under which the state of `id` is held, or undefined when none is held. Cheaper
    * than `chitchatIdKey` for ids of held nodes. */
   keyOf(id: ChitchatId): string | undefined {
@@ -209,9 +245,10 @@ export class ClusterState {
   reportHeartbeats(digest: Digest, onSample: (key: string) => void): void {
     // Also stamps the entries for a `computeDelta` on the same digest (see `#stamp`).
     const epoch = ++this.#epoch;
+    this.#cursor = 0;
     for (const nd of digest.nodes) {
       const id = nd.chitchatId;
-      let entry = this.#find(id);
+      let entry = this.#seek(id);
       if (entry === undefined) {
         const key = chitchatIdKey(id);
         const sample = this.reportHeartbeat(key, id, nd.heartbeat);
@@ -241,8 +278,9 @@ export class ClusterState {
     }
     this.#stamped = undefined;
     const epoch = ++this.#epoch;
+    this.#cursor = 0;
     for (const nd of digest.nodes) {
-      const e = this.#find(nd.chitchatId);
+      const e = this.#seek(nd.chitchatId);
       if (e === undefined) continue;
       e.seen = epoch;
       e.theirs = nd;

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { ClusterState } from "../src/cluster_state.ts";
+import { decodeDelta } from "../src/delta.ts";
+import { createRandom } from "../src/random.ts";
+import type { ChitchatId, Digest, NodeDigest } from "../src/types.ts";
+
+const NONE: ReadonlySet<string> = new Set();
+
+function id(i: number, ip = i === 7 ? "fd00::7" : `10.0.${i >> 8}.${i & 255}`): ChitchatId {
+  return {
+    nodeId: `n${(i * 7919) % 101}`,
+    generationId: BigInt(i % 3),
+    gossipAdvertiseAddr: { ip, port: 7000 + i },
+  };
+}
+
+/** A state that holds nodes 0..n-1 (heartbeat 5) and whose replicas got keys through deltas. */
+function loaded(n: number, seed: number): ClusterState {
+  const cs = new ClusterState(id(1000), { clockNow: () => 0, random: createRandom(seed) });
+  const nodes: NodeDigest[] = [];
+  for (let i = 0; i < n; i++) {
+    nodes.push({ chitchatId: id(i), heartbeat: 5n, lastGcVersion: 0n, maxVersion: 0n });
+  }
+  cs.reportHeartbeats({ nodes }, () => {});
+  cs.applyDelta({
+    nodeDeltas: nodes.map((nd, i) => ({
+      chitchatId: nd.chitchatId,
+      lastGcVersion: 0n,
+      fromVersionExcluded: 0n,
+      keyValues: [...Array(1 + (i % 4)).keys()].map((k) => ({
+        key: `k${k}`,
+        value: `v${i}`,
+        version: BigInt(k + 1),
+        status: "set" as const,
+      })),
+      maxVersion: BigInt(1 + (i % 4)),
+    })),
+  });
+  cs.selfState.set("own", "x");
+  return cs;
+}
+
+/** A peer digest about nodes 0..n+extra-1 (some unknown to `loaded`), partly behind. */
+function peerDigest(n: number, extra: number): NodeDigest[] {
+  const out: NodeDigest[] = [];
+  for (let i = 0; i < n + extra; i++) {
+    out.push({
+      chitchatId: id(i),
+      heartbeat: BigInt(6 + (i % 2)),
+      lastGcVersion: 0n,
+      maxVersion: BigInt(i % 3),
+    });
+  }
+  return out;
+}
+
+function run(order: (d: NodeDigest[]) => NodeDigest[]) {
+  const cs = loaded(60, 3);
+  const nodes = order(peerDigest(60, 5));
+  // The same node written with another IP spelling, and a repeated entry (the last one counts).
+  nodes.push({
+    chitchatId: id(7, "fd00:0:0::7"),
+    heartbeat: 9n,
+    lastGcVersion: 0n,
+    maxVersion: 0n,
+  });
+  nodes.push({ chitchatId: id(2), heartbeat: 8n, lastGcVersion: 0n, maxVersion: 4n });
+  const digest: Digest = { nodes };
+  const samples: string[] = [];
+  cs.reportHeartbeats(digest, (k) => samples.push(k));
+  const delta = decodeDelta(cs.computeDelta(digest, 60_000, NONE, false));
+  const heartbeats = [...cs.states].map(([k, s]) => `${k}=${s.heartbeat}`).sort();
+  return { samples: samples.sort(), delta, heartbeats, size: cs.size };
+}
+
+Deno.test("ClusterState.reportHeartbeats() and computeDelta() do not depend on the digest's order", () => {
+  const wire = run((d) => d);
+  assert.equal(wire.size, 60 + 5 + 1);
+  assert.ok(wire.samples.length > 0);
+  assert.ok(wire.delta.nodeDeltas.length > 0);
+  const reversed = run((d) => d.slice().reverse());
+  const shuffled = run((d) => {
+    const r = createRandom(9);
+    const c = d.slice();
+    r.shuffle(c);
+    return c;
+  });
+  for (const other of [reversed, shuffled]) {
+    assert.deepEqual(other.heartbeats, wire.heartbeats);
+    // Same candidates in the same pre-shuffle order (state order), same random draws.
+    assert.deepEqual(other.delta, wire.delta);
+  }
+});
+
+Deno.test("ClusterState.computeDelta() on a fresh digest after reportHeartbeats() on another", () => {
+  const cs = loaded(20, 4);
+  const a: Digest = { nodes: peerDigest(20, 0) };
+  cs.reportHeartbeats(a, () => {});
+  // A different digest object: the stamp of `a` must not be reused.
+  const empty: Digest = { nodes: [] };
+  const full = decodeDelta(cs.computeDelta(empty, 60_000, NONE, false));
+  assert.equal(full.nodeDeltas.length, 21, "a peer that knows nothing gets every node");
+  const none = decodeDelta(
+    cs.computeDelta(
+      {
+        nodes: [...cs.states.values()].map((s) => ({
+          chitchatId: s.chitchatId,
+          heartbeat: s.heartbeat,
+          lastGcVersion: s.lastGcVersion,
+          maxVersion: s.maxVersion,
+        })),
+      },
+      60_000,
+      NONE,
+      false,
+    ),
+  );
+  assert.equal(none.nodeDeltas.length, 0, "an up-to-date peer gets nothing");
+});
