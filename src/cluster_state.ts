@@ -405,9 +405,8 @@ export class ClusterState {
         writer.trySetMaxVersion(c.state.maxVersion);
         continue;
       }
-      for (const kv of records) {
-        if (!writer.tryAddKeyValue(kv)) return writer.finish();
-      }
+      // A record that does not fit ends the whole delta (chitchat's rule).
+      if (writer.tryAddKeyValues(records) < records.length) return writer.finish();
     }
     return writer.finish();
   }
