@@ -251,6 +251,8 @@ interface Row {
   processes: number;
   convergedMs: number | null;
   convergedNodes: number;
+  /** Median over nodes of the live count each saw last in the membership phase. */
+  medianLiveSeen: number;
   msgsPerNodePerSec: number | null;
   bytesPerNodePerSec: number | null;
   detectMedianMs: number | null;
@@ -273,6 +275,7 @@ async function runSize(n: number, p: number, intervalMs: number): Promise<Row> {
     processes: Math.max(1, p),
     convergedMs: null,
     convergedNodes: 0,
+    medianLiveSeen: 0,
     msgsPerNodePerSec: null,
     bytesPerNodePerSec: null,
     detectMedianMs: null,
@@ -296,13 +299,23 @@ async function runSize(n: number, p: number, intervalMs: number): Promise<Row> {
       const s = await snap();
       const nodes = s.flatMap((x) => x.nodes);
       row.convergedNodes = nodes.filter((x) => x.live === n).length;
+      row.medianLiveSeen = median(nodes.map((x) => x.live)) ?? 0;
       if (row.convergedNodes === n) {
         row.convergedMs = Math.round(performance.now() - t0);
         break;
       }
       await sleep(POLL_MS);
     }
-    if (row.convergedMs === null) return row;
+    if (row.convergedMs === null) {
+      const s = await snap();
+      const wall = (performance.now() - t0) / 1000;
+      const cpu1 = process.cpuUsage();
+      row.cpuPerWallSec = p <= 1
+        ? (s[0]!.cpuMs - (cpu0.user + cpu0.system) / 1000) / 1000 / wall
+        : (s.reduce((t, x) => t + x.cpuMs, 0) +
+          (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / 1000) / 1000 / wall;
+      return row;
+    }
     // traffic
     const a = await snap();
     const wa = performance.now();
@@ -359,7 +372,7 @@ function table(rows: Row[]): string {
   const lines = rows.map((r) =>
     `| ${r.nodes} | ${r.processes} | ${
       r.convergedMs === null
-        ? `not within ${CONVERGE_MS} (${r.convergedNodes}/${r.nodes})`
+        ? `not within ${CONVERGE_MS} (${r.convergedNodes}/${r.nodes} nodes; median sees ${r.medianLiveSeen})`
         : r.convergedMs
     } | ${fmt(r.msgsPerNodePerSec, 1)} | ${fmt(r.bytesPerNodePerSec)} | ${
       fmt(r.detectMedianMs)
