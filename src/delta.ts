@@ -9,7 +9,7 @@ import { chitchatIdKey } from "./chitchat_id.ts";
 import { ConfigError, EncodeError } from "./errors.ts";
 import { chitchatIdEncodedLength, utf8Length } from "./digest.ts";
 import type { ChitchatId, Delta, KeyValueMutation, NodeDelta } from "./types.ts";
-import { wasmDecodeDelta, WasmDeltaWriter } from "./wasm.ts";
+import { type MutableNodeDelta, wasmDecodeDelta, WasmDeltaWriter } from "./wasm.ts";
 
 /** The block size chitchat cuts op streams into (also capped by the budget). */
 export const BLOCK_THRESHOLD = 16384;
@@ -22,14 +22,6 @@ export interface DeltaWriterOptions {
   readonly budget: number;
   /** Compress blocks with zstd when that makes them smaller (default true, like chitchat). */
   readonly compress?: boolean;
-}
-
-interface MutableNodeDelta {
-  chitchatId: ChitchatId;
-  lastGcVersion: bigint;
-  fromVersionExcluded: bigint;
-  keyValues: KeyValueMutation[];
-  maxVersion: bigint;
 }
 
 /** A budgeted delta serializer mirroring chitchat's: each `try*` call adds one op if chitchat's

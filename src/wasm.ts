@@ -197,7 +197,8 @@ function readDigestRecords(rec: number, n: number, s: readonly string[]): Digest
 
 const STATUSES: readonly KeyStatus[] = ["set", "deleted", "deleteAfterTtl"];
 
-interface MutableNodeDelta {
+/** A node delta while it is being built (by the decoder here and by `DeltaWriter`). */
+export interface MutableNodeDelta {
   chitchatId: ChitchatId;
   lastGcVersion: bigint;
   fromVersionExcluded: bigint;

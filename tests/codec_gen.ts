@@ -12,15 +12,10 @@ import type {
   SocketAddr,
 } from "../src/types.ts";
 
-export const hex = (b: Uint8Array): string =>
-  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+export const hex = (b: Uint8Array): string => b.toHex();
 
-export const unhex = (s: string): Uint8Array => {
-  const clean = s.replace(/[^0-9a-fA-F]/g, "");
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-  return out;
-};
+/** Hex to bytes; spaces and other separators in the text are ignored. */
+export const unhex = (s: string): Uint8Array => Uint8Array.fromHex(s.replace(/[^0-9a-fA-F]/g, ""));
 
 export const U64_MAX = (1n << 64n) - 1n;
 
