@@ -32,6 +32,7 @@ import {
   type Scenario,
   SCENARIOS,
 } from "./cluster_sim.ts";
+import { HearsayError } from "../src/errors.ts";
 import type {
   ShardConfig,
   ShardCounters,
@@ -150,10 +151,17 @@ export interface ShardedSimResult extends ClusterSimResult {
   sharding: ShardingFigures;
 }
 
-/** A failure of the sharded simulation machinery (a worker error, a timeout). */
-class ShardError extends Error {
-  override name = "ShardError";
-}
+/** A failure of the sharded simulation machinery: a worker that threw, crashed or did not
+ * answer in time.
+ *
+ * @example
+ * ```ts
+ * import { ShardError } from "./cluster_shards.ts";
+ * const e = new ShardError("shard 1 did not answer \"step\" within 60000 ms");
+ * console.log(e.name); // ShardError
+ * ```
+ */
+export class ShardError extends HearsayError {}
 
 type Stepped = Extract<ShardReply, { type: "stepped" }>;
 
