@@ -359,7 +359,8 @@ class ShardNetwork {
       if (o + len > buf.byteLength || from >= this.#cfg.numNodes || to >= this.#cfg.numNodes) {
         throw new Error(`bad batch record (from ${from}, to ${to}, length ${len}) at ${o}`);
       }
-      into.push({ at, from, seq, to, bytes: u8.slice(o, o + len) });
+      // A view, not a copy: the batch is this shard's alone and nobody writes to it again.
+      into.push({ at, from, seq, to, bytes: u8.subarray(o, o + len) });
       o += len;
     }
   }
