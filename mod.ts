@@ -42,7 +42,7 @@ export * from "./src/message.ts";
 export * from "./src/digest.ts";
 export * from "./src/delta.ts";
 export * from "./src/node_state.ts";
-export { ClusterState, REMOVED_NODE_MEMORY } from "./src/cluster_state.ts";
+export { ClusterState, REMOVED_NODE_MEMORY, type SampleMemo } from "./src/cluster_state.ts";
 export * from "./src/failure_detector.ts";
 export * from "./src/config.ts";
 export * from "./src/gossip_node.ts";

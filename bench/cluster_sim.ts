@@ -247,6 +247,8 @@ export async function runHearsaySim(options: ClusterSimOptions): Promise<Cluster
     seed,
     loss: lossRate,
     delayMs: options.delayMs ?? 0,
+    // The engine never touches a datagram after sending it, and its decoder only reads.
+    copy: false,
   });
   /** Advances virtual time until `done()`, the deadline, or the wall budget. */
   const until = async (done: () => boolean, deadline: number): Promise<boolean> => {

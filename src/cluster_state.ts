@@ -10,38 +10,68 @@ import { DeltaWriter } from "./delta.ts";
 import { type KeyChangeHook, NodeState } from "./node_state.ts";
 import type { Random } from "./random.ts";
 import { DEFAULT_LIMITS, type Limits } from "./config.ts";
-import { utf8Length } from "./digest.ts";
+import { chitchatIdEncodedLength, utf8Length } from "./digest.ts";
 import type { ChitchatId, Delta, Digest, NodeDigest } from "./types.ts";
 
 /** How many removed nodes are remembered (with their last heartbeat) so that stale gossip
  * cannot bring them back. */
 export const REMOVED_NODE_MEMORY = 500;
 
+/** What {@link ClusterState.reportHeartbeats} passes to its `onSample` callback with the key:
+ * a per-node place where the caller may keep a token between samples of the same node (the
+ * engine keeps its failure detector's token there, see `FailureDetector.reportHeartbeat`). It
+ * lives as long as the node's state.
+ *
+ * @example
+ * ```ts
+ * import type { SampleMemo } from "./cluster_state.ts";
+ * const memo: SampleMemo = { token: undefined };
+ * console.log(memo.token); // undefined
+ * ```
+ */
+export interface SampleMemo {
+  /** Whatever the callback left here last time (initially undefined). */
+  token: object | undefined;
+}
+
 /** A held node state with its key, indexed by node id so that a decoded digest entry finds its
  * state without building its key string (`seen`/`theirs`: scratch of `computeDelta`). */
-interface Entry {
+interface Entry extends SampleMemo {
   readonly key: string;
+  /** Encoded size of the state's ChitchatId (digest size without re-measuring the id). */
+  readonly idBytes: number;
   readonly state: NodeState;
   seen: number;
   theirs: NodeDigest | undefined;
+  /** The last object equal to the state's id that a digest carried (the decoder hands out one
+   * shared object per id), so that the next digest matches by identity. */
+  wireId: ChitchatId;
 }
 
-/** One shared object per ChitchatId among the clusters of this process (several nodes in one
- * process, as in simulations and tests, then share the codec's per-object caches). Bounded:
+/** An id and its key, shared. */
+interface Interned {
+  readonly id: ChitchatId;
+  readonly key: string;
+}
+
+/** One shared ChitchatId object and one shared key string per node among the clusters of this
+ * process (several nodes in one process, as in simulations and tests, then share the codec's
+ * per-object caches, and every per-node map of every node is keyed by the same string). Bounded:
  * cleared when full, which only costs cache hits. */
-const internedIds = new Map<string, ChitchatId>();
+const internedIds = new Map<string, Interned>();
 const MAX_INTERNED_IDS = 1 << 16;
 
-/** The shared object for `id` (whose key is `key`), registering `id` when there is none. An
- * object with a different IP spelling is not shared, so every id keeps its own text. */
-function intern(key: string, id: ChitchatId): ChitchatId {
+/** The shared object and key for `id` (whose key is `key`), registering them when there are
+ * none. An object with a different IP spelling is not shared, so every id keeps its own text. */
+function intern(key: string, id: ChitchatId): Interned {
   const hit = internedIds.get(key);
-  if (hit !== undefined && hit.gossipAdvertiseAddr.ip === id.gossipAdvertiseAddr.ip) return hit;
-  if (hit === undefined) {
-    if (internedIds.size >= MAX_INTERNED_IDS) internedIds.clear();
-    internedIds.set(key, id);
+  if (hit !== undefined) {
+    return hit.id.gossipAdvertiseAddr.ip === id.gossipAdvertiseAddr.ip ? hit : { id, key: hit.key };
   }
-  return id;
+  if (internedIds.size >= MAX_INTERNED_IDS) internedIds.clear();
+  const fresh = { id, key };
+  internedIds.set(key, fresh);
+  return fresh;
 }
 
 interface Candidate {
@@ -98,15 +128,24 @@ export class ClusterState {
   ) {
     this.#limits = options.limits ?? DEFAULT_LIMITS;
     this.selfId = selfId;
-    this.selfKey = chitchatIdKey(selfId);
+    const self = intern(chitchatIdKey(selfId), selfId);
+    this.selfKey = self.key;
     this.#now = options.clockNow;
     this.#random = options.random;
     this.#onKeyChange = options.onKeyChange;
-    this.#add(this.selfKey, this.#newState(intern(this.selfKey, selfId), true));
+    this.#add(self.key, this.#newState(self.id, true));
   }
 
   #add(key: string, state: NodeState): void {
-    const entry: Entry = { key, state, seen: 0, theirs: undefined };
+    const entry: Entry = {
+      key,
+      idBytes: chitchatIdEncodedLength(state.chitchatId),
+      state,
+      seen: 0,
+      theirs: undefined,
+      wireId: state.chitchatId,
+      token: undefined,
+    };
     this.#states.set(key, state);
     this.#entries.set(key, entry);
     const nodeId = state.chitchatId.nodeId;
@@ -157,14 +196,24 @@ export class ClusterState {
     const n = sorted.length;
     const i = this.#cursor;
     if (i < n) {
-      const c = compareChitchatIds(sorted[i]!.state.chitchatId, id);
+      const held = sorted[i]!;
+      if (held.wireId === id) {
+        this.#cursor = i + 1;
+        return held;
+      }
+      const c = compareChitchatIds(held.state.chitchatId, id);
       if (c === 0) {
         this.#cursor = i + 1;
-        return sorted[i];
+        held.wireId = id;
+        return held;
       }
-      if (c < 0 && i + 1 < n && compareChitchatIds(sorted[i + 1]!.state.chitchatId, id) === 0) {
-        this.#cursor = i + 2;
-        return sorted[i + 1];
+      if (c < 0 && i + 1 < n) {
+        const next = sorted[i + 1]!;
+        if (next.wireId === id || compareChitchatIds(next.state.chitchatId, id) === 0) {
+          this.#cursor = i + 2;
+          next.wireId = id;
+          return next;
+        }
       }
     }
     let lo = 0;
@@ -176,6 +225,7 @@ export class ClusterState {
     }
     if (lo < n && compareChitchatIds(sorted[lo]!.state.chitchatId, id) === 0) {
       this.#cursor = lo + 1;
+      sorted[lo]!.wireId = id;
       return sorted[lo];
     }
     this.#cursor = lo;
@@ -232,17 +282,19 @@ export class ClusterState {
         return false;
       }
       this.#removed.delete(key);
-      state = this.#newState(intern(key, id), false);
-      this.#add(key, state);
+      const shared = intern(key, id);
+      state = this.#newState(shared.id, false);
+      this.#add(shared.key, state);
     }
     return state.trySetHeartbeat(heartbeat);
   }
 
   /**
    * Applies the digest rule ({@link ClusterState.reportHeartbeat}) to every entry of `digest`
-   * and calls `onSample` with the key of each node whose heartbeat increased.
+   * and calls `onSample` with the key of each node whose heartbeat increased (and that node's
+   * {@link SampleMemo}).
    */
-  reportHeartbeats(digest: Digest, onSample: (key: string) => void): void {
+  reportHeartbeats(digest: Digest, onSample: (key: string, memo: SampleMemo) => void): void {
     // Also stamps the entries for a `computeDelta` on the same digest (see `#stamp`).
     const epoch = ++this.#epoch;
     this.#cursor = 0;
@@ -257,13 +309,13 @@ export class ClusterState {
           entry.seen = epoch;
           entry.theirs = nd;
         }
-        if (sample) onSample(key);
+        if (sample) onSample(entry?.key ?? key, entry ?? { token: undefined });
         continue;
       }
       entry.seen = epoch;
       entry.theirs = nd;
       if (entry.state.isSelf) continue;
-      if (entry.state.trySetHeartbeat(nd.heartbeat)) onSample(entry.key);
+      if (entry.state.trySetHeartbeat(nd.heartbeat)) onSample(entry.key, entry);
     }
     this.#stamped = digest;
   }
@@ -337,18 +389,48 @@ export class ClusterState {
 
   /** This node's digest, leaving out the nodes scheduled for deletion, in ChitchatId order. */
   digest(scheduledForDeletion: ReadonlySet<string>): Digest {
+    return this.digestWithLength(scheduledForDeletion).digest;
+  }
+
+  /** {@link ClusterState.digest} and its exact encoded size (`digestEncodedLength`), without
+   * measuring every id again. With `snapshot: false` the entries are the node states themselves
+   * (a `NodeState` reads as a `NodeDigest`): no allocation per entry, but they follow later
+   * changes, so encode such a digest right away.
+   *
+   * @example
+   * ```ts
+   * import { ClusterState } from "./cluster_state.ts";
+   * import { digestEncodedLength } from "./digest.ts";
+   * import { createRandom } from "./random.ts";
+   * const self = { nodeId: "a", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 1 } };
+   * const cs = new ClusterState(self, { clockNow: () => 0, random: createRandom(1) });
+   * const { digest, encodedLength } = cs.digestWithLength(new Set());
+   * console.log(encodedLength === digestEncodedLength(digest)); // true
+   * ```
+   */
+  digestWithLength(
+    scheduledForDeletion: ReadonlySet<string>,
+    options: { snapshot?: boolean } = {},
+  ): { digest: Digest; encodedLength: number } {
     const nodes: NodeDigest[] = [];
     const skip = scheduledForDeletion.size > 0;
-    for (const { key, state: s } of this.#sorted) {
+    const snapshot = options.snapshot ?? true;
+    let length = 2;
+    for (const { key, state: s, idBytes } of this.#sorted) {
       if (skip && scheduledForDeletion.has(key)) continue;
-      nodes.push({
-        chitchatId: s.chitchatId,
-        heartbeat: s.heartbeat,
-        lastGcVersion: s.lastGcVersion,
-        maxVersion: s.maxVersion,
-      });
+      length += idBytes + 24;
+      nodes.push(
+        snapshot
+          ? {
+            chitchatId: s.chitchatId,
+            heartbeat: s.heartbeat,
+            lastGcVersion: s.lastGcVersion,
+            maxVersion: s.maxVersion,
+          }
+          : s,
+      );
     }
-    return { nodes };
+    return { digest: { nodes }, encodedLength: length };
   }
 
   /** Runs tombstone GC on every node state. */

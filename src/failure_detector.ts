@@ -176,8 +176,6 @@ const F_PHI = 2;
 const U_COUNT = 6; // u32 index within a slot
 const U_ALIVE = 7;
 const FIRST_CAPACITY = 16;
-const FIRST_RING = 8;
-const EMPTY_RING = new Float64Array(0);
 
 /** A table of slots and the kernel that computes phi over it. Views are valid after
  * {@link SlotTable.views} until the next allocation anywhere in WASM memory. */
@@ -225,6 +223,9 @@ class WasmTable implements SlotTable {
   }
 
   views(): void {
+    // Growing WASM memory detaches the old buffer and empties its views: a non-empty view is
+    // current (much cheaper to check than reading the memory's buffer).
+    if (this.f64.length !== 0) return;
     const buf = this.#kernel.buffer();
     if (this.f64.buffer === buf) return;
     const { ptr, capacity } = this.#block;
@@ -298,11 +299,18 @@ class TsTable implements SlotTable {
   }
 }
 
-/** Per-node state kept in JavaScript: the interval ring buffer. */
+/** Per-node state kept in JavaScript: its slot and the interval ring buffer. Also the token
+ * that {@link FailureDetector.reportHeartbeat} returns. */
 interface Window {
-  /** Ring of intervals in seconds; grows lazily up to the window size. */
-  ring: Float64Array;
-  /** Next write position. */
+  readonly owner: FailureDetector;
+  readonly key: string;
+  readonly slot: number;
+  /** Set when the node is forgotten (the token is void then). */
+  removed: boolean;
+  /** Ring of intervals in seconds: grows by appending up to the window size (a plain array of
+   * doubles lives on the JS heap: cheaper to grow than typed arrays, and exact). */
+  ring: number[];
+  /** Next write position once the ring is full. */
   index: number;
   /** Whether the ring holds a full window (then `index` wraps). */
   filled: boolean;
@@ -340,10 +348,8 @@ export class FailureDetector {
   readonly #clock: Clock;
   readonly #priorSecs: number;
   readonly #table: SlotTable;
-  /** Slot number by node key, for nodes that reported a heartbeat. */
-  readonly #slotOf = new Map<string, number>();
-  /** Ring buffers by slot number (undefined: free slot). */
-  readonly #windows: (Window | undefined)[] = [];
+  /** Slot and ring buffer by node key, for nodes that reported a heartbeat. */
+  readonly #slotOf = new Map<string, Window>();
   /** Free slot numbers below `#used`. */
   readonly #free: number[] = [];
   /** Slots `0..#used` have been handed out at least once (the kernel scans them all). */
@@ -374,27 +380,36 @@ export class FailureDetector {
 
   /** Records a heartbeat increase of `key` now. The interval since the previous one becomes a
    * sample if it is at most `maxIntervalMs` (longer gaps are discarded); the last-heartbeat time
-   * moves to now either way. */
-  reportHeartbeat(key: string): void {
+   * moves to now either way.
+   *
+   * Returns an opaque token for `key`: passing it back with the next report of the same key
+   * skips the lookup (a token that is stale, from another detector or for another key is
+   * ignored). */
+  reportHeartbeat(key: string, token?: object): object {
     const now = this.#clock.now();
-    const slot = this.#slotOf.get(key) ?? this.#allocate(key);
+    let w = token as Window | undefined;
+    if (w === undefined || w.owner !== this || w.key !== key || w.removed) {
+      w = this.#slotOf.get(key) ?? this.#allocate(key);
+    }
     const t = this.#table;
     t.views();
     const f = t.f64;
-    const last = f[slot * 4 + F_LAST]!;
+    const at = w.slot * 4;
+    const last = f[at + F_LAST]!;
     if (!Number.isNaN(last)) {
       const ms = now > last ? now - last : 0;
-      if (ms <= this.#config.maxIntervalMs) this.#append(slot, ms / 1000);
+      if (ms <= this.#config.maxIntervalMs) this.#append(w, ms / 1000);
     }
-    f[slot * 4 + F_LAST] = now;
+    f[at + F_LAST] = now;
+    return w;
   }
 
   /** The current phi of `key`, or undefined when it has no stored interval (never two
    * heartbeats in a row within `maxIntervalMs`, or cleared by being found dead). */
   phi(key: string): number | undefined {
-    const slot = this.#slotOf.get(key);
-    if (slot === undefined) return undefined;
-    const phi = this.#table.phiAt(slot, this.#clock.now(), this.#priorSecs);
+    const w = this.#slotOf.get(key);
+    if (w === undefined) return undefined;
+    const phi = this.#table.phiAt(w.slot, this.#clock.now(), this.#priorSecs);
     return Number.isNaN(phi) ? undefined : phi;
   }
 
@@ -410,14 +425,14 @@ export class FailureDetector {
     }
     const u = t.u32;
     for (const key of keys) {
-      const slot = this.#slotOf.get(key);
-      if (slot !== undefined && u[slot * 8 + U_ALIVE] === 1) {
+      const w = this.#slotOf.get(key);
+      if (w !== undefined && u[w.slot * 8 + U_ALIVE] === 1) {
         this.#live.add(key);
         this.#dead.delete(key);
       } else {
         this.#live.delete(key);
         if (!this.#dead.has(key)) this.#dead.set(key, now);
-        if (slot !== undefined) this.#clear(slot);
+        if (w !== undefined) this.#clear(w);
       }
     }
   }
@@ -467,16 +482,16 @@ export class FailureDetector {
   remove(key: string): boolean {
     let known = this.#live.delete(key);
     known = this.#dead.delete(key) || known;
-    const slot = this.#slotOf.get(key);
-    if (slot === undefined) return known;
+    const w = this.#slotOf.get(key);
+    if (w === undefined) return known;
     this.#slotOf.delete(key);
-    this.#windows[slot] = undefined;
-    this.#resetSlot(slot);
-    this.#free.push(slot);
+    w.removed = true;
+    this.#resetSlot(w.slot);
+    this.#free.push(w.slot);
     return true;
   }
 
-  #allocate(key: string): number {
+  #allocate(key: string): Window {
     let slot = this.#free.pop();
     if (slot === undefined) {
       slot = this.#used++;
@@ -484,10 +499,10 @@ export class FailureDetector {
         this.#table.grow(Math.max(FIRST_CAPACITY, this.#table.capacity * 2), slot);
       }
     }
-    this.#slotOf.set(key, slot);
-    this.#windows[slot] = { ring: EMPTY_RING, index: 0, filled: false };
+    const w: Window = { owner: this, key, slot, removed: false, ring: [], index: 0, filled: false };
+    this.#slotOf.set(key, w);
     this.#resetSlot(slot);
-    return slot;
+    return w;
   }
 
   /** Empty slot: no interval, no heartbeat. */
@@ -502,36 +517,34 @@ export class FailureDetector {
   }
 
   /** Appends an interval; the table's views must be current. */
-  #append(slot: number, secs: number): void {
-    const w = this.#windows[slot]!;
-    const size = this.#config.samplingWindowSize;
+  #append(w: Window, secs: number): void {
+    const slot = w.slot;
     const f = this.#table.f64;
     let sum = f[slot * 4 + F_SUM]!;
+    const ring = w.ring;
+    let count: number;
     if (w.filled) {
-      sum -= w.ring[w.index]!;
-    } else if (w.index === w.ring.length) {
-      const grown = new Float64Array(Math.min(size, Math.max(FIRST_RING, w.ring.length * 2)));
-      grown.set(w.ring);
-      w.ring = grown;
+      sum -= ring[w.index]!;
+      ring[w.index] = secs;
+      if (++w.index === ring.length) w.index = 0;
+      count = ring.length;
+    } else {
+      ring.push(secs);
+      count = ring.length;
+      if (count === this.#config.samplingWindowSize) w.filled = true;
     }
-    w.ring[w.index] = secs;
     sum += secs;
     f[slot * 4 + F_SUM] = sum;
-    if (++w.index === size) {
-      w.filled = true;
-      w.index = 0;
-    }
-    this.#table.u32[slot * 8 + U_COUNT] = w.filled ? size : w.index;
+    this.#table.u32[slot * 8 + U_COUNT] = count;
   }
 
-  /** Drops the intervals of `slot` (its ring memory too); keeps the last heartbeat. */
-  #clear(slot: number): void {
-    const w = this.#windows[slot]!;
-    w.ring = EMPTY_RING;
+  /** Drops the intervals of `w` (its ring memory too); keeps the last heartbeat. */
+  #clear(w: Window): void {
+    w.ring = [];
     w.index = 0;
     w.filled = false;
     const t = this.#table;
-    t.f64[slot * 4 + F_SUM] = 0;
-    t.u32[slot * 8 + U_COUNT] = 0;
+    t.f64[w.slot * 4 + F_SUM] = 0;
+    t.u32[w.slot * 8 + U_COUNT] = 0;
   }
 }

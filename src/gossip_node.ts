@@ -7,11 +7,10 @@
 import { AsyncQueue } from "./async_queue.ts";
 import { chitchatIdKey, compareChitchatIds } from "./chitchat_id.ts";
 import { type Clock, systemClock, type Timer } from "./clock.ts";
-import { ClusterState } from "./cluster_state.ts";
+import { ClusterState, type SampleMemo } from "./cluster_state.ts";
 import { type GossipNodeOptions, resolveConfig, type ResolvedConfig } from "./config.ts";
 import { ConfigError, DecodeError, HearsayError } from "./errors.ts";
 import { FailureDetector } from "./failure_detector.ts";
-import { digestEncodedLength } from "./digest.ts";
 import {
   decodeMessage,
   encodeAck,
@@ -26,6 +25,10 @@ import { formatSocketAddr, parseSocketAddr } from "./socket_addr.ts";
 import type { Transport } from "./transport/transport.ts";
 import { bindUdp } from "./transport/udp.ts";
 import type { ChitchatId, ChitchatMessage, Delta, Digest, SocketAddr } from "./types.ts";
+
+/** Outgoing messages go straight to the transport: pooled encoding saves an allocation each
+ * (transports copy or send them at once, see `Transport.send`). */
+const POOLED = { pooled: true } as const;
 
 /** How many peers a round gossips with (chitchat's fan-out). */
 export const GOSSIP_FANOUT = 3;
@@ -454,14 +457,15 @@ export class GossipNode {
     this.#metrics.dropped[reason] = (this.#metrics.dropped[reason] ?? 0) + 1;
   }
 
-  #selfDigest(): { digest: Digest; scheduled: Set<string> } {
+  #selfDigest(): { digest: Digest; encodedLength: number; scheduled: Set<string> } {
     const scheduled = this.#scheduledForDeletion();
-    return { digest: this.#state.digest(scheduled), scheduled };
+    // Encoded right away by every caller: the live states serve as entries.
+    return { ...this.#state.digestWithLength(scheduled, { snapshot: false }), scheduled };
   }
 
   #sendSyn(to: SocketAddr): void {
     const { digest } = this.#selfDigest();
-    this.#send(to, encodeSyn(this.clusterId, digest), "syn");
+    this.#send(to, encodeSyn(this.clusterId, digest, POOLED), "syn");
   }
 
   /** Sends a Syn to `addr` now, outside the round schedule. */
@@ -513,7 +517,9 @@ export class GossipNode {
     this.#state.reportHeartbeats(digest, this.#onSample);
   }
 
-  readonly #onSample = (key: string): void => this.#fd.reportHeartbeat(key);
+  readonly #onSample = (key: string, memo: SampleMemo): void => {
+    memo.token = this.#fd.reportHeartbeat(key, memo.token);
+  };
 
   #deltaFor(digest: Digest, budget: number, scheduled: Set<string>): Uint8Array {
     if (budget < 100) return EMPTY_DELTA;
@@ -561,10 +567,10 @@ export class GossipNode {
           return;
         }
         this.#reportHeartbeats(msg.digest);
-        const { digest, scheduled } = this.#selfDigest();
-        const budget = this.#maxDatagram - 4 - digestEncodedLength(digest);
+        const { digest, encodedLength, scheduled } = this.#selfDigest();
+        const budget = this.#maxDatagram - 4 - encodedLength;
         const delta = this.#deltaFor(msg.digest, budget, scheduled);
-        this.#send(from, encodeSynAck(digest, delta), "synAck");
+        this.#send(from, encodeSynAck(digest, delta, POOLED), "synAck");
         return;
       }
       case "synAck": {
@@ -573,7 +579,7 @@ export class GossipNode {
         this.#applyDelta(msg.delta);
         const scheduled = this.#scheduledForDeletion();
         const delta = this.#deltaFor(msg.digest, this.#maxDatagram - 4, scheduled);
-        this.#send(from, encodeAck(delta), "ack");
+        this.#send(from, encodeAck(delta, POOLED), "ack");
         return;
       }
       case "ack":

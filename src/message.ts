@@ -20,6 +20,24 @@ export interface EncodeMessageOptions {
   readonly compress?: boolean;
 }
 
+/** Where {@link encodeSyn}, {@link encodeSynAck} and {@link encodeAck} put their result.
+ *
+ * @example
+ * ```ts
+ * import { encodeAck, type EncodeOutputOptions } from "./message.ts";
+ * const o: EncodeOutputOptions = { pooled: true };
+ * const bytes = encodeAck(new Uint8Array([0]), o);
+ * console.log(bytes.length, bytes.buffer.byteLength > bytes.length); // 5 true
+ * ```
+ */
+export interface EncodeOutputOptions {
+  /** Return a view into a shared pool buffer (1 MiB, handed out in turn) instead of a buffer of
+   * its own: much cheaper for a sender that hands every message straight to a transport (the
+   * engine does). Mind `byteOffset`; a kept result keeps its whole pool buffer alive. Default
+   * false. */
+  readonly pooled?: boolean;
+}
+
 /** Encodes a Syn: header, digest (sorted into wire order), cluster id. ChitchatId objects are
  * treated as immutable: their wire bytes are cached per object, so reuse ids rather than
  * mutating them.
@@ -30,8 +48,17 @@ export interface EncodeMessageOptions {
  * console.log(encodeSyn("cluster-a", { nodes: [] }).length); // 17
  * ```
  */
-export function encodeSyn(clusterId: string, digest: Digest): Uint8Array {
-  return wasmEncodeMessage({ type: 0, digest: digest.nodes, clusterId });
+export function encodeSyn(
+  clusterId: string,
+  digest: Digest,
+  options: EncodeOutputOptions = {},
+): Uint8Array {
+  return wasmEncodeMessage({
+    type: 0,
+    digest: digest.nodes,
+    clusterId,
+    pooled: options.pooled === true,
+  });
 }
 
 /** Encodes a SynAck from a digest and delta bytes (as produced by `DeltaWriter.finish()`).
@@ -42,8 +69,17 @@ export function encodeSyn(clusterId: string, digest: Digest): Uint8Array {
  * console.log(encodeSynAck({ nodes: [] }, new Uint8Array([0]))); // 53 b0 00 01 00 00 00
  * ```
  */
-export function encodeSynAck(digest: Digest, deltaBytes: Uint8Array): Uint8Array {
-  return wasmEncodeMessage({ type: 1, digest: digest.nodes, delta: deltaBytes });
+export function encodeSynAck(
+  digest: Digest,
+  deltaBytes: Uint8Array,
+  options: EncodeOutputOptions = {},
+): Uint8Array {
+  return wasmEncodeMessage({
+    type: 1,
+    digest: digest.nodes,
+    delta: deltaBytes,
+    pooled: options.pooled === true,
+  });
 }
 
 /** Encodes an Ack from delta bytes (as produced by `DeltaWriter.finish()`).
@@ -54,8 +90,8 @@ export function encodeSynAck(digest: Digest, deltaBytes: Uint8Array): Uint8Array
  * console.log(encodeAck(new Uint8Array([0]))); // 53 b0 00 02 00
  * ```
  */
-export function encodeAck(deltaBytes: Uint8Array): Uint8Array {
-  return wasmEncodeMessage({ type: 2, delta: deltaBytes });
+export function encodeAck(deltaBytes: Uint8Array, options: EncodeOutputOptions = {}): Uint8Array {
+  return wasmEncodeMessage({ type: 2, delta: deltaBytes, pooled: options.pooled === true });
 }
 
 /** Encodes any message. Deltas are cut into 16 384-byte blocks; with `compress` (default true)

@@ -74,7 +74,11 @@ const WPEND_SIZE = 16384 + 131200;
  * contents are dead between calls, so the phi section moves its base up past the failure
  * detectors' slot tables (`PhiKernel.alloc`). */
 let SCRATCH = align64(WPEND + WPEND_SIZE);
+/** The decoder's id intern table (wasm/assembly/intern.ts), fixed size. */
+const INTERN = SCRATCH;
+SCRATCH = align64(INTERN + wasm.internRegionBytes());
 ensure(SCRATCH + 65536);
+wasm.internSetup(INTERN);
 
 // ================================================================ codec
 
@@ -167,16 +171,45 @@ function u64At(q: number): bigint {
 /** Index of the next unread string of the array {@link recordStrings} returned. */
 let sk = 0;
 
+/** Intern index of an id record that the WASM table does not hold. */
+const NOT_INTERNED = 0xffffffff;
+/** Flag (record +56) of an id record whose object is in {@link internedIds}: its strings are
+ * left out of the JSON batch. */
+const ID_KNOWN = 4;
+/** The decoder's shared ChitchatId objects by intern index (see wasm/assembly/intern.ts): a
+ * known id costs no string decoding and no allocation, and every decoded copy of an id in this
+ * process is the same object (cheap identity checks downstream). */
+let internedIds: (ChitchatId | undefined)[] = [];
+
+/** Interns the id records among records `0..n` at `rec` and flags those whose object exists.
+ * Call right before {@link recordStrings}. */
+function internIds(rec: number, n: number): void {
+  if (wasm.internBatch(rec, n) !== 0) internedIds = [];
+  for (let i = 0; i < n; i++) {
+    const w = (rec + i * 64) >>> 2;
+    const kind = u32[w]!;
+    if (kind !== 0 && kind !== 3) continue;
+    const idx = u32[w + 15]!;
+    if (idx !== NOT_INTERNED && internedIds[idx] !== undefined) {
+      u32[w + 14] = u32[w + 14]! | ID_KNOWN;
+    }
+  }
+}
+
 /** Reads the ChitchatId of record `r` (byte address); its strings come from `s` at `sk`. */
 function recordId(r: number, s: readonly string[]): ChitchatId {
   const w = r >>> 2;
+  const idx = u32[w + 15]!;
+  if ((u32[w + 14]! & ID_KNOWN) !== 0) return internedIds[idx]!;
   const nodeId = s[sk++]!;
   const ip = u32[w + 3] === 4 ? s[sk++]! : formatIp(u8.slice(u32[w + 4]!, u32[w + 4]! + 16));
-  return {
+  const id: ChitchatId = {
     nodeId,
     generationId: u64At((r >>> 3) + 3),
     gossipAdvertiseAddr: { ip, port: u32[w + 5]! },
   };
+  if (idx !== NOT_INTERNED) internedIds[idx] = id;
+  return id;
 }
 
 /** Builds digest records `0..n` at `rec`; strings from `s` starting at `sk`. */
@@ -516,6 +549,7 @@ function decodeDeltaAt(len: number, scratch: number): Delta {
   ensure(hash + slots * 4);
   const n = wasm.parseOps(ops, rec, hash, slots - 1);
   if (n < 0) throw decodeFailure(n, "delta op");
+  internIds(rec, n);
   return readOpRecords(rec, n, recordStrings(rec, n, hash + slots * 4, false));
 }
 
@@ -553,6 +587,7 @@ export function wasmDecodeMessage(bytes: Uint8Array): ChitchatMessage {
   switch (t) {
     case 0: {
       const n = wasm.lastDigestCount();
+      internIds(drec, n);
       const strs = recordStrings(drec, n, drec + n * 64, true);
       sk = 0;
       const digest = readDigestRecords(drec, n, strs);
@@ -560,12 +595,13 @@ export function wasmDecodeMessage(bytes: Uint8Array): ChitchatMessage {
     }
     case 1: {
       const n = wasm.lastDigestCount();
-      // Digest strings first: the delta decode reuses the memory after the digest records (but
-      // leaves the records themselves alone).
+      // The digest first: the delta decode reuses the memory after the digest records, and may
+      // empty the intern table.
+      internIds(drec, n);
       const strs = recordStrings(drec, n, drec + n * 64, false);
-      const delta = decodeDeltaAt(len, drec + digestRecordBytes(len));
       sk = 0;
-      return { type: "synAck", digest: readDigestRecords(drec, n, strs), delta };
+      const digest = readDigestRecords(drec, n, strs);
+      return { type: "synAck", digest, delta: decodeDeltaAt(len, drec + digestRecordBytes(len)) };
     }
     case 2:
       return { type: "ack", delta: decodeDeltaAt(len, SCRATCH) };
@@ -603,6 +639,7 @@ export function wasmDecodeDigest(bytes: Uint8Array): { digest: Digest; consumed:
   const end = wasm.parseDigest(IN, len, SCRATCH);
   if (end < 0) throw decodeFailure(end, "digest");
   const n = wasm.lastDigestCount();
+  internIds(SCRATCH, n);
   const strs = recordStrings(SCRATCH, n, SCRATCH + n * 64, false);
   sk = 0;
   return { digest: readDigestRecords(SCRATCH, n, strs), consumed: end };
@@ -783,6 +820,27 @@ function newPlan(entries: readonly NodeDigest[]): DigestPlan {
   return plan;
 }
 
+/** Pool for `pooled` encodings: results are views into a shared 1 MiB buffer, handed out in
+ * turn; a full pool is left to the garbage collector (freed once its last view is) and a new
+ * one started. One allocation per many messages instead of one per message: a simulation of
+ * many nodes sends tens of megabytes per second, and allocating every datagram separately is
+ * what drove most of its garbage collection. */
+let pool = new ArrayBuffer(0);
+let poolUsed = 0;
+const POOL_BYTES = 1 << 20;
+
+/** `n` bytes: a view into the pool when `pooled`, else a buffer of its own. */
+function output(n: number, pooled: boolean): Uint8Array {
+  if (!pooled) return new Uint8Array(n);
+  if (poolUsed + n > pool.byteLength) {
+    pool = new ArrayBuffer(Math.max(POOL_BYTES, n));
+    poolUsed = 0;
+  }
+  const v = new Uint8Array(pool, poolUsed, n);
+  poolUsed = (poolUsed + n + 7) & ~7;
+  return v;
+}
+
 function u64Error(what: string, v: bigint): EncodeError {
   return new EncodeError(`${what} must be a u64 (0..2^64-1), got ${v}`);
 }
@@ -798,6 +856,8 @@ export interface MessageParts {
   readonly clusterId?: string;
   /** Delta bytes (SynAck, Ack). */
   readonly delta?: Uint8Array;
+  /** Return a view into a shared pool buffer (see `EncodeOutputOptions.pooled`). */
+  readonly pooled?: boolean;
 }
 
 /** Encodes a message from parts (digest entries sorted into wire order). Throws EncodeError.
@@ -852,9 +912,10 @@ export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
       const h = e.heartbeat;
       const g = e.lastGcVersion;
       const m = e.maxVersion;
-      if (BigInt.asUintN(64, h) !== h) throw u64Error("heartbeat", h);
-      if (BigInt.asUintN(64, g) !== g) throw u64Error("lastGcVersion", g);
-      if (BigInt.asUintN(64, m) !== m) throw u64Error("maxVersion", m);
+      // Comparisons, unlike BigInt.asUintN, allocate nothing.
+      if (!(h >= 0n && h <= U64_MAX)) throw u64Error("heartbeat", h);
+      if (!(g >= 0n && g <= U64_MAX)) throw u64Error("lastGcVersion", g);
+      if (!(m >= 0n && m <= U64_MAX)) throw u64Error("maxVersion", m);
       u64[q] = h;
       u64[q + 1] = g;
       u64[q + 2] = m;
@@ -874,11 +935,11 @@ export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
     wasm.putLen(end, len);
     end += 2 + len;
   }
-  if (delta === undefined) return u8.slice(out, end);
-  // Delta bytes go straight from their array to the result (one copy).
   const head = end - out;
-  const result = new Uint8Array(head + delta.length);
+  const result = output(head + (delta?.length ?? 0), parts.pooled === true);
   result.set(u8.subarray(out, end));
+  if (delta === undefined) return result;
+  // Delta bytes go straight from their array to the result (one copy).
   result.set(delta, head);
   return result;
 }
@@ -1065,7 +1126,7 @@ export class WasmDeltaWriter {
       for (let j = i; j < end; j++, n++) {
         const kv = kvs[j]!;
         const v = kv.version;
-        if (BigInt.asUintN(64, v) !== v) {
+        if (!(v >= 0n && v <= U64_MAX)) {
           bad = u64Error("version", v);
           break;
         }

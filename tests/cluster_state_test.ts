@@ -117,3 +117,49 @@ Deno.test("ClusterState.computeDelta() on a fresh digest after reportHeartbeats(
   );
   assert.equal(none.nodeDeltas.length, 0, "an up-to-date peer gets nothing");
 });
+
+Deno.test("ClusterState.digestWithLength() measures exactly, with snapshots or live states", async () => {
+  const { digestEncodedLength } = await import("../src/digest.ts");
+  const cs = loaded(40, 9);
+  const scheduled = new Set([[...cs.states.keys()].find((k) => k !== cs.selfKey)!]);
+  for (const skip of [NONE, scheduled]) {
+    const snap = cs.digestWithLength(skip);
+    const live = cs.digestWithLength(skip, { snapshot: false });
+    assert.equal(snap.encodedLength, digestEncodedLength(snap.digest));
+    assert.equal(live.encodedLength, snap.encodedLength);
+    assert.equal(snap.digest.nodes.length, cs.size - skip.size);
+    assert.deepEqual(
+      live.digest.nodes.map((n) => [n.chitchatId, n.heartbeat, n.lastGcVersion, n.maxVersion]),
+      snap.digest.nodes.map((n) => [n.chitchatId, n.heartbeat, n.lastGcVersion, n.maxVersion]),
+    );
+    assert.deepEqual(cs.digest(skip), snap.digest);
+  }
+  // A snapshot keeps its values; live entries follow the state.
+  const snap = cs.digestWithLength(NONE).digest;
+  const live = cs.digestWithLength(NONE, { snapshot: false }).digest;
+  const self = (d: Digest) => d.nodes.find((n) => n.chitchatId === cs.selfState.chitchatId)!;
+  const before = self(snap).heartbeat;
+  cs.selfState.incHeartbeat();
+  assert.equal(self(snap).heartbeat, before);
+  assert.equal(self(live).heartbeat, before + 1n);
+});
+
+Deno.test("ClusterState.reportHeartbeats() hands each node's own memo to onSample", () => {
+  const cs = loaded(10, 4);
+  const memos = new Map<string, object>();
+  const bump = (hb: bigint) => {
+    const nodes = peerDigest(10, 2).map((n) => ({ ...n, heartbeat: hb }));
+    cs.reportHeartbeats({ nodes }, (key, memo) => {
+      const prev = memos.get(key);
+      if (prev !== undefined) assert.strictEqual(memo, prev, `same memo for ${key}`);
+      memos.set(key, memo);
+      memo.token = { key };
+    });
+  };
+  bump(20n);
+  bump(21n);
+  assert.equal(memos.size, 12);
+  for (const [key, memo] of memos) {
+    assert.deepEqual((memo as { token: { key: string } }).token, { key });
+  }
+});

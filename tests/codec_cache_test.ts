@@ -146,3 +146,33 @@ Deno.test("encodeDigest() tells apart digests with the same length and the same 
     assert.deepEqual(encodeDigest(b), referenceDigest(b), `b, round ${k}`);
   }
 });
+
+Deno.test("encodeSyn() and friends with pooled: true give the same bytes, and results stay intact", async () => {
+  const { encodeAck } = await import("../src/message.ts");
+  const r = createRandom(4242);
+  const kept: { pooled: Uint8Array; fresh: Uint8Array }[] = [];
+  let pooledBuffers = 0;
+  for (let i = 0; i < 300; i++) {
+    const digest = randomDigest(r, 1 + (i % 40) * 10);
+    const delta = new Uint8Array(1 + r.int(3000)).map(() => r.int(256));
+    const kind = i % 3;
+    const fresh = kind === 0
+      ? encodeSyn("cluster", digest)
+      : kind === 1
+      ? encodeSynAck(digest, delta)
+      : encodeAck(delta);
+    const pooled = kind === 0
+      ? encodeSyn("cluster", digest, { pooled: true })
+      : kind === 1
+      ? encodeSynAck(digest, delta, { pooled: true })
+      : encodeAck(delta, { pooled: true });
+    assert.deepEqual(pooled, fresh);
+    if (pooled.buffer.byteLength > pooled.length) pooledBuffers++;
+    assert.equal(fresh.buffer.byteLength, fresh.length);
+    kept.push({ pooled, fresh });
+  }
+  // Later encodings never wrote over earlier pooled results (several pool buffers were used).
+  for (const { pooled, fresh } of kept) assert.deepEqual(pooled, fresh);
+  assert.ok(pooledBuffers > 250, `${pooledBuffers} results shared a pool buffer`);
+  assert.ok(new Set(kept.map((k) => k.pooled.buffer)).size >= 2, "the pool rolled over");
+});

@@ -313,3 +313,48 @@ Deno.test("FailureDetector instances share the WASM memory without interfering",
   assert.equal(b.phi("b0"), 0.5);
   assert.equal(a.phi("b0"), undefined);
 });
+
+Deno.test("FailureDetector.reportHeartbeat() tokens give the same phi as keys, and stale ones are ignored", () => {
+  const random = createRandom(77);
+  const config: FailureDetectorConfig = {
+    ...DEFAULT_FAILURE_DETECTOR_CONFIG,
+    samplingWindowSize: 5,
+    phiThreshold: 3,
+    deadNodeGracePeriodMs: 20_000,
+  };
+  const clock = new VirtualClock();
+  const byKey = new FailureDetector(config, clock);
+  const byToken = new FailureDetector(config, clock);
+  const other = new FailureDetector(config, clock);
+  const keys = Array.from({ length: 8 }, (_, i) => `t-${i}`);
+  // Tokens as a caller keeps them: never cleared, so some go stale (removed, garbage collected)
+  // and some are swapped with another key's or another detector's.
+  const tokens = new Map<string, object>();
+  const foreign = other.reportHeartbeat("t-0");
+  let reused = 0;
+  for (let step = 0; step < 5_000; step++) {
+    clock.advance(random.next() * (random.next() < 0.03 ? 30_000 : 400));
+    const key = keys[random.int(keys.length)]!;
+    const op = random.next();
+    if (op < 0.75) {
+      byKey.reportHeartbeat(key);
+      const pick = random.next();
+      const given = pick < 0.05 ? foreign : pick < 0.1 ? tokens.get(keys[0]!) : tokens.get(key);
+      if (given !== undefined && given === tokens.get(key)) reused++;
+      tokens.set(key, byToken.reportHeartbeat(key, given));
+    } else if (op < 0.9) {
+      byKey.updateLiveness(keys);
+      byToken.updateLiveness(keys);
+    } else if (op < 0.92) {
+      assert.equal(byToken.remove(key), byKey.remove(key));
+    } else {
+      assert.deepEqual(byToken.garbageCollect().sort(), byKey.garbageCollect().sort());
+    }
+    for (const k of keys) assert.ok(Object.is(byToken.phi(k), byKey.phi(k)), `${k} at ${step}`);
+    assert.deepEqual(byToken.liveNodes().sort(), byKey.liveNodes().sort());
+  }
+  assert.ok(reused > 1000, `${reused} reports reused a token`);
+  assert.ok(byKey.liveNodes().length + byKey.deadNodes().length > 0);
+  // The foreign detector's state is untouched by all of that.
+  assert.equal(other.phi("t-1"), undefined);
+});

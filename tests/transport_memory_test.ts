@@ -351,3 +351,21 @@ Deno.test("MemoryNetwork.close() cancels in-flight datagrams on a real clock", a
   assert.equal(net.stats.inFlight, 0);
   // The sanitizer fails this test if the 60 s timer were still pending.
 });
+
+Deno.test("MemoryNetwork with copy: false hands the sender's buffer to the receiver", () => {
+  const clock = new VirtualClock();
+  const net = new MemoryNetwork({ clock, seed: 1, copy: false });
+  const a = net.bind(A);
+  const b = net.bind(B);
+  const seen: Uint8Array[] = [];
+  b.onReceive((data) => seen.push(data));
+  const sent = new Uint8Array([1, 2, 3]).subarray(1);
+  a.send(B, sent);
+  clock.advance(0);
+  assert.equal(seen.length, 1);
+  assert.strictEqual(seen[0], sent);
+  assert.throws(
+    () => new MemoryNetwork({ clock, seed: 1, copy: "no" as unknown as boolean }),
+    (e) => e instanceof ConfigError && /copy must be a boolean, got string/.test(e.message),
+  );
+});

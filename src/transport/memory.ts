@@ -71,6 +71,11 @@ export interface MemoryNetworkOptions extends LinkFault {
    * timer (a `VirtualClock` then reports it from `advance`), so engine bugs are not hidden.
    * Either way it is counted in `stats.handlerErrors`. */
   readonly onHandlerError?: (error: unknown, at: SocketAddr) => void;
+  /** Whether each delivery gets its own copy of the sent bytes, as a real network gives
+   * (default true). `false` hands the sender's buffer itself to the receiver(s): no copy per
+   * datagram, for large simulations whose senders never touch a buffer after sending it and
+   * whose receivers only read. */
+  readonly copy?: boolean;
 }
 
 /** Why the network dropped a datagram.
@@ -308,6 +313,7 @@ export class MemoryNetwork {
   readonly #onHandlerError: ((error: unknown, at: SocketAddr) => void) | undefined;
   #defaults: Resolved;
   #mtu: number;
+  readonly #copy: boolean;
   readonly #endpoints = new Map<string, MemoryEndpoint>();
   readonly #nextPort = new Map<string, number>();
   readonly #links = new Map<string, LinkFault>();
@@ -332,6 +338,10 @@ export class MemoryNetwork {
   constructor(options: MemoryNetworkOptions) {
     checkFault("", options);
     this.#mtu = MemoryNetwork.#checkMtu(options.mtu ?? 65_507);
+    if (options.copy !== undefined && typeof options.copy !== "boolean") {
+      throw new ConfigError("copy", `must be a boolean, got ${typeof options.copy}`);
+    }
+    this.#copy = options.copy ?? true;
     this.#clock = options.clock;
     this.#random = createRandom(options.seed);
     this.#onEvent = options.onEvent;
@@ -534,7 +544,7 @@ export class MemoryNetwork {
       if (link.reorder > 0 && random.next() < link.reorder) {
         delay += link.reorderDelayMs ?? link.delayMax + 1;
       }
-      const bytes = data.slice();
+      const bytes = this.#copy ? data.slice() : data;
       const flight: Flight = { timer: null };
       this.#flights.add(flight);
       flight.timer = this.#clock.setTimer(delay, () => {

@@ -59,7 +59,9 @@ export interface Transport {
   /** Largest datagram this transport can carry, when below the UDP limit of 65 507 bytes (an
    * encrypting transport needs room for its own framing). The engine sizes messages to fit. */
   readonly maxDatagramSize?: number;
-  /** Sends one datagram; never throws (failures are counted in `stats.sendErrors`). */
+  /** Sends one datagram; never throws (failures are counted in `stats.sendErrors`). `data` may
+   * be a view into a larger buffer (mind `byteOffset`); the caller does not modify it after the
+   * call, so an implementation may keep it until the datagram is out. */
   send(to: SocketAddr, data: Uint8Array): void;
   /** Sets the receive handler (replacing any earlier one). Datagrams that arrive before a
    * handler is set are dropped. */

@@ -107,7 +107,9 @@ function utf8(p: usize, n: i32): i32 {
 //   +12 ip tag or s2 ptr  +16 ip ptr or s2 len   (s2 = value)
 //   +20 port or status
 //   +24 a (generation / version / max)   +32 b (heartbeat or gc)   +40 c (gc or from)
-//   +48 d (max)   +56 flags (bit 0: s1 is ASCII, bit 1: s2 is ASCII)
+//   +48 d (max)   +56 flags (bit 0: s1 is ASCII, bit 1: s2 is ASCII, bit 2: set by the host
+//   when it already holds the id's object, so its strings are left out of the JSON batch)
+//   +60 intern index of an id record (written by internBatch, see intern.ts)
 
 // A ChitchatId at `p` (datagram or op stream); writes the id fields into record `r`. Returns the
 // new offset or a negative error code. `base` is what offsets are reported relative to.
@@ -483,7 +485,7 @@ export function jsonSize(rec: usize, n: i32, cluster: i32, exact: i32): u32 {
   for (let i = 0; i < n; i++) {
     const r = rec + (<usize>i << 6);
     const kind = load<u32>(r);
-    if (kind == 0 || kind == 3) {
+    if ((kind == 0 || kind == 3) && (load<u32>(r, 56) & 4) == 0) {
       const len = load<u32>(r, 8);
       size += 1 + (exact != 0 ? jsonStrSize(<usize>load<u32>(r, 4), len) : 6 * len + 2);
       if (load<u32>(r, 12) == 4) size += 18;
@@ -511,7 +513,7 @@ export function jsonStrings(rec: usize, n: i32, out: usize, cluster: i32): usize
   for (let i = 0; i < n; i++) {
     const r = rec + (<usize>i << 6);
     const kind = load<u32>(r);
-    if (kind == 0 || kind == 3) {
+    if ((kind == 0 || kind == 3) && (load<u32>(r, 56) & 4) == 0) {
       if (!first) store<u8>(p++, 0x2c);
       first = false;
       p = jsonStr(p, <usize>load<u32>(r, 4), load<u32>(r, 8));
