@@ -42,7 +42,10 @@ interface Entry extends SampleMemo {
   readonly idBytes: number;
   readonly state: NodeState;
   seen: number;
-  theirs: NodeDigest | undefined;
+  /** Index of the peer's entry for this node in the stamped digest's `nodes` (valid when `seen`
+   * is the current epoch). An index rather than the object: entries are long-lived and decoded
+   * digests are not, and old-to-young pointers make every young collection dearer. */
+  theirs: number;
   /** The last object equal to the state's id that a digest carried (the decoder hands out one
    * shared object per id), so that the next digest matches by identity. */
   wireId: ChitchatId;
@@ -106,6 +109,8 @@ export class ClusterState {
   /** `#entries` in ChitchatId order (the digest's wire order). */
   readonly #sorted: Entry[] = [];
   #epoch = 0;
+  #version = 0;
+  readonly #liveDigest: NodeDigest[] = [];
   /** The digest whose entries carry stamp `#epoch` (set by `reportHeartbeats`), if still valid. */
   #stamped: Digest | undefined = undefined;
   readonly #removed = new Map<string, bigint>();
@@ -137,12 +142,13 @@ export class ClusterState {
   }
 
   #add(key: string, state: NodeState): void {
+    this.#version++;
     const entry: Entry = {
       key,
       idBytes: chitchatIdEncodedLength(state.chitchatId),
       state,
       seen: 0,
-      theirs: undefined,
+      theirs: 0,
       wireId: state.chitchatId,
       token: undefined,
     };
@@ -167,6 +173,7 @@ export class ClusterState {
   #delete(key: string): void {
     const entry = this.#entries.get(key);
     if (entry === undefined) return;
+    this.#version++;
     this.#stamped = undefined;
     this.#states.delete(key);
     this.#entries.delete(key);
@@ -256,6 +263,13 @@ export class ClusterState {
     return this.#states;
   }
 
+  /** A counter that moves whenever a node state is added or removed or a delta is applied to
+   * one (writes to the local node's own state through `selfState` do not move it): equal values
+   * mean the same nodes with the same versions. */
+  get version(): number {
+    return this.#version;
+  }
+
   /** Number of node states held. */
   get size(): number {
     return this.#states.size;
@@ -298,7 +312,9 @@ export class ClusterState {
     // Also stamps the entries for a `computeDelta` on the same digest (see `#stamp`).
     const epoch = ++this.#epoch;
     this.#cursor = 0;
-    for (const nd of digest.nodes) {
+    const nodes = digest.nodes;
+    for (let i = 0; i < nodes.length; i++) {
+      const nd = nodes[i]!;
       const id = nd.chitchatId;
       let entry = this.#seek(id);
       if (entry === undefined) {
@@ -307,13 +323,13 @@ export class ClusterState {
         entry = this.#entries.get(key);
         if (entry !== undefined) {
           entry.seen = epoch;
-          entry.theirs = nd;
+          entry.theirs = i;
         }
         if (sample) onSample(entry?.key ?? key, entry ?? { token: undefined });
         continue;
       }
       entry.seen = epoch;
-      entry.theirs = nd;
+      entry.theirs = i;
       if (entry.state.isSelf) continue;
       if (entry.state.trySetHeartbeat(nd.heartbeat)) onSample(entry.key, entry);
     }
@@ -331,11 +347,12 @@ export class ClusterState {
     this.#stamped = undefined;
     const epoch = ++this.#epoch;
     this.#cursor = 0;
-    for (const nd of digest.nodes) {
-      const e = this.#seek(nd.chitchatId);
+    const nodes = digest.nodes;
+    for (let i = 0; i < nodes.length; i++) {
+      const e = this.#seek(nodes[i]!.chitchatId);
       if (e === undefined) continue;
       e.seen = epoch;
-      e.theirs = nd;
+      e.theirs = i;
     }
     return epoch;
   }
@@ -394,8 +411,8 @@ export class ClusterState {
 
   /** {@link ClusterState.digest} and its exact encoded size (`digestEncodedLength`), without
    * measuring every id again. With `snapshot: false` the entries are the node states themselves
-   * (a `NodeState` reads as a `NodeDigest`): no allocation per entry, but they follow later
-   * changes, so encode such a digest right away.
+   * (a `NodeState` reads as a `NodeDigest`) in an array that the next live digest reuses: no
+   * allocation, but the entries follow later changes, so encode such a digest right away.
    *
    * @example
    * ```ts
@@ -412,9 +429,11 @@ export class ClusterState {
     scheduledForDeletion: ReadonlySet<string>,
     options: { snapshot?: boolean } = {},
   ): { digest: Digest; encodedLength: number } {
-    const nodes: NodeDigest[] = [];
-    const skip = scheduledForDeletion.size > 0;
     const snapshot = options.snapshot ?? true;
+    // Live digests are encoded right away: one array per state serves them all.
+    const nodes: NodeDigest[] = snapshot ? [] : this.#liveDigest;
+    nodes.length = 0;
+    const skip = scheduledForDeletion.size > 0;
     let length = 2;
     for (const { key, state: s, idBytes } of this.#sorted) {
       if (skip && scheduledForDeletion.has(key)) continue;
@@ -451,10 +470,10 @@ export class ClusterState {
     // Their entry for each of our states, without building keys: stamp the matching entries
     // (a repeated entry wins over an earlier one, as in a map).
     const epoch = this.#stamp(digest);
+    const theirs = digest.nodes;
     const candidates: Candidate[] = [];
     for (const e of this.#entries.values()) {
-      const d = e.seen === epoch ? e.theirs : undefined;
-      e.theirs = undefined;
+      const d = e.seen === epoch ? theirs[e.theirs] : undefined;
       const state = e.state;
       const max = d === undefined ? 0n : d.maxVersion;
       const stateMax = state.maxVersion;
@@ -505,6 +524,7 @@ export class ClusterState {
       if (status === "applyAfterReset") reset = true;
       if (status !== "reject") changed.push(state);
     }
+    if (changed.length > 0) this.#version++;
     return { reset, changed };
   }
 }

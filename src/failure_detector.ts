@@ -307,6 +307,8 @@ interface Window {
   readonly slot: number;
   /** Set when the node is forgotten (the token is void then). */
   removed: boolean;
+  /** Whether the node is in the live set. */
+  live: boolean;
   /** Ring of intervals in seconds: grows by appending up to the window size (a plain array of
    * doubles lives on the JS heap: cheaper to grow than typed arrays, and exact). */
   ring: number[];
@@ -355,6 +357,7 @@ export class FailureDetector {
   /** Slots `0..#used` have been handed out at least once (the kernel scans them all). */
   #used = 0;
   readonly #live = new Set<string>();
+  #livenessVersion = 0;
   /** Dead nodes and their time of death. */
   readonly #dead = new Map<string, number>();
 
@@ -424,17 +427,37 @@ export class FailureDetector {
       t.views();
     }
     const u = t.u32;
+    // A key is in `#live` exactly when it has a window marked live, so the sets are only
+    // touched (and the version only moves) when a node changes sides.
     for (const key of keys) {
       const w = this.#slotOf.get(key);
       if (w !== undefined && u[w.slot * 8 + U_ALIVE] === 1) {
-        this.#live.add(key);
-        this.#dead.delete(key);
+        if (!w.live) {
+          w.live = true;
+          this.#live.add(key);
+          this.#dead.delete(key);
+          this.#livenessVersion++;
+        }
       } else {
-        this.#live.delete(key);
-        if (!this.#dead.has(key)) this.#dead.set(key, now);
-        if (w !== undefined) this.#clear(w);
+        if (w !== undefined) {
+          if (w.live) {
+            w.live = false;
+            this.#live.delete(key);
+          }
+          this.#clear(w);
+        }
+        if (!this.#dead.has(key)) {
+          this.#dead.set(key, now);
+          this.#livenessVersion++;
+        }
       }
     }
+  }
+
+  /** A counter that moves whenever the live or the dead set changes: equal values mean the
+   * same live and dead nodes. */
+  get livenessVersion(): number {
+    return this.#livenessVersion;
   }
 
   /** Nodes found alive at their last evaluation. */
@@ -482,6 +505,7 @@ export class FailureDetector {
   remove(key: string): boolean {
     let known = this.#live.delete(key);
     known = this.#dead.delete(key) || known;
+    if (known) this.#livenessVersion++;
     const w = this.#slotOf.get(key);
     if (w === undefined) return known;
     this.#slotOf.delete(key);
@@ -499,7 +523,16 @@ export class FailureDetector {
         this.#table.grow(Math.max(FIRST_CAPACITY, this.#table.capacity * 2), slot);
       }
     }
-    const w: Window = { owner: this, key, slot, removed: false, ring: [], index: 0, filled: false };
+    const w: Window = {
+      owner: this,
+      key,
+      slot,
+      removed: false,
+      live: false,
+      ring: [],
+      index: 0,
+      filled: false,
+    };
     this.#slotOf.set(key, w);
     this.#resetSlot(slot);
     return w;

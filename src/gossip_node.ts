@@ -30,6 +30,8 @@ import type { ChitchatId, ChitchatMessage, Delta, Digest, SocketAddr } from "./t
  * (transports copy or send them at once, see `Transport.send`). */
 const POOLED = { pooled: true } as const;
 
+const NONE_SCHEDULED: ReadonlySet<string> = new Set();
+
 /** How many peers a round gossips with (chitchat's fan-out). */
 export const GOSSIP_FANOUT = 3;
 
@@ -124,16 +126,33 @@ function formatAddrCached(addr: SocketAddr): string {
   return s;
 }
 
+/** `count` distinct items drawn at random (a partial Fisher-Yates shuffle of `items` in place:
+ * the order of `items` changes, not its contents). */
 function sample<T>(random: Random, items: T[], count: number): T[] {
-  const copy = items.slice();
-  const n = Math.min(count, copy.length);
+  const n = Math.min(count, items.length);
   for (let i = 0; i < n; i++) {
-    const j = i + random.int(copy.length - i);
-    const t = copy[i]!;
-    copy[i] = copy[j]!;
-    copy[j] = t;
+    const j = i + random.int(items.length - i);
+    const t = items[i]!;
+    items[i] = items[j]!;
+    items[j] = t;
   }
-  return copy.slice(0, n);
+  return items.slice(0, n);
+}
+
+/** See `GossipNode.#gossipCandidates`. */
+interface Candidates {
+  readonly fdVersion: number;
+  readonly stateVersion: number;
+  readonly seedMap: ReadonlyMap<string, SocketAddr>;
+  /** Live peers (addresses), counted once each. */
+  readonly liveCount: number;
+  /** Addresses to pick the fanout from: the live ones, or every peer when none is live. */
+  readonly peers: string[];
+  readonly dead: string[];
+  readonly seeds: ReadonlySet<string>;
+  readonly seedList: string[];
+  /** Every address above, parsed. */
+  readonly addrs: ReadonlyMap<string, SocketAddr>;
 }
 
 /** A chitchat-compatible gossip node.
@@ -316,9 +335,21 @@ export class GossipNode {
     this.#roundTimer = this.#clock.setTimer(delayMs, () => this.#round());
   }
 
-  #round(): void {
-    if (this.#closed) return;
-    const started = performance.now();
+  /** The gossip candidates of a round: live, dead and seed addresses (each address once). They
+   * only depend on the failure detector's sets, the nodes held and the seeds, so they are
+   * rebuilt only when one of those changed. */
+  #candidates: Candidates | undefined = undefined;
+
+  #gossipCandidates(): Candidates {
+    const fdVersion = this.#fd.livenessVersion;
+    const stateVersion = this.#state.version;
+    const cached = this.#candidates;
+    if (
+      cached !== undefined && cached.fdVersion === fdVersion &&
+      cached.stateVersion === stateVersion && cached.seedMap === this.#seeds
+    ) {
+      return cached;
+    }
     const selfKey = this.#state.selfKey;
     const selfAddr = formatSocketAddr(this.chitchatId.gossipAdvertiseAddr);
     const addrs = new Map<string, SocketAddr>();
@@ -360,17 +391,37 @@ export class GossipNode {
       seeds.add(s);
       addrs.set(s, a);
     }
-    const targets = sample(this.#random, [...peers], GOSSIP_FANOUT);
-    const gossipedWithSeed = targets.some((t) => seeds.has(t));
+    const fresh: Candidates = {
+      fdVersion,
+      stateVersion,
+      seedMap: this.#seeds,
+      liveCount: live.size,
+      peers: [...peers],
+      dead: [...dead],
+      seeds,
+      seedList: [...seeds],
+      addrs,
+    };
+    this.#candidates = fresh;
+    return fresh;
+  }
+
+  #round(): void {
+    if (this.#closed) return;
+    const started = performance.now();
+    const c = this.#gossipCandidates();
+    const addrs = c.addrs;
+    const targets = sample(this.#random, c.peers, GOSSIP_FANOUT);
+    const gossipedWithSeed = targets.some((t) => c.seeds.has(t));
     let deadTarget: string | undefined;
-    if (dead.size / (live.size + 1) > this.#random.next()) {
-      deadTarget = sample(this.#random, [...dead], 1)[0];
+    if (c.dead.length / (c.liveCount + 1) > this.#random.next()) {
+      deadTarget = sample(this.#random, c.dead, 1)[0];
     }
     let seedTarget: string | undefined;
-    if (!gossipedWithSeed || live.size < seeds.size) {
-      const p = seeds.size / (live.size + dead.size);
-      if (seeds.size > 0 && (live.size === 0 || this.#random.next() <= p)) {
-        seedTarget = sample(this.#random, [...seeds], 1)[0];
+    if (!gossipedWithSeed || c.liveCount < c.seeds.size) {
+      const p = c.seeds.size / (c.liveCount + c.dead.length);
+      if (c.seeds.size > 0 && (c.liveCount === 0 || this.#random.next() <= p)) {
+        seedTarget = sample(this.#random, c.seedList, 1)[0];
       }
     }
     this.#state.selfState.incHeartbeat();
@@ -390,8 +441,9 @@ export class GossipNode {
     this.#scheduleRound(Math.min(interval, Math.max(0, wait)));
   }
 
-  #scheduledForDeletion(): Set<string> {
-    return new Set(this.#fd.scheduledForDeletion());
+  #scheduledForDeletion(): ReadonlySet<string> {
+    const keys = this.#fd.scheduledForDeletion();
+    return keys.length === 0 ? NONE_SCHEDULED : new Set(keys);
   }
 
   #updateLiveness(): void {
@@ -405,7 +457,23 @@ export class GossipNode {
     }
   }
 
+  /** What the last live-nodes check saw: nothing to publish while it is unchanged. */
+  #liveCheck = { fdVersion: -1, stateVersion: -1, selfMax: -1n };
+
   #publishLiveNodes(): void {
+    const check = this.#liveCheck;
+    const fdVersion = this.#fd.livenessVersion;
+    const stateVersion = this.#state.version;
+    const selfMax = this.#state.selfState.maxVersion;
+    if (
+      check.fdVersion === fdVersion && check.stateVersion === stateVersion &&
+      check.selfMax === selfMax
+    ) {
+      return;
+    }
+    check.fdVersion = fdVersion;
+    check.stateVersion = stateVersion;
+    check.selfMax = selfMax;
     const current = new Map<string, bigint>();
     const self = this.#state.selfState;
     current.set(this.#state.selfKey, self.maxVersion);
@@ -457,7 +525,7 @@ export class GossipNode {
     this.#metrics.dropped[reason] = (this.#metrics.dropped[reason] ?? 0) + 1;
   }
 
-  #selfDigest(): { digest: Digest; encodedLength: number; scheduled: Set<string> } {
+  #selfDigest(): { digest: Digest; encodedLength: number; scheduled: ReadonlySet<string> } {
     const scheduled = this.#scheduledForDeletion();
     // Encoded right away by every caller: the live states serve as entries.
     return { ...this.#state.digestWithLength(scheduled, { snapshot: false }), scheduled };
@@ -521,7 +589,7 @@ export class GossipNode {
     memo.token = this.#fd.reportHeartbeat(key, memo.token);
   };
 
-  #deltaFor(digest: Digest, budget: number, scheduled: Set<string>): Uint8Array {
+  #deltaFor(digest: Digest, budget: number, scheduled: ReadonlySet<string>): Uint8Array {
     if (budget < 100) return EMPTY_DELTA;
     return this.#state.computeDelta(digest, budget, scheduled, this.#config.compress);
   }

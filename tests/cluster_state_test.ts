@@ -163,3 +163,36 @@ Deno.test("ClusterState.reportHeartbeats() hands each node's own memo to onSampl
     assert.deepEqual((memo as { token: { key: string } }).token, { key });
   }
 });
+
+Deno.test("ClusterState.version moves when nodes come and go and when deltas apply", () => {
+  const cs = loaded(5, 1);
+  let v = cs.version;
+  const moved = () => {
+    const m = cs.version !== v;
+    v = cs.version;
+    return m;
+  };
+  // Heartbeats alone: no move.
+  cs.reportHeartbeats({ nodes: peerDigest(5, 0).map((n) => ({ ...n, heartbeat: 50n })) }, () => {});
+  assert.equal(moved(), false);
+  // A new node: moves.
+  cs.reportHeartbeats({ nodes: peerDigest(5, 1).map((n) => ({ ...n, heartbeat: 51n })) }, () => {});
+  assert.equal(moved(), true);
+  // A delta with a new key: moves; the same delta again (nothing new): no move.
+  const delta = {
+    nodeDeltas: [{
+      chitchatId: id(0),
+      lastGcVersion: 0n,
+      fromVersionExcluded: 1n,
+      keyValues: [{ key: "new", value: "x", version: 9n, status: "set" as const }],
+      maxVersion: 9n,
+    }],
+  };
+  assert.equal(cs.applyDelta(delta).changed.length, 1);
+  assert.equal(moved(), true);
+  const again = cs.applyDelta(delta).changed.length;
+  assert.equal(moved(), again > 0);
+  // Removal: moves.
+  cs.removeNode([...cs.states.keys()].find((k) => k !== cs.selfKey)!);
+  assert.equal(moved(), true);
+});

@@ -358,3 +358,27 @@ Deno.test("FailureDetector.reportHeartbeat() tokens give the same phi as keys, a
   // The foreign detector's state is untouched by all of that.
   assert.equal(other.phi("t-1"), undefined);
 });
+
+Deno.test("FailureDetector.livenessVersion moves exactly when the live or dead set changes", () => {
+  const { clock, fd } = setup();
+  const snapshot = () => JSON.stringify([fd.liveNodes().sort(), fd.deadNodes().sort()]);
+  let lastVersion = fd.livenessVersion;
+  let lastSets = snapshot();
+  const check = (what: string) => {
+    const sets = snapshot();
+    assert.equal(fd.livenessVersion !== lastVersion, sets !== lastSets, what);
+    lastVersion = fd.livenessVersion;
+    lastSets = sets;
+  };
+  const random = createRandom(5);
+  for (let step = 0; step < 3_000; step++) {
+    clock.advance(random.next() < 0.05 ? 40_000 : 100 + random.next() * 900);
+    const key = `v-${random.int(6)}`;
+    const op = random.next();
+    if (op < 0.6) fd.reportHeartbeat(key);
+    else if (op < 0.9) fd.updateLiveness(["v-0", "v-1", "v-2", "v-3", "v-4", "v-5"]);
+    else if (op < 0.95) fd.remove(key);
+    else fd.garbageCollect();
+    check(`step ${step}`);
+  }
+});
