@@ -85,7 +85,8 @@ export interface ShardedSimOptions {
  * ```ts
  * import type { ShardFigures } from "./cluster_shards.ts";
  * const s: ShardFigures = {
- *   shard: 0, nodes: 50, busyMs: 900, waitMs: 100, steps: 40, crossDatagrams: 10, crossBytes: 9000,
+ *   shard: 0, nodes: 50, busyMs: 900, waitMs: 100, imbalanceMs: 60, steps: 40,
+ *   crossDatagrams: 10, crossBytes: 9000,
  * };
  * console.log(s.busyMs / (s.busyMs + s.waitMs));
  * ```
@@ -100,6 +101,9 @@ export interface ShardFigures {
   /** Wall time of the windows not spent processing: waiting at the barriers for the other
    * shards, plus messaging and routing (`windowsWallMs - busyMs`). */
   waitMs: number;
+  /** The part of `waitMs` spent waiting for a slower shard: the sum over the windows of the
+   * slowest shard's processing time minus this one's. */
+  imbalanceMs: number;
   /** Windows this shard processed. */
   steps: number;
   /** Datagrams it sent to other shards (before loss is not counted: only those sent on). */
@@ -128,6 +132,9 @@ export interface ShardingFigures {
   windows: number;
   /** Wall time of all windows (from sending the step requests to the last answer). */
   windowsWallMs: number;
+  /** The part of `windowsWallMs` not covered by the slowest shard's processing in each window:
+   * messaging, routing, and whatever the workers do between requests (GC tasks). */
+  overheadMs: number;
   /** Wall time of the simulation loop: the windows plus phase set-up and the memory report
    * (which runs a GC in each worker); start-up excluded. */
   loopWallMs: number;
@@ -356,6 +363,8 @@ export async function runShardedSim(options: ShardedSimOptions): Promise<Sharded
     const steps = new Array<number>(k).fill(0);
     let windows = 0;
     let windowsWallMs = 0;
+    let overheadMs = 0;
+    const imbalance = new Array<number>(k).fill(0);
     const membership = new Times(n);
     let propagation = new Times(n);
     let detection = new Times(n);
@@ -395,13 +404,21 @@ export async function runShardedSim(options: ShardedSimOptions): Promise<Sharded
         const r = await shards[s]!.request({ type: "step", end, inbound: bufs }, bufs, timeout);
         return expect(r, "stepped");
       }));
+      let slowest = 0;
+      for (const r of replies) slowest = Math.max(slowest, r.busyMs);
+      const activeSet = new Set(active);
+      for (let s = 0; s < k; s++) {
+        imbalance[s]! += slowest - (activeSet.has(s) ? replies[active.indexOf(s)]!.busyMs : 0);
+      }
       replies.forEach((r, j) => {
         const s = active[j]!;
         steps[s]!++;
         absorb(s, r);
       });
       windows++;
-      windowsWallMs += performance.now() - w0;
+      const wall = performance.now() - w0;
+      windowsWallMs += wall;
+      overheadMs += Math.max(0, wall - slowest);
       now = end;
       return true;
     };
@@ -556,12 +573,14 @@ export async function runShardedSim(options: ShardedSimOptions): Promise<Sharded
       delayMs: d,
       windows,
       windowsWallMs,
+      overheadMs,
       loopWallMs,
       shards: shards.map((_, s) => ({
         shard: s,
         nodes: Math.floor((n - 1 - s) / k) + 1,
         busyMs: busy[s]!,
         waitMs: Math.max(0, windowsWallMs - busy[s]!),
+        imbalanceMs: imbalance[s]!,
         steps: steps[s]!,
         crossDatagrams: counters[s]![7],
         crossBytes: counters[s]![8],
@@ -606,12 +625,15 @@ if (import.meta.main) {
     console.log(JSON.stringify(r));
   } else {
     console.log(r);
+    const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     const waits = r.sharding.shards.map((s) =>
-      `shard ${s.shard}: busy ${(s.busyMs / 1000).toFixed(1)} s, waiting ${
-        (s.waitMs / 1000).toFixed(1)
-      } s`
+      `shard ${s.shard}: busy ${sec(s.busyMs)}, waiting ${sec(s.waitMs)} ` +
+      `(${sec(s.imbalanceMs)} for slower shards)`
     ).join("; ");
-    console.log(`${r.sharding.windows} windows; ${waits}`);
+    console.log(
+      `${r.sharding.windows} windows in ${sec(r.sharding.windowsWallMs)} ` +
+        `(sync overhead ${sec(r.sharding.overheadMs)}); ${waits}`,
+    );
     console.log(
       `simulated ${(r.run.simulatedMs / 1000).toFixed(1)} s in ${
         (r.run.wallMs / 1000).toFixed(1)
