@@ -738,7 +738,8 @@ function encodedId(id: ChitchatId): EncodedId {
   return entry;
 }
 
-/** The cached layout of a digest. */
+/** The cached layout of a digest, kept in WASM memory while the plan is cached: `blob` at
+ * `at`, then `offs` at `offsAt`, then `perm` (if any) at `permAt`. */
 interface DigestPlan {
   /** The ids, in input order. */
   readonly ids: readonly ChitchatId[];
@@ -748,6 +749,28 @@ interface DigestPlan {
   readonly offs: Uint32Array;
   /** Wire position -> input index, or null when the input is already in wire order. */
   readonly perm: Uint32Array | null;
+  /** The WASM region holding the three (size class `capacity`). */
+  readonly at: number;
+  readonly capacity: number;
+  readonly offsAt: number;
+  readonly permAt: number;
+}
+
+/** Freed plan regions by capacity (a power of two): WASM memory never shrinks, so regions are
+ * reused, which bounds it by the peak of plans held at once. */
+const planRegions = new Map<number, number[]>();
+
+function allocPlanRegion(bytes: number): { at: number; capacity: number } {
+  let capacity = 4096;
+  while (capacity < bytes) capacity *= 2;
+  const at = planRegions.get(capacity)?.pop() ?? phiKernelImpl.alloc(capacity);
+  return { at, capacity };
+}
+
+function freePlanRegion(plan: DigestPlan): void {
+  let list = planRegions.get(plan.capacity);
+  if (list === undefined) planRegions.set(plan.capacity, list = []);
+  list.push(plan.at);
 }
 
 /** Recently used plans, most recent first (a process may run several nodes). */
@@ -791,7 +814,22 @@ function buildPlan(entries: readonly NodeDigest[]): DigestPlan {
     order.sort((i, j) => compareEncoded(enc[i]!, enc[j]!, ids[i]!, ids[j]!));
     perm = Uint32Array.from(order);
   }
-  return { ids, blob, offs, perm };
+  const offsAt = align64(blob.length);
+  const permAt = align64(offsAt + offs.byteLength);
+  const region = allocPlanRegion(permAt + (perm === null ? 0 : perm.byteLength));
+  u8.set(blob, region.at);
+  u32.set(offs, (region.at + offsAt) >>> 2);
+  if (perm !== null) u32.set(perm, (region.at + permAt) >>> 2);
+  return {
+    ids,
+    blob,
+    offs,
+    perm,
+    at: region.at,
+    capacity: region.capacity,
+    offsAt: region.at + offsAt,
+    permAt: region.at + permAt,
+  };
 }
 
 /** A recent plan that probably fits `entries` (same length, same first and last id), moved to
@@ -816,7 +854,7 @@ function candidatePlan(entries: readonly NodeDigest[]): DigestPlan | null {
 function newPlan(entries: readonly NodeDigest[]): DigestPlan {
   const plan = buildPlan(entries);
   plans.unshift(plan);
-  if (plans.length > MAX_PLANS) plans.pop();
+  if (plans.length > MAX_PLANS) freePlanRegion(plans.pop()!);
   return plan;
 }
 
@@ -839,6 +877,34 @@ function output(n: number, pooled: boolean): Uint8Array {
   const v = new Uint8Array(pool, poolUsed, n);
   poolUsed = (poolUsed + n + 7) & ~7;
   return v;
+}
+
+/** Writes heartbeat, last GC version and max version of each entry (three u64 each) from u64
+ * index `q` on, while the entries' ids are the plan's. Returns how many were written. */
+function writeDigestValues(
+  entries: readonly NodeDigest[],
+  ids: readonly ChitchatId[],
+  q: number,
+): number {
+  const n = entries.length;
+  const w64 = u64; // a local: the module-level view would be re-read at every store
+  let i = 0;
+  for (; i < n; i++, q += 3) {
+    const e = entries[i]!;
+    if (e.chitchatId !== ids[i]) break;
+    const h = e.heartbeat;
+    const g = e.lastGcVersion;
+    const m = e.maxVersion;
+    // BigInt.asUintN is optimised into plain 64-bit operations; comparing against 2^64 - 1
+    // (a heap bigint) costs several times more.
+    if (BigInt.asUintN(64, h) !== h) throw u64Error("heartbeat", h);
+    if (BigInt.asUintN(64, g) !== g) throw u64Error("lastGcVersion", g);
+    if (BigInt.asUintN(64, m) !== m) throw u64Error("maxVersion", m);
+    w64[q] = h;
+    w64[q + 1] = g;
+    w64[q + 2] = m;
+  }
+  return i;
 }
 
 function u64Error(what: string, v: bigint): EncodeError {
@@ -884,10 +950,7 @@ export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
   let end: number;
   for (;;) {
     const blobLen = plan === null ? 0 : plan.blob.length;
-    const blobAt = SCRATCH;
-    const offsAt = align64(blobAt + blobLen);
-    const permAt = align64(offsAt + 4 * (n + 1));
-    const valsAt = align64(permAt + 4 * n);
+    const valsAt = SCRATCH;
     out = align64(valsAt + 24 * n);
     const bound = 4 + 2 + blobLen + 24 * n + 2 + Math.min(cluster.length * 3, 65536) + 8;
     ensure(out + bound);
@@ -900,33 +963,21 @@ export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
       }
       break;
     }
-    u8.set(plan.blob, blobAt);
-    u32.set(plan.offs, offsAt >>> 2);
-    if (plan.perm !== null) u32.set(plan.perm, permAt >>> 2);
-    const ids = plan.ids;
-    let q = valsAt >>> 3;
-    let i = 0;
-    for (; i < n; i++, q += 3) {
-      const e = entries[i]!;
-      if (e.chitchatId !== ids[i]) break;
-      const h = e.heartbeat;
-      const g = e.lastGcVersion;
-      const m = e.maxVersion;
-      // Comparisons, unlike BigInt.asUintN, allocate nothing.
-      if (!(h >= 0n && h <= U64_MAX)) throw u64Error("heartbeat", h);
-      if (!(g >= 0n && g <= U64_MAX)) throw u64Error("lastGcVersion", g);
-      if (!(m >= 0n && m <= U64_MAX)) throw u64Error("maxVersion", m);
-      u64[q] = h;
-      u64[q + 1] = g;
-      u64[q + 2] = m;
-    }
+    const i = writeDigestValues(entries, plan.ids, valsAt >>> 3);
     if (i < n) {
       // The candidate was another digest with the same ends: lay this one out.
       plan = newPlan(entries);
       continue;
     }
     end = Number(
-      wasm.encodeDigestIds(end, blobAt, offsAt, valsAt, plan.perm === null ? 0 : permAt, n),
+      wasm.encodeDigestIds(
+        end,
+        plan.at,
+        plan.offsAt,
+        valsAt,
+        plan.perm === null ? 0 : plan.permAt,
+        n,
+      ),
     );
     break;
   }
@@ -936,6 +987,8 @@ export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
     end += 2 + len;
   }
   const head = end - out;
+  // slice() copies without first zeroing a fresh buffer.
+  if (delta === undefined && parts.pooled !== true) return u8.slice(out, end);
   const result = output(head + (delta?.length ?? 0), parts.pooled === true);
   result.set(u8.subarray(out, end));
   if (delta === undefined) return result;
@@ -1126,7 +1179,7 @@ export class WasmDeltaWriter {
       for (let j = i; j < end; j++, n++) {
         const kv = kvs[j]!;
         const v = kv.version;
-        if (!(v >= 0n && v <= U64_MAX)) {
+        if (BigInt.asUintN(64, v) !== v) {
           bad = u64Error("version", v);
           break;
         }

@@ -4,6 +4,9 @@
 // the exact wire bytes) to its index. A known id then costs a hash and a compare instead of
 // string decoding and allocation on the host.
 //
+// Entries are 16 bytes: arena offset, length, hash, and the entry that followed this one in the
+// last batch (a guess for the next batch).
+//
 // Bounded: at most ENTRIES ids of at most MAX_ID_BYTES each. When a batch would overflow, the
 // table stops interning for the rest of that batch and starts empty at the next batch
 // (`internBatch` returns 1 then, and the host drops its objects too). Hostile input can only
@@ -27,6 +30,8 @@ let arena: usize = 0;
 let count: u32 = 0;
 let used: u32 = 0;
 let full = false;
+/** The entry that started the last batch (the first guess of the next one). */
+let first: u32 = NONE;
 
 /** Takes the region at `at` (internRegionBytes() long) and empties the table. */
 export function internSetup(at: usize): void {
@@ -41,6 +46,7 @@ function clear(): void {
   count = 0;
   used = 0;
   full = false;
+  first = NONE;
 }
 
 /** Number of ids in the table. */
@@ -103,6 +109,7 @@ function lookup(p: usize, n: u32): u32 {
   store<u32>(e, used);
   store<u32>(e, n, 4);
   store<u32>(e, h, 8);
+  store<u32>(e, NONE, 12);
   memory.copy(arena + <usize>used, p, <usize>n);
   used += n;
   store<u32>(slots + (<usize>s << 2), idx + 1);
@@ -118,9 +125,9 @@ export function internBatch(rec: usize, n: i32): i32 {
     clear();
     cleared = 1;
   }
-  // Digests list ids in the same (sorted) order every time, and the table numbers ids in the
-  // order it first saw them, so the entry after the previous record's is the first guess: in a
-  // steady cluster a whole digest is matched by one sequential pass over the arena.
+  // Digests list the same ids in the same (sorted) order time after time, so each entry
+  // remembers which entry followed it last time (+12), and that is the first guess: in a steady
+  // cluster a whole digest is matched without hashing.
   let prev: u32 = NONE;
   for (let i = 0; i < n; i++) {
     const r = rec + (<usize>i << 6);
@@ -128,9 +135,13 @@ export function internBatch(rec: usize, n: i32): i32 {
     if (kind != 0 && kind != 3) continue;
     const idLen = 2 + load<u32>(r, 8) + 8 + 1 + (load<u32>(r, 12) == 4 ? 4 : 16) + 2;
     const p = <usize>load<u32>(r, 4) - 2;
-    const guess = prev + 1; // NONE + 1 wraps to 0
+    const guess = prev == NONE ? first : load<u32>(entries + (<usize>prev << 4), 12);
     const idx = guess < count && holds(guess, p, idLen) ? guess : lookup(p, idLen);
     store<u32>(r, idx, 60);
+    if (idx != NONE) {
+      if (prev == NONE) first = idx;
+      else if (guess != idx) store<u32>(entries + (<usize>prev << 4), idx, 12);
+    }
     prev = idx;
   }
   return cleared;
