@@ -110,7 +110,14 @@ export class ClusterState {
   readonly #sorted: Entry[] = [];
   #epoch = 0;
   #version = 0;
-  readonly #liveDigest: NodeDigest[] = [];
+  /** Moves when a node state is added or removed. */
+  #membership = 0;
+  /** The last live digest of every node (see `digestWithLength`). */
+  #liveDigest: { membership: number; nodes: readonly NodeDigest[]; encodedLength: number } = {
+    membership: -1,
+    nodes: [],
+    encodedLength: 2,
+  };
   /** The digest whose entries carry stamp `#epoch` (set by `reportHeartbeats`), if still valid. */
   #stamped: Digest | undefined = undefined;
   readonly #removed = new Map<string, bigint>();
@@ -143,6 +150,7 @@ export class ClusterState {
 
   #add(key: string, state: NodeState): void {
     this.#version++;
+    this.#membership++;
     const entry: Entry = {
       key,
       idBytes: chitchatIdEncodedLength(state.chitchatId),
@@ -174,6 +182,7 @@ export class ClusterState {
     const entry = this.#entries.get(key);
     if (entry === undefined) return;
     this.#version++;
+    this.#membership++;
     this.#stamped = undefined;
     this.#states.delete(key);
     this.#entries.delete(key);
@@ -411,8 +420,9 @@ export class ClusterState {
 
   /** {@link ClusterState.digest} and its exact encoded size (`digestEncodedLength`), without
    * measuring every id again. With `snapshot: false` the entries are the node states themselves
-   * (a `NodeState` reads as a `NodeDigest`) in an array that the next live digest reuses: no
-   * allocation, but the entries follow later changes, so encode such a digest right away.
+   * (a `NodeState` reads as a `NodeDigest`), in an array shared with later live digests until
+   * a node comes or goes: no allocation, but the entries follow later changes, so encode such a
+   * digest right away and do not modify it.
    *
    * @example
    * ```ts
@@ -430,10 +440,13 @@ export class ClusterState {
     options: { snapshot?: boolean } = {},
   ): { digest: Digest; encodedLength: number } {
     const snapshot = options.snapshot ?? true;
-    // Live digests are encoded right away: one array per state serves them all.
-    const nodes: NodeDigest[] = snapshot ? [] : this.#liveDigest;
-    nodes.length = 0;
     const skip = scheduledForDeletion.size > 0;
+    // A live digest of every node is the same array until a node comes or goes.
+    const cached = this.#liveDigest;
+    if (!snapshot && !skip && cached.membership === this.#membership) {
+      return { digest: { nodes: cached.nodes }, encodedLength: cached.encodedLength };
+    }
+    const nodes: NodeDigest[] = [];
     let length = 2;
     for (const { key, state: s, idBytes } of this.#sorted) {
       if (skip && scheduledForDeletion.has(key)) continue;
@@ -448,6 +461,9 @@ export class ClusterState {
           }
           : s,
       );
+    }
+    if (!snapshot && !skip) {
+      this.#liveDigest = { membership: this.#membership, nodes, encodedLength: length };
     }
     return { digest: { nodes }, encodedLength: length };
   }

@@ -142,6 +142,20 @@ Deno.test("ClusterState.digestWithLength() measures exactly, with snapshots or l
   cs.selfState.incHeartbeat();
   assert.equal(self(snap).heartbeat, before);
   assert.equal(self(live).heartbeat, before + 1n);
+  // Live digests are shared until a node comes or goes.
+  assert.strictEqual(cs.digestWithLength(NONE, { snapshot: false }).digest.nodes, live.nodes);
+  cs.reportHeartbeats(
+    { nodes: peerDigest(40, 1).map((n) => ({ ...n, heartbeat: 99n })) },
+    () => {},
+  );
+  const grown = cs.digestWithLength(NONE, { snapshot: false });
+  assert.equal(grown.digest.nodes.length, live.nodes.length + 1);
+  assert.equal(grown.encodedLength, digestEncodedLength(cs.digest(NONE)));
+  cs.removeNode([...cs.states.keys()].find((k) => k !== cs.selfKey)!);
+  assert.equal(
+    cs.digestWithLength(NONE, { snapshot: false }).digest.nodes.length,
+    live.nodes.length,
+  );
 });
 
 Deno.test("ClusterState.reportHeartbeats() hands each node's own memo to onSample", () => {
