@@ -168,8 +168,11 @@ export interface FailureDetectorOptions {
 
 /** The smoothing prior's weight (chitchat's constant). */
 const PRIOR_WEIGHT = 5;
-/** Slot layout, shared with wasm/assembly/phi.ts: 4 f64 / 8 u32 per slot. */
-const SLOT_BYTES = 32;
+/** Slot layout, shared with wasm/assembly/phi.ts: 8 f64 / 16 u32 per slot (the WASM backend
+ * also keeps its ring bookkeeping in the slot's second half). */
+const SLOT_BYTES = 64;
+const SLOT_F64 = SLOT_BYTES / 8;
+const SLOT_U32 = SLOT_BYTES / 4;
 const F_SUM = 0; // f64 index within a slot
 const F_LAST = 1;
 const F_PHI = 2;
@@ -177,8 +180,9 @@ const U_COUNT = 6; // u32 index within a slot
 const U_ALIVE = 7;
 const FIRST_CAPACITY = 16;
 
-/** A table of slots and the kernel that computes phi over it. Views are valid after
- * {@link SlotTable.views} until the next allocation anywhere in WASM memory. */
+/** A table of slots, the interval rings behind them and the kernel that computes phi over
+ * them. Views are valid after {@link SlotTable.views} until the next allocation anywhere in
+ * WASM memory. */
 interface SlotTable {
   readonly capacity: number;
   f64: Float64Array;
@@ -187,6 +191,14 @@ interface SlotTable {
   views(): void;
   /** Grows to at least `capacity` slots, keeping the contents of the first `used`. */
   grow(capacity: number, used: number): void;
+  /** Records a heartbeat of `slot` at `nowMs` (see `phiReport` in wasm/assembly/phi.ts). */
+  report(slot: number, nowMs: number, maxIntervalMs: number, window: number): void;
+  /** Drops the intervals of `slot`; keeps its last heartbeat. */
+  clear(slot: number): void;
+  /** Empties `slot`: no interval, no heartbeat. */
+  reset(slot: number): void;
+  /** Makes `slot` empty without reading it (never used, or already reset). */
+  init(slot: number): void;
   computeAll(slots: number, nowMs: number, priorSecs: number, threshold: number): void;
   phiAt(slot: number, nowMs: number, priorSecs: number): number;
 }
@@ -194,8 +206,15 @@ interface SlotTable {
 /** Released WASM tables by capacity, reused before allocating more memory. WASM memory never
  * shrinks, so this keeps it bounded by the peak number of slots in use. */
 const wasmPool = new Map<number, number[]>();
-/** Returns a detector's table to the pool when the detector is garbage collected. */
-const wasmFinalizer = new FinalizationRegistry<{ ptr: number; capacity: number }>((held) => {
+/** A detector's table (and how many of its slots were handed out), returned to the pool with
+ * its ring memory when the detector is garbage collected. */
+interface WasmBlock {
+  ptr: number;
+  capacity: number;
+  used: number;
+}
+const wasmFinalizer = new FinalizationRegistry<WasmBlock>((held) => {
+  phiKernel().releaseTable(held.ptr, held.used);
   releaseWasmBlock(held.ptr, held.capacity);
 });
 
@@ -208,8 +227,8 @@ function releaseWasmBlock(ptr: number, capacity: number): void {
 
 class WasmTable implements SlotTable {
   readonly #kernel: PhiKernel;
-  /** Shared with the finalizer; updated when the table moves. */
-  readonly #block = { ptr: 0, capacity: 0 };
+  /** Shared with the finalizer; updated when the table moves or hands out slots. */
+  readonly #block: WasmBlock = { ptr: 0, capacity: 0, used: 0 };
   f64: Float64Array = new Float64Array(0);
   u32: Uint32Array = new Uint32Array(0);
 
@@ -229,8 +248,8 @@ class WasmTable implements SlotTable {
     const buf = this.#kernel.buffer();
     if (this.f64.buffer === buf) return;
     const { ptr, capacity } = this.#block;
-    this.f64 = new Float64Array(buf, ptr, capacity * 4);
-    this.u32 = new Uint32Array(buf, ptr, capacity * 8);
+    this.f64 = new Float64Array(buf, ptr, capacity * SLOT_F64);
+    this.u32 = new Uint32Array(buf, ptr, capacity * SLOT_U32);
   }
 
   grow(capacity: number, used: number): void {
@@ -246,6 +265,23 @@ class WasmTable implements SlotTable {
     releaseWasmBlock(old.ptr, old.capacity);
   }
 
+  report(slot: number, nowMs: number, maxIntervalMs: number, window: number): void {
+    this.#kernel.report(this.#block.ptr + slot * SLOT_BYTES, nowMs, maxIntervalMs, window);
+  }
+
+  clear(slot: number): void {
+    this.#kernel.clear(this.#block.ptr + slot * SLOT_BYTES);
+  }
+
+  reset(slot: number): void {
+    this.#kernel.resetSlot(this.#block.ptr + slot * SLOT_BYTES);
+  }
+
+  init(slot: number): void {
+    if (slot >= this.#block.used) this.#block.used = slot + 1;
+    this.#kernel.initSlot(this.#block.ptr + slot * SLOT_BYTES);
+  }
+
   computeAll(slots: number, nowMs: number, priorSecs: number, threshold: number): void {
     this.#kernel.computeAll(this.#block.ptr, slots, nowMs, priorSecs, threshold);
   }
@@ -255,10 +291,15 @@ class WasmTable implements SlotTable {
   }
 }
 
+/** The TypeScript backend: the same slot layout in a JavaScript buffer, with the rings as
+ * plain arrays per slot, an implementation independent of the WASM chunk chains (tests compare
+ * the two bit for bit). */
 class TsTable implements SlotTable {
   capacity = 0;
   f64: Float64Array = new Float64Array(0);
   u32: Uint32Array = new Uint32Array(0);
+  /** Ring of intervals per slot, its write position once full, and whether it is full. */
+  readonly #rings: { ring: number[]; index: number; filled: boolean }[] = [];
 
   views(): void {}
 
@@ -270,37 +311,80 @@ class TsTable implements SlotTable {
     this.capacity = capacity;
   }
 
+  report(slot: number, nowMs: number, maxIntervalMs: number, window: number): void {
+    const f = this.f64;
+    const at = slot * SLOT_F64;
+    const last = f[at + F_LAST]!;
+    if (!Number.isNaN(last)) {
+      const ms = nowMs > last ? nowMs - last : 0;
+      if (ms <= maxIntervalMs) {
+        const secs = ms / 1000;
+        const r = this.#rings[slot]!;
+        const sum = f[at + F_SUM]!;
+        if (r.filled) {
+          const old = r.ring[r.index]!;
+          r.ring[r.index] = secs;
+          if (++r.index === r.ring.length) r.index = 0;
+          f[at + F_SUM] = (sum - old) + secs;
+        } else {
+          r.ring.push(secs);
+          f[at + F_SUM] = sum + secs;
+          if (r.ring.length === window) r.filled = true;
+        }
+        this.u32[slot * SLOT_U32 + U_COUNT] = r.ring.length;
+      }
+    }
+    f[at + F_LAST] = nowMs;
+  }
+
+  clear(slot: number): void {
+    this.#rings[slot] = { ring: [], index: 0, filled: false };
+    this.f64[slot * SLOT_F64 + F_SUM] = 0;
+    this.u32[slot * SLOT_U32 + U_COUNT] = 0;
+  }
+
+  reset(slot: number): void {
+    this.clear(slot);
+    this.f64[slot * SLOT_F64 + F_LAST] = NaN;
+    this.f64[slot * SLOT_F64 + F_PHI] = NaN;
+    this.u32[slot * SLOT_U32 + U_ALIVE] = 0;
+  }
+
+  init(slot: number): void {
+    this.reset(slot);
+  }
+
   computeAll(slots: number, nowMs: number, priorSecs: number, threshold: number): void {
     const f = this.f64;
     const u = this.u32;
     for (let i = 0; i < slots; i++) {
       const phi = phiReference(
-        f[i * 4 + F_SUM]!,
-        u[i * 8 + U_COUNT]!,
-        f[i * 4 + F_LAST]!,
+        f[i * SLOT_F64 + F_SUM]!,
+        u[i * SLOT_U32 + U_COUNT]!,
+        f[i * SLOT_F64 + F_LAST]!,
         nowMs,
         priorSecs,
       ) ??
         NaN;
-      f[i * 4 + F_PHI] = phi;
-      u[i * 8 + U_ALIVE] = phi <= threshold ? 1 : 0;
+      f[i * SLOT_F64 + F_PHI] = phi;
+      u[i * SLOT_U32 + U_ALIVE] = phi <= threshold ? 1 : 0;
     }
   }
 
   phiAt(slot: number, nowMs: number, priorSecs: number): number {
     const f = this.f64;
     return phiReference(
-      f[slot * 4 + F_SUM]!,
-      this.u32[slot * 8 + U_COUNT]!,
-      f[slot * 4 + F_LAST]!,
+      f[slot * SLOT_F64 + F_SUM]!,
+      this.u32[slot * SLOT_U32 + U_COUNT]!,
+      f[slot * SLOT_F64 + F_LAST]!,
       nowMs,
       priorSecs,
     ) ?? NaN;
   }
 }
 
-/** Per-node state kept in JavaScript: its slot and the interval ring buffer. Also the token
- * that {@link FailureDetector.reportHeartbeat} returns. */
+/** Per-node state kept in JavaScript: its slot and where it stands. Also the token that
+ * {@link FailureDetector.reportHeartbeat} returns. */
 interface Window {
   readonly owner: FailureDetector;
   readonly key: string;
@@ -309,13 +393,6 @@ interface Window {
   removed: boolean;
   /** Whether the node is in the live set. */
   live: boolean;
-  /** Ring of intervals in seconds: grows by appending up to the window size (a plain array of
-   * doubles lives on the JS heap: cheaper to grow than typed arrays, and exact). */
-  ring: number[];
-  /** Next write position once the ring is full. */
-  index: number;
-  /** Whether the ring holds a full window (then `index` wraps). */
-  filled: boolean;
 }
 
 /** chitchat's failure detector, keyed by a stable string per node (the engine uses one per
@@ -358,6 +435,8 @@ export class FailureDetector {
   #used = 0;
   readonly #live = new Set<string>();
   #livenessVersion = 0;
+  /** Cache of the earliest time of death in `#dead` (undefined: unknown). */
+  #earliest: number | undefined = undefined;
   /** Dead nodes and their time of death. */
   readonly #dead = new Map<string, number>();
 
@@ -394,16 +473,8 @@ export class FailureDetector {
     if (w === undefined || w.owner !== this || w.key !== key || w.removed) {
       w = this.#slotOf.get(key) ?? this.#allocate(key);
     }
-    const t = this.#table;
-    t.views();
-    const f = t.f64;
-    const at = w.slot * 4;
-    const last = f[at + F_LAST]!;
-    if (!Number.isNaN(last)) {
-      const ms = now > last ? now - last : 0;
-      if (ms <= this.#config.maxIntervalMs) this.#append(w, ms / 1000);
-    }
-    f[at + F_LAST] = now;
+    const c = this.#config;
+    this.#table.report(w.slot, now, c.maxIntervalMs, c.samplingWindowSize);
     return w;
   }
 
@@ -431,11 +502,11 @@ export class FailureDetector {
     // touched (and the version only moves) when a node changes sides.
     for (const key of keys) {
       const w = this.#slotOf.get(key);
-      if (w !== undefined && u[w.slot * 8 + U_ALIVE] === 1) {
+      if (w !== undefined && u[w.slot * SLOT_U32 + U_ALIVE] === 1) {
         if (!w.live) {
           w.live = true;
           this.#live.add(key);
-          this.#dead.delete(key);
+          this.#undead(key);
           this.#livenessVersion++;
         }
       } else {
@@ -444,10 +515,11 @@ export class FailureDetector {
             w.live = false;
             this.#live.delete(key);
           }
-          this.#clear(w);
+          this.#table.clear(w.slot);
         }
         if (!this.#dead.has(key)) {
           this.#dead.set(key, now);
+          if (this.#earliest !== undefined && now < this.#earliest) this.#earliest = now;
           this.#livenessVersion++;
         }
       }
@@ -483,11 +555,37 @@ export class FailureDetector {
   /** Dead nodes past half the grace period (`timeOfDeath + grace/2 < now`): these are left out
    * of digests and deltas. */
   scheduledForDeletion(): string[] {
+    const out: string[] = [];
+    if (this.#dead.size === 0) return out;
     const now = this.#clock.now();
     const half = this.#config.deadNodeGracePeriodMs / 2;
-    const out: string[] = [];
-    for (const [key, tod] of this.#dead) if (tod + half < now) out.push(key);
+    // Asked for every message: skip the walk while even the earliest death is too recent.
+    if (!(this.#earliestDeath() + half < now)) return out;
+    this.#dead.forEach((tod, key) => {
+      if (tod + half < now) out.push(key);
+    });
     return out;
+  }
+
+  /** Takes `key` out of the dead set; returns whether it was there. */
+  #undead(key: string): boolean {
+    const tod = this.#dead.get(key);
+    if (tod === undefined) return false;
+    this.#dead.delete(key);
+    if (tod === this.#earliest) this.#earliest = undefined;
+    return true;
+  }
+
+  /** The earliest time of death (computed again only after that node left the dead set). */
+  #earliestDeath(): number {
+    if (this.#earliest === undefined) {
+      let min = Infinity;
+      this.#dead.forEach((tod) => {
+        if (tod < min) min = tod;
+      });
+      this.#earliest = min;
+    }
+    return this.#earliest;
   }
 
   /** Removes and returns the dead nodes whose grace period is over
@@ -496,7 +594,11 @@ export class FailureDetector {
     const now = this.#clock.now();
     const grace = this.#config.deadNodeGracePeriodMs;
     const out: string[] = [];
-    for (const [key, tod] of this.#dead) if (now >= tod + grace) out.push(key);
+    // Called every round: skip the walk while even the earliest death is too recent.
+    if (this.#dead.size === 0 || !(now >= this.#earliestDeath() + grace)) return out;
+    this.#dead.forEach((tod, key) => {
+      if (now >= tod + grace) out.push(key);
+    });
     for (const key of out) this.remove(key);
     return out;
   }
@@ -504,13 +606,13 @@ export class FailureDetector {
   /** Forgets everything about `key`; returns whether anything was known. Its slot is reused. */
   remove(key: string): boolean {
     let known = this.#live.delete(key);
-    known = this.#dead.delete(key) || known;
+    known = this.#undead(key) || known;
     if (known) this.#livenessVersion++;
     const w = this.#slotOf.get(key);
     if (w === undefined) return known;
     this.#slotOf.delete(key);
     w.removed = true;
-    this.#resetSlot(w.slot);
+    this.#table.reset(w.slot);
     this.#free.push(w.slot);
     return true;
   }
@@ -523,61 +625,10 @@ export class FailureDetector {
         this.#table.grow(Math.max(FIRST_CAPACITY, this.#table.capacity * 2), slot);
       }
     }
-    const w: Window = {
-      owner: this,
-      key,
-      slot,
-      removed: false,
-      live: false,
-      ring: [],
-      index: 0,
-      filled: false,
-    };
+    const w: Window = { owner: this, key, slot, removed: false, live: false };
     this.#slotOf.set(key, w);
-    this.#resetSlot(slot);
+    // A slot from the free list was reset when its node was removed.
+    this.#table.init(slot);
     return w;
-  }
-
-  /** Empty slot: no interval, no heartbeat. */
-  #resetSlot(slot: number): void {
-    const t = this.#table;
-    t.views();
-    t.f64[slot * 4 + F_SUM] = 0;
-    t.f64[slot * 4 + F_LAST] = NaN;
-    t.f64[slot * 4 + F_PHI] = NaN;
-    t.u32[slot * 8 + U_COUNT] = 0;
-    t.u32[slot * 8 + U_ALIVE] = 0;
-  }
-
-  /** Appends an interval; the table's views must be current. */
-  #append(w: Window, secs: number): void {
-    const slot = w.slot;
-    const f = this.#table.f64;
-    let sum = f[slot * 4 + F_SUM]!;
-    const ring = w.ring;
-    let count: number;
-    if (w.filled) {
-      sum -= ring[w.index]!;
-      ring[w.index] = secs;
-      if (++w.index === ring.length) w.index = 0;
-      count = ring.length;
-    } else {
-      ring.push(secs);
-      count = ring.length;
-      if (count === this.#config.samplingWindowSize) w.filled = true;
-    }
-    sum += secs;
-    f[slot * 4 + F_SUM] = sum;
-    this.#table.u32[slot * 8 + U_COUNT] = count;
-  }
-
-  /** Drops the intervals of `w` (its ring memory too); keeps the last heartbeat. */
-  #clear(w: Window): void {
-    w.ring = [];
-    w.index = 0;
-    w.filled = false;
-    const t = this.#table;
-    t.f64[w.slot * 4 + F_SUM] = 0;
-    t.u32[w.slot * 8 + U_COUNT] = 0;
   }
 }

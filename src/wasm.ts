@@ -1016,6 +1016,7 @@ const STATUS_CODES: Readonly<Record<KeyStatus, number>> = {
 };
 
 let activeWriter: WasmDeltaWriter | null = null;
+const NO_BYTES = new Uint8Array(0);
 
 /** The WASM side of a budgeted delta serializer (chitchat's `DeltaSerializer`): op bytes and
  * bound accounting live in WASM memory; blocks are compressed with node:zlib's zstd.
@@ -1043,8 +1044,9 @@ export class WasmDeltaWriter {
     this.#budget = Math.min(budget, 0x7fffffff);
     this.#threshold = Math.min(BLOCK_THRESHOLD, this.#budget);
     this.#compress = compress;
-    // Room for one block; `#reserve` quadruples it (up to the budget) when more blocks come.
-    this.#out = new Uint8Array(Math.min(this.#budget, this.#threshold + 4));
+    // Nothing until the first block: most deltas of a steady cluster are empty. `#reserve`
+    // makes room for one block first, then quadruples (up to the budget).
+    this.#out = NO_BYTES;
     if (activeWriter !== null) activeWriter.#park();
     wasm.writerInit(STATE, WPEND, this.#threshold, this.#budget);
     activeWriter = this;
@@ -1084,7 +1086,10 @@ export class WasmDeltaWriter {
   #reserve(n: number): void {
     if (this.#outLen + n <= this.#out.length) return;
     const grown = new Uint8Array(
-      Math.max(Math.min(this.#out.length * 4, this.#budget), this.#outLen + n),
+      Math.max(
+        Math.min(Math.max(this.#out.length * 4, this.#threshold + 4), this.#budget),
+        this.#outLen + n,
+      ),
     );
     grown.set(this.#out.subarray(0, this.#outLen));
     this.#out = grown;
@@ -1238,6 +1243,7 @@ export class WasmDeltaWriter {
     if (p > 0) this.#flush(p);
     this.#finished = true;
     activeWriter = null;
+    if (this.#outLen === 0) return new Uint8Array(1); // just the end tag
     this.#reserve(1);
     this.#out[this.#outLen] = 0;
     const out = this.#out.subarray(0, this.#outLen + 1);
@@ -1252,11 +1258,19 @@ export class WasmDeltaWriter {
 // moves up by the size of each new table. Tables are never freed here: the failure detector
 // pools and reuses them.
 
-/** Bytes per phi slot; must match wasm/assembly/phi.ts. */
-const PHI_SLOT_BYTES = 32;
-if (wasm.phiSlotBytes() !== PHI_SLOT_BYTES) {
-  throw new Error(`hearsay.wasm phi slots are ${wasm.phiSlotBytes()} bytes, expected 32`);
+/** Bytes per phi slot and per ring chunk; must match wasm/assembly/phi.ts. */
+const PHI_SLOT_BYTES = 64;
+const PHI_CHUNK_BYTES = 128;
+if (wasm.phiSlotBytes() !== PHI_SLOT_BYTES || wasm.phiChunkBytes() !== PHI_CHUNK_BYTES) {
+  throw new Error(
+    `hearsay.wasm phi slots/chunks are ${wasm.phiSlotBytes()}/${wasm.phiChunkBytes()} bytes, ` +
+      `expected ${PHI_SLOT_BYTES}/${PHI_CHUNK_BYTES}`,
+  );
 }
+/** The report call, bound once: called for every heartbeat increase. */
+const phiReport = wasm.phiReport;
+/** Ring chunks are cut from blocks of this size (8192 chunks). */
+const PHI_CHUNK_BLOCK = 1 << 20;
 
 /** The phi kernel of the WASM module, as the failure detector uses it (no pointer arithmetic
  * leaves the failure detector).
@@ -1285,6 +1299,21 @@ export interface PhiKernel {
   ): number;
   /** phi of one slot (NaN when it has no interval). */
   phiAt(table: number, slot: number, nowMs: number, priorSecs: number): number;
+  /** Records a heartbeat of the slot at address `slot` (see `phiReport` in
+   * wasm/assembly/phi.ts); reserves ring memory as needed. */
+  report(slot: number, nowMs: number, maxIntervalMs: number, window: number): void;
+  /** Drops the intervals of the slot at address `slot` (keeps its last heartbeat). */
+  clear(slot: number): void;
+  /** Empties the slot at address `slot` (no interval, no heartbeat), returning its ring
+   * memory. */
+  resetSlot(slot: number): void;
+  /** Makes the slot at address `slot` empty without reading it (a slot never used, or already
+   * reset: its memory may hold anything). */
+  initSlot(slot: number): void;
+  /** Empties slots `0..slots` of `table` (returns their ring memory). */
+  releaseTable(table: number, slots: number): void;
+  /** Ring chunks in use, over all detectors (diagnostics and tests). */
+  chunksInUse(): number;
 }
 
 const phiKernelImpl: PhiKernel = {
@@ -1298,6 +1327,18 @@ const phiKernelImpl: PhiKernel = {
   computeAll: (table, slots, nowMs, priorSecs, threshold) =>
     wasm.phiComputeAll(table, slots, nowMs, priorSecs, threshold),
   phiAt: (table, slot, nowMs, priorSecs) => wasm.phiAt(table, slot, nowMs, priorSecs),
+  report(slot, nowMs, maxIntervalMs, window) {
+    if (phiReport(slot, nowMs, maxIntervalMs, window) === 0) return;
+    wasm.phiChunkBlock(phiKernelImpl.alloc(PHI_CHUNK_BLOCK), PHI_CHUNK_BLOCK);
+    if (wasm.phiReport(slot, nowMs, maxIntervalMs, window) !== 0) {
+      throw new RangeError("phi kernel: no ring chunk after a new block");
+    }
+  },
+  clear: (slot) => wasm.phiClear(slot),
+  resetSlot: (slot) => wasm.phiResetSlot(slot),
+  initSlot: (slot) => wasm.phiInitSlot(slot),
+  releaseTable: (table, slots) => wasm.phiReleaseTable(table, slots),
+  chunksInUse: () => wasm.phiChunksInUse(),
 };
 
 /** The phi kernel (one per process; every failure detector shares it).

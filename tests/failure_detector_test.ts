@@ -7,6 +7,7 @@ import {
   phiReference,
   validateFailureDetectorConfig,
 } from "../src/failure_detector.ts";
+import { phiKernel } from "../src/wasm.ts";
 import { ConfigError } from "../src/errors.ts";
 import { VirtualClock } from "../src/virtual_clock.ts";
 import { createRandom } from "../src/random.ts";
@@ -215,78 +216,105 @@ interface ModelNode {
   last: number | undefined;
 }
 
-Deno.test("FailureDetector WASM phi equals the TypeScript reference bit for bit on random histories", () => {
-  const random = createRandom(20261127);
-  const window = 7;
-  const config: FailureDetectorConfig = {
-    ...DEFAULT_FAILURE_DETECTOR_CONFIG,
-    samplingWindowSize: window,
-    phiThreshold: 3,
-    maxIntervalMs: 8_000,
-    initialIntervalMs: 1_700,
-    deadNodeGracePeriodMs: 200_000,
-  };
-  const clock = new VirtualClock(123.456);
-  const wasm = new FailureDetector(config, clock, { backend: "wasm" });
-  const ts = new FailureDetector(config, clock, { backend: "typescript" });
-  const model = new Map<string, ModelNode>();
-  const keys = Array.from({ length: 20 }, (_, i) => `node-${i}`);
-  let compared = 0;
-  let wasmWasLive = false;
-  for (let step = 0; step < 20_000; step++) {
-    clock.advance(random.next() * (random.next() < 0.02 ? 12_000 : 200));
-    const op = random.next();
-    const key = keys[random.int(keys.length)]!;
-    if (op < 0.7) {
-      wasm.reportHeartbeat(key);
-      ts.reportHeartbeat(key);
-      let m = model.get(key);
-      if (m === undefined) model.set(key, m = { intervals: [], sum: 0, last: undefined });
-      const now = clock.now();
-      if (m.last !== undefined && now - m.last <= config.maxIntervalMs) {
-        const secs = (now - m.last) / 1000;
-        if (m.intervals.length === window) m.sum -= m.intervals.shift()!;
-        m.intervals.push(secs);
-        m.sum += secs;
-      }
-      m.last = now;
-    } else if (op < 0.85) {
-      const subset = keys.filter(() => random.next() < 0.8);
-      wasm.updateLiveness(subset);
-      ts.updateLiveness(subset);
-      assert.deepEqual(wasm.liveNodes().sort(), ts.liveNodes().sort());
-      assert.deepEqual(wasm.deadNodes().sort(), ts.deadNodes().sort());
-      if (wasm.liveNodes().length > 0) wasmWasLive = true;
-      for (const k of subset) {
-        const m = model.get(k);
-        if (m !== undefined && !wasm.isLive(k)) {
-          m.intervals = [];
-          m.sum = 0;
+for (const window of [1, 7, 15, 37]) {
+  Deno.test(`FailureDetector WASM phi equals the TypeScript reference bit for bit on random histories (window ${window})`, () => {
+    const random = createRandom(20261127 + window);
+    const config: FailureDetectorConfig = {
+      ...DEFAULT_FAILURE_DETECTOR_CONFIG,
+      samplingWindowSize: window,
+      phiThreshold: 3,
+      maxIntervalMs: 8_000,
+      initialIntervalMs: 1_700,
+      deadNodeGracePeriodMs: 200_000,
+    };
+    const clock = new VirtualClock(123.456);
+    const wasm = new FailureDetector(config, clock, { backend: "wasm" });
+    const ts = new FailureDetector(config, clock, { backend: "typescript" });
+    const model = new Map<string, ModelNode>();
+    const keys = Array.from({ length: 20 }, (_, i) => `node-${i}`);
+    let compared = 0;
+    let wasmWasLive = false;
+    for (let step = 0; step < 20_000; step++) {
+      clock.advance(random.next() * (random.next() < 0.02 ? 12_000 : 200));
+      const op = random.next();
+      const key = keys[random.int(keys.length)]!;
+      if (op < 0.7) {
+        wasm.reportHeartbeat(key);
+        ts.reportHeartbeat(key);
+        let m = model.get(key);
+        if (m === undefined) model.set(key, m = { intervals: [], sum: 0, last: undefined });
+        const now = clock.now();
+        if (m.last !== undefined && now - m.last <= config.maxIntervalMs) {
+          const secs = (now - m.last) / 1000;
+          if (m.intervals.length === window) m.sum -= m.intervals.shift()!;
+          m.intervals.push(secs);
+          m.sum += secs;
         }
+        m.last = now;
+      } else if (op < 0.85) {
+        const subset = keys.filter(() => random.next() < 0.8);
+        wasm.updateLiveness(subset);
+        ts.updateLiveness(subset);
+        assert.deepEqual(wasm.liveNodes().sort(), ts.liveNodes().sort());
+        assert.deepEqual(wasm.deadNodes().sort(), ts.deadNodes().sort());
+        if (wasm.liveNodes().length > 0) wasmWasLive = true;
+        for (const k of subset) {
+          const m = model.get(k);
+          if (m !== undefined && !wasm.isLive(k)) {
+            m.intervals = [];
+            m.sum = 0;
+          }
+        }
+      } else if (op < 0.86) {
+        assert.equal(wasm.remove(key), ts.remove(key));
+        model.delete(key);
+      } else {
+        const gone = wasm.garbageCollect().sort();
+        assert.deepEqual(gone, ts.garbageCollect().sort());
+        for (const k of gone) model.delete(k);
       }
-    } else if (op < 0.86) {
-      assert.equal(wasm.remove(key), ts.remove(key));
-      model.delete(key);
-    } else {
-      const gone = wasm.garbageCollect().sort();
-      assert.deepEqual(gone, ts.garbageCollect().sort());
-      for (const k of gone) model.delete(k);
+      for (const k of keys) {
+        const a = wasm.phi(k);
+        const b = ts.phi(k);
+        const m = model.get(k);
+        const c = m === undefined
+          ? undefined
+          : phiReference(m.sum, m.intervals.length, m.last ?? NaN, clock.now(), 1.7);
+        assert.ok(Object.is(a, b) && Object.is(a, c), `${k} at step ${step}: ${a} ${b} ${c}`);
+        if (a !== undefined) compared++;
+      }
     }
-    for (const k of keys) {
-      const a = wasm.phi(k);
-      const b = ts.phi(k);
-      const m = model.get(k);
-      const c = m === undefined
-        ? undefined
-        : phiReference(m.sum, m.intervals.length, m.last ?? NaN, clock.now(), 1.7);
-      assert.ok(Object.is(a, b) && Object.is(a, c), `${k} at step ${step}: ${a} ${b} ${c}`);
-      if (a !== undefined) compared++;
-    }
+    assert.ok(
+      compared > 100_000 && wasmWasLive,
+      `${compared} defined phi values compared, some live: ${wasmWasLive}`,
+    );
+  });
+}
+
+Deno.test("FailureDetector returns ring memory when nodes are cleared or removed", () => {
+  const kernel = phiKernel();
+  const before = kernel.chunksInUse();
+  const { clock, fd } = setup({ samplingWindowSize: 40 });
+  const keys = Array.from({ length: 30 }, (_, i) => `ring-${i}`);
+  for (let round = 0; round < 100; round++) {
+    for (const k of keys) fd.reportHeartbeat(k);
+    clock.advance(1_000);
   }
-  assert.ok(
-    compared > 100_000 && wasmWasLive,
-    `${compared} defined phi values compared, some live: ${wasmWasLive}`,
-  );
+  // 40 intervals in chunks of 15: 3 chunks per node.
+  assert.equal(kernel.chunksInUse() - before, 30 * 3);
+  fd.updateLiveness(keys);
+  assert.equal(fd.liveNodes().length, 30);
+  // Silence: every node is found dead, and its intervals are dropped.
+  clock.advance(600_000);
+  fd.updateLiveness(keys);
+  assert.equal(fd.deadNodes().length, 30);
+  assert.equal(kernel.chunksInUse(), before);
+  for (const k of keys.slice(0, 10)) fd.reportHeartbeat(k);
+  clock.advance(1_000);
+  for (const k of keys.slice(0, 10)) fd.reportHeartbeat(k);
+  assert.equal(kernel.chunksInUse() - before, 10);
+  for (const k of keys) fd.remove(k);
+  assert.equal(kernel.chunksInUse(), before);
 });
 
 Deno.test("FailureDetector instances share the WASM memory without interfering", () => {
@@ -381,4 +409,36 @@ Deno.test("FailureDetector.livenessVersion moves exactly when the live or dead s
     else fd.garbageCollect();
     check(`step ${step}`);
   }
+});
+
+Deno.test("FailureDetector.scheduledForDeletion() and garbageCollect() match the times of death", () => {
+  const grace = 20_000;
+  const { clock, fd } = setup({ deadNodeGracePeriodMs: grace });
+  const random = createRandom(99);
+  const keys = Array.from({ length: 12 }, (_, i) => `g-${i}`);
+  let scheduledSeen = 0;
+  let collected = 0;
+  for (let step = 0; step < 4_000; step++) {
+    // Mostly forward, sometimes a step back (a wall clock may do that).
+    clock.advance(random.next() < 0.1 ? 9_000 : 300 + random.next() * 700);
+    if (random.next() < 0.01) clock.advanceTo(Math.max(0, clock.now() - 5_000));
+    const key = keys[random.int(keys.length)]!;
+    const op = random.next();
+    if (op < 0.5) fd.reportHeartbeat(key);
+    else if (op < 0.8) fd.updateLiveness(keys.filter(() => random.next() < 0.7));
+    else if (op < 0.83) fd.remove(key);
+    const now = clock.now();
+    const want = fd.deadNodes().filter((k) => fd.timeOfDeath(k)! + grace / 2 < now).sort();
+    assert.deepEqual(fd.scheduledForDeletion().sort(), want, `step ${step}`);
+    scheduledSeen += want.length;
+    if (op >= 0.83) {
+      const gone = fd.deadNodes().filter((k) => now >= fd.timeOfDeath(k)! + grace).sort();
+      assert.deepEqual(fd.garbageCollect().sort(), gone, `gc at step ${step}`);
+      collected += gone.length;
+    }
+  }
+  assert.ok(
+    scheduledSeen > 100 && collected > 10,
+    `${scheduledSeen} scheduled, ${collected} collected`,
+  );
 });
