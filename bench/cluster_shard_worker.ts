@@ -147,14 +147,53 @@ export type ShardReply =
 const HEADER = 24;
 const MAX_DATAGRAM = 65_507;
 
+/** Batch buffers of this worker that are free for reuse: the batches it received go back here
+ * once every datagram in them was delivered. A window moves tens of megabytes between the
+ * workers; allocating (and copying) that much each window cost more than the sync itself. */
+class BufferPool {
+  readonly #spare: ArrayBuffer[] = [];
+  static readonly KEEP = 16;
+
+  /** A free buffer of at least `min` bytes (the largest one kept), or a new one. */
+  get(min: number): ArrayBuffer {
+    let best = -1;
+    for (let i = 0; i < this.#spare.length; i++) {
+      if (best < 0 || this.#spare[i]!.byteLength > this.#spare[best]!.byteLength) best = i;
+    }
+    if (best >= 0 && this.#spare[best]!.byteLength >= min) {
+      const b = this.#spare[best]!;
+      this.#spare[best] = this.#spare[this.#spare.length - 1]!;
+      this.#spare.pop();
+      return b;
+    }
+    return new ArrayBuffer(min);
+  }
+
+  put(buf: ArrayBuffer): void {
+    if (this.#spare.length < BufferPool.KEEP) this.#spare.push(buf);
+  }
+}
+
+/** Bytes before the first record of a batch: the u32 length of the used part (a batch buffer
+ * is usually larger than its contents). */
+const BATCH_HEAD = 8;
+
 /** The datagrams of one window for one destination shard, in one growing buffer. */
 class BatchWriter {
-  #buf = new ArrayBuffer(64 * 1024);
-  #u8 = new Uint8Array(this.#buf);
-  #view = new DataView(this.#buf);
-  #len = 0;
+  readonly #pool: BufferPool;
+  #buf: ArrayBuffer;
+  #u8: Uint8Array;
+  #view: DataView;
+  #len = BATCH_HEAD;
   #min = Infinity;
   #count = 0;
+
+  constructor(pool: BufferPool) {
+    this.#pool = pool;
+    this.#buf = pool.get(64 * 1024);
+    this.#u8 = new Uint8Array(this.#buf);
+    this.#view = new DataView(this.#buf);
+  }
 
   write(from: number, to: number, seq: number, at: number, data: Uint8Array): void {
     const need = this.#len + HEADER + data.length;
@@ -164,6 +203,7 @@ class BatchWriter {
       const bigger = new ArrayBuffer(size);
       const u8 = new Uint8Array(bigger);
       u8.set(this.#u8.subarray(0, this.#len));
+      this.#pool.put(this.#buf);
       this.#buf = bigger;
       this.#u8 = u8;
       this.#view = new DataView(bigger);
@@ -181,16 +221,16 @@ class BatchWriter {
     this.#count++;
   }
 
-  /** The batch so far (a copy, ready to transfer), or null when empty; resets the writer. */
+  /** The batch so far (its buffer itself, to transfer), or null when empty; the writer goes on
+   * in a buffer from the pool, as large as this batch. */
   take(shard: number): OutBatch | null {
-    if (this.#len === 0) return null;
-    const batch: OutBatch = {
-      shard,
-      buf: this.#buf.slice(0, this.#len),
-      min: this.#min,
-      count: this.#count,
-    };
-    this.#len = 0;
+    if (this.#len === BATCH_HEAD) return null;
+    this.#view.setUint32(0, this.#len, true);
+    const batch: OutBatch = { shard, buf: this.#buf, min: this.#min, count: this.#count };
+    this.#buf = this.#pool.get(Math.max(64 * 1024, this.#len));
+    this.#u8 = new Uint8Array(this.#buf);
+    this.#view = new DataView(this.#buf);
+    this.#len = BATCH_HEAD;
     this.#min = Infinity;
     this.#count = 0;
     return batch;
@@ -238,6 +278,12 @@ class ShardEndpoint implements Transport {
   }
 }
 
+/** An inbound batch buffer and how many of its datagrams are still to be delivered. */
+interface Inbound {
+  readonly buf: ArrayBuffer;
+  left: number;
+}
+
 /** One datagram of an inbound batch, before it is scheduled. */
 interface Arrival {
   at: number;
@@ -245,6 +291,7 @@ interface Arrival {
   seq: number;
   to: number;
   bytes: Uint8Array;
+  batch: Inbound;
 }
 
 function arrivalOrder(a: Arrival, b: Arrival): number {
@@ -267,6 +314,7 @@ class ShardNetwork {
   readonly #byObject = new WeakMap<SocketAddr, number>();
   readonly #endpoints: (ShardEndpoint | undefined)[];
   readonly #outboxes: BatchWriter[];
+  readonly #pool = new BufferPool();
 
   constructor(clock: VirtualClock, cfg: ShardConfig) {
     this.#clock = clock;
@@ -283,7 +331,7 @@ class ShardNetwork {
     }
     this.#endpoints = new Array<ShardEndpoint | undefined>(cfg.numNodes);
     this.#outboxes = [];
-    for (let k = 0; k < cfg.workers; k++) this.#outboxes.push(new BatchWriter());
+    for (let k = 0; k < cfg.workers; k++) this.#outboxes.push(new BatchWriter(this.#pool));
   }
 
   bind(index: number): ShardEndpoint {
@@ -338,17 +386,26 @@ class ShardNetwork {
           `causality error: datagram due at ${a.at} reached shard ${this.#cfg.shard} at ${now}`,
         );
       }
-      clock.setTimer(a.at - now, () => this.#deliver(a.from, a.to, a.bytes));
+      clock.setTimer(a.at - now, () => {
+        this.#deliver(a.from, a.to, a.bytes);
+        // Handlers only read a datagram while they run: a delivered batch can be reused.
+        if (--a.batch.left === 0) this.#pool.put(a.batch.buf);
+      });
     }
   }
 
   #parse(buf: ArrayBuffer, into: Arrival[]): void {
     const view = new DataView(buf);
     const u8 = new Uint8Array(buf);
-    let o = 0;
-    while (o < buf.byteLength) {
-      if (o + HEADER > buf.byteLength) {
-        throw new Error(`truncated batch header at offset ${o} of ${buf.byteLength} bytes`);
+    const end = buf.byteLength >= BATCH_HEAD ? view.getUint32(0, true) : 0;
+    if (end < BATCH_HEAD || end > buf.byteLength) {
+      throw new Error(`bad batch length ${end} in a buffer of ${buf.byteLength} bytes`);
+    }
+    const batch: Inbound = { buf, left: 0 };
+    let o = BATCH_HEAD;
+    while (o < end) {
+      if (o + HEADER > end) {
+        throw new Error(`truncated batch header at offset ${o} of ${end} bytes`);
       }
       const from = view.getUint32(o, true);
       const to = view.getUint32(o + 4, true);
@@ -356,11 +413,12 @@ class ShardNetwork {
       const seq = view.getUint32(o + 16, true);
       const len = view.getUint32(o + 20, true);
       o += HEADER;
-      if (o + len > buf.byteLength || from >= this.#cfg.numNodes || to >= this.#cfg.numNodes) {
+      if (o + len > end || from >= this.#cfg.numNodes || to >= this.#cfg.numNodes) {
         throw new Error(`bad batch record (from ${from}, to ${to}, length ${len}) at ${o}`);
       }
       // A view, not a copy: the batch is this shard's alone and nobody writes to it again.
-      into.push({ at, from, seq, to, bytes: u8.subarray(o, o + len) });
+      into.push({ at, from, seq, to, bytes: u8.subarray(o, o + len), batch });
+      batch.left++;
       o += len;
     }
   }

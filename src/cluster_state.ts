@@ -279,6 +279,11 @@ export class ClusterState {
     return this.#version;
   }
 
+  /** A counter that moves whenever a node state is added or removed (not when one changes). */
+  get membershipVersion(): number {
+    return this.#membership;
+  }
+
   /** Number of node states held. */
   get size(): number {
     return this.#states.size;

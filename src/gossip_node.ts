@@ -11,19 +11,13 @@ import { ClusterState, type SampleMemo } from "./cluster_state.ts";
 import { type GossipNodeOptions, resolveConfig, type ResolvedConfig } from "./config.ts";
 import { ConfigError, DecodeError, HearsayError } from "./errors.ts";
 import { FailureDetector } from "./failure_detector.ts";
-import {
-  decodeMessage,
-  encodeAck,
-  encodeMessage,
-  encodeSyn,
-  encodeSynAck,
-  MAX_DATAGRAM_SIZE,
-} from "./message.ts";
+import { encodeAck, encodeMessage, encodeSyn, encodeSynAck, MAX_DATAGRAM_SIZE } from "./message.ts";
 import type { NodeState, VersionedValue } from "./node_state.ts";
 import { defaultRandom, type Random } from "./random.ts";
 import { formatSocketAddr, parseSocketAddr } from "./socket_addr.ts";
 import type { Transport } from "./transport/transport.ts";
 import { bindUdp } from "./transport/udp.ts";
+import { releaseDigestLease, wasmDecodeMessageLeased } from "./wasm.ts";
 import type { ChitchatId, ChitchatMessage, Delta, Digest, SocketAddr } from "./types.ts";
 
 /** Outgoing messages go straight to the transport: pooled encoding saves an allocation each
@@ -336,13 +330,13 @@ export class GossipNode {
   }
 
   /** The gossip candidates of a round: live, dead and seed addresses (each address once). They
-   * only depend on the failure detector's sets, the nodes held and the seeds, so they are
-   * rebuilt only when one of those changed. */
+   * only depend on the failure detector's sets, which nodes are held (not their contents) and
+   * the seeds, so they are rebuilt only when one of those changed. */
   #candidates: Candidates | undefined = undefined;
 
   #gossipCandidates(): Candidates {
     const fdVersion = this.#fd.livenessVersion;
-    const stateVersion = this.#state.version;
+    const stateVersion = this.#state.membershipVersion;
     const cached = this.#candidates;
     if (
       cached !== undefined && cached.fdVersion === fdVersion &&
@@ -610,10 +604,13 @@ export class GossipNode {
   #onDatagram(data: Uint8Array, from: SocketAddr): void {
     if (this.#closed) return;
     let msg: ChitchatMessage;
+    let leased = false;
     try {
-      msg = decodeMessage(data);
+      // The handler only reads the message: its digest entries can be lent objects.
+      ({ message: msg, leased } = wasmDecodeMessageLeased(data));
     } catch (e) {
-      this.#drop(e instanceof DecodeError ? e.reason : "internal");
+      // As decodeMessage() reports it: anything but a DecodeError is an unexpected failure.
+      this.#drop(e instanceof DecodeError ? e.reason : "badOp");
       return;
     }
     try {
@@ -622,6 +619,8 @@ export class GossipNode {
       // A bug must not kill the receive path; count it and tell once per occurrence.
       this.#drop("internal");
       this.#warn(`internal error while handling a ${msg.type}: ${(e as Error).stack ?? e}`);
+    } finally {
+      if (leased) releaseDigestLease();
     }
   }
 

@@ -213,17 +213,47 @@ function recordId(r: number, s: readonly string[]): ChitchatId {
 }
 
 /** Builds digest records `0..n` at `rec`; strings from `s` starting at `sk`. */
+/** A digest entry of the lease pool (see {@link wasmDecodeMessageLeased}). */
+interface PooledNodeDigest {
+  chitchatId: ChitchatId;
+  heartbeat: bigint;
+  lastGcVersion: bigint;
+  maxVersion: bigint;
+}
+
+/** Digest entry objects lent out by {@link wasmDecodeMessageLeased}, reused message after
+ * message: a 1000-node digest is 1000 objects, and a busy node decodes thousands of digests a
+ * second that it only reads while it handles them. */
+const digestPool: PooledNodeDigest[] = [];
+let digestLeased = false;
+/** Whether the next `readDigestRecords` fills pool objects. */
+let readIntoPool = false;
+
 function readDigestRecords(rec: number, n: number, s: readonly string[]): Digest {
   const nodes: NodeDigest[] = new Array(n);
+  const pooled = readIntoPool;
   for (let i = 0; i < n; i++) {
     const r = rec + i * 64;
     const q = r >>> 3;
-    nodes[i] = {
-      chitchatId: recordId(r, s),
-      heartbeat: u64At(q + 4),
-      lastGcVersion: u64At(q + 5),
-      maxVersion: u64At(q + 6),
-    };
+    const chitchatId = recordId(r, s);
+    const heartbeat = u64At(q + 4);
+    const lastGcVersion = u64At(q + 5);
+    const maxVersion = u64At(q + 6);
+    if (pooled) {
+      let e = digestPool[i];
+      if (e === undefined) {
+        e = { chitchatId, heartbeat, lastGcVersion, maxVersion };
+        digestPool.push(e);
+      } else {
+        e.chitchatId = chitchatId;
+        e.heartbeat = heartbeat;
+        e.lastGcVersion = lastGcVersion;
+        e.maxVersion = maxVersion;
+      }
+      nodes[i] = e;
+    } else {
+      nodes[i] = { chitchatId, heartbeat, lastGcVersion, maxVersion };
+    }
   }
   return { nodes };
 }
@@ -608,6 +638,47 @@ export function wasmDecodeMessage(bytes: Uint8Array): ChitchatMessage {
     default:
       return { type: "badCluster" };
   }
+}
+
+/** {@link wasmDecodeMessage} for a receiver that only reads the message while it handles it:
+ * the digest entries are objects lent from a pool, valid until {@link releaseDigestLease}.
+ * `leased` says whether they were lent (false when the pool was already lent out, e.g. to a
+ * handler further up the stack: the entries are then fresh objects and there is nothing to
+ * release).
+ *
+ * @example
+ * ```ts
+ * import { releaseDigestLease, wasmDecodeMessageLeased } from "./wasm.ts";
+ * const { message, leased } = wasmDecodeMessageLeased(new Uint8Array([0x53, 0xb0, 0, 3]));
+ * console.log(message.type); // badCluster
+ * if (leased) releaseDigestLease();
+ * ```
+ */
+export function wasmDecodeMessageLeased(
+  bytes: Uint8Array,
+): { message: ChitchatMessage; leased: boolean } {
+  if (digestLeased) return { message: wasmDecodeMessage(bytes), leased: false };
+  readIntoPool = true;
+  try {
+    const message = wasmDecodeMessage(bytes);
+    const leased = message.type === "syn" || message.type === "synAck";
+    digestLeased = leased;
+    return { message, leased };
+  } finally {
+    readIntoPool = false;
+  }
+}
+
+/** Ends the lease of {@link wasmDecodeMessageLeased}: its digest entries may be reused.
+ *
+ * @example
+ * ```ts
+ * import { releaseDigestLease } from "./wasm.ts";
+ * releaseDigestLease();
+ * ```
+ */
+export function releaseDigestLease(): void {
+  digestLeased = false;
 }
 
 /** Decodes bare delta bytes (blocks + end tag). Returns the delta and the bytes consumed.

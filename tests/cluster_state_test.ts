@@ -206,7 +206,21 @@ Deno.test("ClusterState.version moves when nodes come and go and when deltas app
   assert.equal(moved(), true);
   const again = cs.applyDelta(delta).changed.length;
   assert.equal(moved(), again > 0);
+  // A delta moves the version but not the membership version.
+  const m2 = cs.membershipVersion;
+  cs.applyDelta({
+    nodeDeltas: [{
+      ...delta.nodeDeltas[0]!,
+      fromVersionExcluded: 9n,
+      maxVersion: 10n,
+      keyValues: [{ key: "n2", value: "y", version: 10n, status: "set" as const }],
+    }],
+  });
+  assert.equal(moved(), true);
+  assert.equal(cs.membershipVersion, m2);
   // Removal: moves.
+  const members = cs.membershipVersion;
   cs.removeNode([...cs.states.keys()].find((k) => k !== cs.selfKey)!);
   assert.equal(moved(), true);
+  assert.notEqual(cs.membershipVersion, members);
 });
