@@ -147,3 +147,33 @@ Deno.test("decodeMessage() with interning matches a plain re-decode on random me
     assert.deepEqual(encodeMessage(second), bytes);
   }
 });
+
+Deno.test("wasmDecodeMessageLeased() lends entry objects once, and fresh ones while lent", async () => {
+  const { releaseDigestLease, wasmDecodeMessageLeased } = await import("../src/wasm.ts");
+  const ids = Array.from({ length: 4 }, (_, i) => id(`lease-${i}`, 1n, "10.4.4.4", 40 + i));
+  const bytesA = encodeSyn("c", digestOf(ids, 5n));
+  const bytesB = encodeSyn("c", digestOf(ids, 6n));
+  const a = wasmDecodeMessageLeased(bytesA);
+  assert.equal(a.leased, true);
+  // Nested (a handler further up still reads `a`): fresh objects, `a` untouched.
+  const b = wasmDecodeMessageLeased(bytesB);
+  assert.equal(b.leased, false);
+  if (a.message.type !== "syn" || b.message.type !== "syn") throw new Error("not a syn");
+  assert.equal(a.message.digest.nodes[0]!.heartbeat, 5n);
+  assert.equal(b.message.digest.nodes[0]!.heartbeat, 6n);
+  releaseDigestLease();
+  // Lent again: the same entry objects, now with the new values.
+  const c = wasmDecodeMessageLeased(bytesB);
+  assert.equal(c.leased, true);
+  if (c.message.type !== "syn") throw new Error("not a syn");
+  assert.strictEqual(c.message.digest.nodes[0], a.message.digest.nodes[0]);
+  assert.equal(a.message.digest.nodes[0]!.heartbeat, 6n);
+  releaseDigestLease();
+  // An Ack has no digest: nothing is lent.
+  const ack = wasmDecodeMessageLeased(new Uint8Array([0x53, 0xb0, 0, 2, 0]));
+  assert.equal(ack.leased, false);
+  // A failed decode lends nothing either.
+  assert.throws(() => wasmDecodeMessageLeased(bytesA.subarray(0, 10)), DecodeError);
+  assert.equal(wasmDecodeMessageLeased(bytesA).leased, true);
+  releaseDigestLease();
+});
