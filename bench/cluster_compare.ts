@@ -21,6 +21,7 @@
  */
 import { InteropPeer } from "../tests/interop/peer.ts";
 import { type ClusterSimOptions, type ClusterSimResult, runHearsaySim } from "./cluster_sim.ts";
+import { runShardedSim } from "./cluster_shards.ts";
 
 /** One compared configuration and what each side measured (null: could not run). */
 export interface ComparedRun {
@@ -38,7 +39,12 @@ export interface CompareReport {
   machine: string;
   runs: ComparedRun[];
   chitchatRealClock: ClusterSimResult[];
+  /** The real-time check (`speedNodes` at a 1 s interval, membership and traffic): hearsay in
+   * one thread, hearsay over 2 workers (bench/cluster_shards.ts), chitchat on its paused clock. */
   speed: ClusterSimResult | null;
+  speedSharded?: ClusterSimResult | null;
+  speedChitchat?: ClusterSimResult | null;
+  speedChitchatError?: string;
 }
 
 /** Runs chitchat's side of a configuration through the interop peer.
@@ -280,19 +286,33 @@ export async function runCompare(opts: {
         );
       }
     }
+    if (opts.speedNodes > 0) {
+      console.error(`cluster_compare: chitchat ${opts.speedNodes} nodes at a 1 s interval ...`);
+      try {
+        report.speedChitchat = await runChitchatSim(peer, speedOptions(opts), "virtual");
+      } catch (e) {
+        report.speedChitchatError = (e as Error).message;
+      }
+    }
   } finally {
     await peer.close();
   }
   if (opts.speedNodes > 0) {
     console.error(`cluster_compare: hearsay ${opts.speedNodes} nodes at a 1 s interval ...`);
-    report.speed = await runHearsaySim({
-      numNodes: opts.speedNodes,
-      gossipIntervalMs: 1000,
-      scenarios: ["membership", "traffic"],
-      wallBudgetMs: opts.budgetMs,
-    });
+    report.speed = await runHearsaySim(speedOptions(opts));
+    console.error(`cluster_compare: the same on 2 workers ...`);
+    report.speedSharded = await runShardedSim({ ...speedOptions(opts), workers: 2 });
   }
   return report;
+}
+
+function speedOptions(opts: { speedNodes: number; budgetMs: number }): ClusterSimOptions {
+  return {
+    numNodes: opts.speedNodes,
+    gossipIntervalMs: 1000,
+    scenarios: ["membership", "traffic"],
+    wallBudgetMs: opts.budgetMs,
+  };
 }
 
 /** The whole report as markdown.
@@ -331,17 +351,33 @@ export function reportMarkdown(report: CompareReport): string {
   }
   const s = report.speed;
   if (s !== null) {
-    out.push(`#### hearsay simulation speed: ${s.run.numNodes} nodes, 1 s interval`, "");
-    const steady = s.traffic === undefined ? null : s.traffic.windowMs / s.traffic.windowWallMs;
+    out.push(`#### Simulation speed: ${s.run.numNodes} nodes, 1 s interval`, "");
     out.push(
-      `- whole run: ${fmt(s.run.simulatedMs, "ms")} simulated in ${fmt(s.run.wallMs, "ms")} wall ` +
-        `= ${fmt(s.run.simulatedMs / s.run.wallMs, "x")} real time` +
-        (s.run.wallBudgetExhausted ? " (stopped by the wall budget)" : ""),
-      `- steady state (after convergence): ${fmt(steady, "x")} real time`,
-      `- membership: every node sees all after ${fmt(s.membership.allMs, "ms")} ` +
-        `(median live seen at end: ${s.membership.liveSeen?.median})`,
-      "",
+      "| simulator | whole run (from cold start) | steady state (3 s window after convergence) | every node sees all | transport |",
     );
+    out.push("|---|---|---|---|---|");
+    const row = (name: string, r: ClusterSimResult | null | undefined, note = "") => {
+      if (r === null || r === undefined) {
+        out.push(`| ${name} | n/a${note ? ` (${note})` : ""} | | | |`);
+        return;
+      }
+      const steady = r.traffic === undefined ? null : r.traffic.windowMs / r.traffic.windowWallMs;
+      out.push(
+        `| ${name} | ${fmt(r.run.simulatedMs, "ms")} in ${fmt(r.run.wallMs, "ms")} wall = ` +
+          `**${fmt(r.run.simulatedMs / r.run.wallMs, "x")}** real time` +
+          (r.run.wallBudgetExhausted ? " (stopped by the wall budget)" : "") +
+          ` | ${steady === null ? "n/a" : `**${fmt(steady, "x")}**`} | ` +
+          `${fmt(r.membership.allMs, "ms")}${
+            r.membership.timedOut
+              ? ` (not reached; median node sees ${r.membership.liveSeen?.median})`
+              : ""
+          } | ${r.run.transport} |`,
+      );
+    };
+    row("hearsay, 1 thread", s);
+    row("hearsay, 2 workers", report.speedSharded);
+    row("chitchat 0.10.1 (paused tokio clock)", report.speedChitchat, report.speedChitchatError);
+    out.push("");
   }
   return out.join("\n");
 }

@@ -1058,9 +1058,15 @@ export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
     end += 2 + len;
   }
   const head = end - out;
-  // slice() copies without first zeroing a fresh buffer.
-  if (delta === undefined && parts.pooled !== true) return u8.slice(out, end);
-  const result = output(head + (delta?.length ?? 0), parts.pooled === true);
+  if (parts.pooled !== true) {
+    // One slice() of WASM memory: it copies without first zeroing a fresh buffer (the delta
+    // bytes are put behind the header first; `bound` left room for them).
+    if (delta === undefined) return u8.slice(out, end);
+    ensure(end + delta.length + 64);
+    u8.set(delta, end);
+    return u8.slice(out, end + delta.length);
+  }
+  const result = output(head + (delta?.length ?? 0), true);
   result.set(u8.subarray(out, end));
   if (delta === undefined) return result;
   // Delta bytes go straight from their array to the result (one copy).
