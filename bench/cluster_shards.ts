@@ -27,10 +27,13 @@
 import {
   type ClusterSimResult,
   medianMax,
+  numberFlag,
   quantileOfTotal,
+  realTimeLine,
   type RunFigures,
   type Scenario,
   SCENARIOS,
+  simOptionsFromArgs,
 } from "./cluster_sim.ts";
 import { HearsayError } from "../src/errors.ts";
 import type {
@@ -592,34 +595,12 @@ export async function runShardedSim(options: ShardedSimOptions): Promise<Sharded
   }
 }
 
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
 if (import.meta.main) {
   const args = Deno.args;
-  const num = (name: string, fallback: number): number => {
-    const v = flag(args, name);
-    if (v === undefined) return fallback;
-    const x = Number(v);
-    if (!Number.isFinite(x)) {
-      console.error(`--${name} must be a number, got ${JSON.stringify(v)}`);
-      Deno.exit(2);
-    }
-    return x;
-  };
-  const scenarioFlag = flag(args, "scenarios");
   const r = await runShardedSim({
-    numNodes: num("nodes", 100),
-    workers: num("workers", 2),
-    delayMs: num("delay-ms", 1),
-    gossipIntervalMs: num("interval", 300),
-    lossRate: num("loss", 0),
-    seed: num("seed", 1),
-    phaseTimeoutMs: num("phase-timeout", 60_000),
-    wallBudgetMs: num("wall-budget", 120_000),
-    ...(scenarioFlag !== undefined ? { scenarios: scenarioFlag.split(",") as Scenario[] } : {}),
+    ...simOptionsFromArgs(args),
+    workers: numberFlag(args, "workers", 2),
+    delayMs: numberFlag(args, "delay-ms", 1),
   });
   if (args.includes("--json")) {
     console.log(JSON.stringify(r));
@@ -634,10 +615,6 @@ if (import.meta.main) {
       `${r.sharding.windows} windows in ${sec(r.sharding.windowsWallMs)} ` +
         `(sync overhead ${sec(r.sharding.overheadMs)}); ${waits}`,
     );
-    console.log(
-      `simulated ${(r.run.simulatedMs / 1000).toFixed(1)} s in ${
-        (r.run.wallMs / 1000).toFixed(1)
-      } s wall: ${(r.run.simulatedMs / r.run.wallMs).toFixed(2)}x real time`,
-    );
+    console.log(realTimeLine(r));
   }
 }

@@ -445,36 +445,69 @@ function flag(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
+/** The number given as `--name` in `args`, or `fallback`; exits with status 2 when it is not a
+ * number (for the simulation scripts' command lines).
+ *
+ * @example
+ * ```ts
+ * import { numberFlag } from "./cluster_sim.ts";
+ * console.log(numberFlag(["--nodes", "30"], "nodes", 100)); // 30
+ * ```
+ */
+export function numberFlag(args: string[], name: string, fallback: number): number {
+  const v = flag(args, name);
+  if (v === undefined) return fallback;
+  const x = Number(v);
+  if (!Number.isFinite(x)) {
+    console.error(`--${name} must be a number, got ${JSON.stringify(v)}`);
+    Deno.exit(2);
+  }
+  return x;
+}
+
+/** The options every simulation script takes on its command line: `--nodes`, `--interval`,
+ * `--loss`, `--seed`, `--phase-timeout`, `--wall-budget` and `--scenarios a,b`.
+ *
+ * @example
+ * ```ts
+ * import { simOptionsFromArgs } from "./cluster_sim.ts";
+ * console.log(simOptionsFromArgs(["--nodes", "30", "--scenarios", "membership"]).numNodes); // 30
+ * ```
+ */
+export function simOptionsFromArgs(args: string[]): ClusterSimOptions {
+  const scenarioFlag = flag(args, "scenarios");
+  return {
+    numNodes: numberFlag(args, "nodes", 100),
+    gossipIntervalMs: numberFlag(args, "interval", 300),
+    lossRate: numberFlag(args, "loss", 0),
+    seed: numberFlag(args, "seed", 1),
+    phaseTimeoutMs: numberFlag(args, "phase-timeout", 60_000),
+    wallBudgetMs: numberFlag(args, "wall-budget", 120_000),
+    ...(scenarioFlag !== undefined ? { scenarios: scenarioFlag.split(",") as Scenario[] } : {}),
+  };
+}
+
+/** The summary line of a run: simulated time, wall time and their ratio.
+ *
+ * @example
+ * ```ts ignore
+ * import { realTimeLine, runHearsaySim } from "./cluster_sim.ts";
+ * console.log(realTimeLine(await runHearsaySim({ numNodes: 3 })));
+ * ```
+ */
+export function realTimeLine(r: ClusterSimResult): string {
+  return `simulated ${(r.run.simulatedMs / 1000).toFixed(1)} s in ${
+    (r.run.wallMs / 1000).toFixed(1)
+  } s wall: ${(r.run.simulatedMs / r.run.wallMs).toFixed(2)}x real time`;
+}
+
 if (import.meta.main) {
   const args = Deno.args;
-  const num = (name: string, fallback: number): number => {
-    const v = flag(args, name);
-    if (v === undefined) return fallback;
-    const x = Number(v);
-    if (!Number.isFinite(x)) {
-      console.error(`--${name} must be a number, got ${JSON.stringify(v)}`);
-      Deno.exit(2);
-    }
-    return x;
-  };
-  const scenarioFlag = flag(args, "scenarios");
-  const r = await runHearsaySim({
-    numNodes: num("nodes", 100),
-    gossipIntervalMs: num("interval", 300),
-    lossRate: num("loss", 0),
-    seed: num("seed", 1),
-    phaseTimeoutMs: num("phase-timeout", 60_000),
-    wallBudgetMs: num("wall-budget", 120_000),
-    ...(scenarioFlag !== undefined ? { scenarios: scenarioFlag.split(",") as Scenario[] } : {}),
-  });
+  const r = await runHearsaySim(simOptionsFromArgs(args));
   if (args.includes("--json")) {
     console.log(JSON.stringify(r));
   } else {
     console.log(r);
-    console.log(
-      `simulated ${(r.run.simulatedMs / 1000).toFixed(1)} s in ${
-        (r.run.wallMs / 1000).toFixed(1)
-      } s wall: ${(r.run.simulatedMs / r.run.wallMs).toFixed(2)}x real time`,
-    );
+    console.log(realTimeLine(r));
   }
 }
