@@ -337,25 +337,37 @@ let reusedZstd: ReusedZstd | null = null;
 /** False once the runtime turned out not to support the reuse (then never tried again). */
 let reusedZstdWorks = true;
 
+/** The native handle and write state inside a node:zlib stream, which the reuse drives
+ * directly; null (and the stream destroyed) when this runtime's stream does not have them
+ * (`init` too when `needsInit`). */
+function zstdInternals<H>(
+  created: unknown,
+  needsInit: boolean,
+): { stream: { destroy?(): void }; handle: H; state: Uint32Array } | null {
+  const stream = created as {
+    _handle?: { writeSync?: unknown; init?: unknown };
+    _writeState?: unknown;
+    on?(event: string, f: () => void): void;
+    destroy?(): void;
+  };
+  stream.on?.("error", () => {});
+  const handle = stream._handle;
+  const state = stream._writeState;
+  if (
+    typeof handle?.writeSync !== "function" || (needsInit && typeof handle.init !== "function") ||
+    !(state instanceof Uint32Array) || state.length < 2
+  ) {
+    stream.destroy?.();
+    return null;
+  }
+  return { stream, handle: handle as H, state };
+}
+
 function openReusedZstd(): ReusedZstd | null {
   try {
-    const stream = createZstdDecompress() as unknown as {
-      _handle?: { writeSync?: unknown };
-      _writeState?: unknown;
-      on?(event: string, f: () => void): void;
-      destroy?(): void;
-    };
-    stream.on?.("error", () => {});
-    const handle = stream._handle;
-    const state = stream._writeState;
-    if (
-      typeof handle?.writeSync !== "function" || !(state instanceof Uint32Array) ||
-      state.length < 2
-    ) {
-      stream.destroy?.();
-      return null;
-    }
-    const z: ReusedZstd = { stream, handle: handle as ZstdHandle, state };
+    const z: ReusedZstd | null = zstdInternals<ZstdHandle>(createZstdDecompress(), false);
+    if (z === null) return null;
+    const { stream, state } = z;
     // Self-check: the reused context must give what the one-shot API gives, twice in a row.
     const sample = new TextEncoder().encode("hearsay zstd self-check ".repeat(40));
     const frame = new Uint8Array(zstdCompressSync(sample));
@@ -450,23 +462,12 @@ function compressWith(z: ReusedZstdCompress, src: Uint8Array, off: number, n: nu
 
 function openReusedCompressor(): ReusedZstdCompress | null {
   try {
-    const stream = createZstdCompress(zstdLevel3(16384)) as unknown as {
-      _handle?: { writeSync?: unknown; init?: unknown };
-      _writeState?: unknown;
-      on?(event: string, f: () => void): void;
-      destroy?(): void;
-    };
-    stream.on?.("error", () => {});
-    const handle = stream._handle;
-    const state = stream._writeState;
-    if (
-      typeof handle?.writeSync !== "function" || typeof handle.init !== "function" ||
-      !(state instanceof Uint32Array) || state.length < 2
-    ) {
-      stream.destroy?.();
-      return null;
-    }
-    const z: ReusedZstdCompress = { stream, handle: handle as ZstdCompressHandle, state };
+    const z: ReusedZstdCompress | null = zstdInternals<ZstdCompressHandle>(
+      createZstdCompress(zstdLevel3(16384)),
+      true,
+    );
+    if (z === null) return null;
+    const stream = z.stream;
     // Self-check on blocks of several sizes and contents, in sequence.
     const text = new TextEncoder().encode(
       Array.from({ length: 2000 }, (_, i) => `worker:${(i * 7919) % 1000}=${i * i};`).join(""),
