@@ -396,6 +396,33 @@ function dropReusedZstd(): void {
   reusedZstd = null;
 }
 
+/** After a failed frame: resets the reused context for the next frame (a fresh session, same
+ * parameters); drops it when the reset fails. Cheap, so a flood of bad blocks costs no new
+ * context per block (a dropped one is only freed when the event loop turns). */
+function resetReusedZstd(): void {
+  const handle = reusedZstd?.handle as { reset?: unknown } | undefined;
+  try {
+    if (typeof handle?.reset !== "function") throw new Error("no reset");
+    (handle as { reset(): void }).reset();
+  } catch {
+    dropReusedZstd();
+  }
+}
+
+let reusedZstdOpenCount = 0;
+
+/** How many times the reused zstd decompression context was opened (diagnostics and tests).
+ *
+ * @example
+ * ```ts
+ * import { reusedZstdOpens } from "./wasm.ts";
+ * console.log(reusedZstdOpens() >= 0); // true
+ * ```
+ */
+export function reusedZstdOpens(): number {
+  return reusedZstdOpenCount;
+}
+
 /** Decompresses the one zstd frame at `src` (`n` bytes) to `dst` (room for `cap` bytes) with the
  * reused context. Returns the decompressed size, or -1 when the caller must use the one-shot
  * API (no reusable context, an error, or output that does not fit below `cap`). */
@@ -403,6 +430,7 @@ function reusedZstdDecompress(src: number, n: number, dst: number, cap: number):
   if (reusedZstd === null) {
     if (!reusedZstdWorks) return -1;
     reusedZstd = openReusedZstd();
+    reusedZstdOpenCount++;
     if (reusedZstd === null) {
       reusedZstdWorks = false;
       return -1;
@@ -412,12 +440,12 @@ function reusedZstdDecompress(src: number, n: number, dst: number, cap: number):
   try {
     z.handle.writeSync(ZSTD_E_END, u8, src, n, u8, dst, cap);
   } catch {
-    dropReusedZstd();
+    resetReusedZstd();
     return -1;
   }
   const outLeft = z.state[0]!;
   if (z.state[1] !== 0 || outLeft === 0) {
-    dropReusedZstd();
+    resetReusedZstd();
     return -1;
   }
   return cap - outLeft;
