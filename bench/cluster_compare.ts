@@ -10,7 +10,7 @@
  * Prints markdown tables; `--out file.json` also saves every raw result (tools/plot.ts reads it).
  *
  * ```sh
- * deno run -A --v8-flags=--expose-gc bench/cluster_compare.ts            # about 4 minutes
+ * deno run -A --v8-flags=--expose-gc bench/cluster_compare.ts            # about 7 minutes
  * deno run -A bench/cluster_compare.ts --sizes 10,100 --out /tmp/r.json  # quick
  * ```
  * Flags: `--sizes 10,20,40,100,1000`, `--losses 0,0.5`, `--budget-ms 45000` (wall budget of one 1000+
