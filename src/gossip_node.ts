@@ -136,7 +136,7 @@ function sample<T>(random: Random, items: T[], count: number): T[] {
 /** See `GossipNode.#gossipCandidates`. */
 interface Candidates {
   readonly fdVersion: number;
-  readonly stateVersion: number;
+  readonly membershipVersion: number;
   readonly seedMap: ReadonlyMap<string, SocketAddr>;
   /** Live peers (addresses), counted once each. */
   readonly liveCount: number;
@@ -336,11 +336,11 @@ export class GossipNode {
 
   #gossipCandidates(): Candidates {
     const fdVersion = this.#fd.livenessVersion;
-    const stateVersion = this.#state.membershipVersion;
+    const membershipVersion = this.#state.membershipVersion;
     const cached = this.#candidates;
     if (
       cached !== undefined && cached.fdVersion === fdVersion &&
-      cached.stateVersion === stateVersion && cached.seedMap === this.#seeds
+      cached.membershipVersion === membershipVersion && cached.seedMap === this.#seeds
     ) {
       return cached;
     }
@@ -387,7 +387,7 @@ export class GossipNode {
     }
     const fresh: Candidates = {
       fdVersion,
-      stateVersion,
+      membershipVersion,
       seedMap: this.#seeds,
       liveCount: live.size,
       peers: [...peers],
