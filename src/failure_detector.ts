@@ -179,6 +179,8 @@ const F_PHI = 2;
 const U_COUNT = 6; // u32 index within a slot
 const U_ALIVE = 7;
 const FIRST_CAPACITY = 16;
+/** Heartbeat reports queued at most before they are applied anyway. */
+const MAX_PENDING = 1 << 16;
 
 /** A table of slots, the interval rings behind them and the kernel that computes phi over
  * them. Views are valid after {@link SlotTable.views} until the next allocation anywhere in
@@ -193,6 +195,14 @@ interface SlotTable {
   grow(capacity: number, used: number): void;
   /** Records a heartbeat of `slot` at `nowMs` (see `phiReport` in wasm/assembly/phi.ts). */
   report(slot: number, nowMs: number, maxIntervalMs: number, window: number): void;
+  /** {@link SlotTable.report} of `slots[i]` at `times[i]` for `i < count`, in order. */
+  reportMany(
+    slots: Uint32Array,
+    times: Float64Array,
+    count: number,
+    maxIntervalMs: number,
+    window: number,
+  ): void;
   /** Drops the intervals of `slot`; keeps its last heartbeat. */
   clear(slot: number): void;
   /** Empties `slot`: no interval, no heartbeat. */
@@ -269,6 +279,16 @@ class WasmTable implements SlotTable {
     this.#kernel.report(this.#block.ptr + slot * SLOT_BYTES, nowMs, maxIntervalMs, window);
   }
 
+  reportMany(
+    slots: Uint32Array,
+    times: Float64Array,
+    count: number,
+    maxIntervalMs: number,
+    window: number,
+  ): void {
+    this.#kernel.reportBatch(this.#block.ptr, slots, times, count, maxIntervalMs, window);
+  }
+
   clear(slot: number): void {
     this.#kernel.clear(this.#block.ptr + slot * SLOT_BYTES);
   }
@@ -335,6 +355,16 @@ class TsTable implements SlotTable {
       }
     }
     f[at + F_LAST] = nowMs;
+  }
+
+  reportMany(
+    slots: Uint32Array,
+    times: Float64Array,
+    count: number,
+    maxIntervalMs: number,
+    window: number,
+  ): void {
+    for (let i = 0; i < count; i++) this.report(slots[i]!, times[i]!, maxIntervalMs, window);
   }
 
   clear(slot: number): void {
@@ -435,6 +465,10 @@ export class FailureDetector {
   #used = 0;
   readonly #live = new Set<string>();
   #livenessVersion = 0;
+  /** Heartbeat reports not yet applied, in order: slot numbers and times. */
+  #pending = new Uint32Array(64);
+  #pendingTimes = new Float64Array(64);
+  #pendingCount = 0;
   /** Cache of the earliest time of death in `#dead` (undefined: unknown). */
   #earliest: number | undefined = undefined;
   /** Dead nodes and their time of death. */
@@ -473,8 +507,21 @@ export class FailureDetector {
     if (w === undefined || w.owner !== this || w.key !== key || w.removed) {
       w = this.#slotOf.get(key) ?? this.#allocate(key);
     }
-    const c = this.#config;
-    this.#table.report(w.slot, now, c.maxIntervalMs, c.samplingWindowSize);
+    // Queued with its time and applied in order before the next read: a digest reports hundreds
+    // of nodes, and one call into WASM for all of them is much cheaper than one each.
+    if (this.#pendingCount === this.#pending.length) {
+      if (this.#pendingCount >= MAX_PENDING) this.#flush();
+      else {
+        const slots = new Uint32Array(this.#pending.length * 2);
+        slots.set(this.#pending);
+        this.#pending = slots;
+        const times = new Float64Array(slots.length);
+        times.set(this.#pendingTimes);
+        this.#pendingTimes = times;
+      }
+    }
+    this.#pending[this.#pendingCount] = w.slot;
+    this.#pendingTimes[this.#pendingCount++] = now;
     return w;
   }
 
@@ -483,6 +530,7 @@ export class FailureDetector {
   phi(key: string): number | undefined {
     const w = this.#slotOf.get(key);
     if (w === undefined) return undefined;
+    this.#flush();
     const phi = this.#table.phiAt(w.slot, this.#clock.now(), this.#priorSecs);
     return Number.isNaN(phi) ? undefined : phi;
   }
@@ -493,6 +541,7 @@ export class FailureDetector {
   updateLiveness(keys: Iterable<string>): void {
     const now = this.#clock.now();
     const t = this.#table;
+    this.#flush();
     if (this.#used > 0) {
       t.computeAll(this.#used, now, this.#priorSecs, this.#config.phiThreshold);
       t.views();
@@ -605,6 +654,7 @@ export class FailureDetector {
 
   /** Forgets everything about `key`; returns whether anything was known. Its slot is reused. */
   remove(key: string): boolean {
+    this.#flush();
     let known = this.#live.delete(key);
     known = this.#undead(key) || known;
     if (known) this.#livenessVersion++;
@@ -615,6 +665,21 @@ export class FailureDetector {
     this.#table.reset(w.slot);
     this.#free.push(w.slot);
     return true;
+  }
+
+  /** Applies the queued heartbeat reports. */
+  #flush(): void {
+    const n = this.#pendingCount;
+    if (n === 0) return;
+    this.#pendingCount = 0;
+    const c = this.#config;
+    this.#table.reportMany(
+      this.#pending,
+      this.#pendingTimes,
+      n,
+      c.maxIntervalMs,
+      c.samplingWindowSize,
+    );
   }
 
   #allocate(key: string): Window {

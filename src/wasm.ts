@@ -1375,6 +1375,9 @@ if (wasm.phiSlotBytes() !== PHI_SLOT_BYTES || wasm.phiChunkBytes() !== PHI_CHUNK
 }
 /** The report call, bound once: called for every heartbeat increase. */
 const phiReport = wasm.phiReport;
+/** Slot numbers of one `reportBatch` call go through this region (allocated on first use). */
+const PHI_BATCH = 4096;
+let phiBatchAt = 0;
 /** Ring chunks are cut from blocks of this size (8192 chunks). */
 const PHI_CHUNK_BLOCK = 1 << 20;
 
@@ -1408,6 +1411,16 @@ export interface PhiKernel {
   /** Records a heartbeat of the slot at address `slot` (see `phiReport` in
    * wasm/assembly/phi.ts); reserves ring memory as needed. */
   report(slot: number, nowMs: number, maxIntervalMs: number, window: number): void;
+  /** Records heartbeats in order: slot number `slots[i]` of `table` at time `times[i]`, for
+   * `i < count`, as {@link PhiKernel.report} would one by one (one call into WASM). */
+  reportBatch(
+    table: number,
+    slots: Uint32Array,
+    times: Float64Array,
+    count: number,
+    maxIntervalMs: number,
+    window: number,
+  ): void;
   /** Drops the intervals of the slot at address `slot` (keeps its last heartbeat). */
   clear(slot: number): void;
   /** Empties the slot at address `slot` (no interval, no heartbeat), returning its ring
@@ -1438,6 +1451,34 @@ const phiKernelImpl: PhiKernel = {
     wasm.phiChunkBlock(phiKernelImpl.alloc(PHI_CHUNK_BLOCK), PHI_CHUNK_BLOCK);
     if (wasm.phiReport(slot, nowMs, maxIntervalMs, window) !== 0) {
       throw new RangeError("phi kernel: no ring chunk after a new block");
+    }
+  },
+  reportBatch(table, slots, times, count, maxIntervalMs, window) {
+    let done = 0;
+    while (done < count) {
+      const n = Math.min(count - done, PHI_BATCH);
+      if (phiBatchAt === 0) phiBatchAt = phiKernelImpl.alloc(PHI_BATCH * 12);
+      ensure(phiBatchAt + PHI_BATCH * 12);
+      const timesAt = phiBatchAt + PHI_BATCH * 4;
+      u32.set(slots.subarray(done, done + n), phiBatchAt >>> 2);
+      new Float64Array(memory.buffer, timesAt, n).set(times.subarray(done, done + n));
+      let at = 0;
+      let fresh = false;
+      while (at < n) {
+        const got = wasm.phiReportBatch(
+          table,
+          phiBatchAt + at * 4,
+          timesAt + at * 8,
+          n - at,
+          maxIntervalMs,
+          window,
+        );
+        if (got === 0 && fresh) throw new RangeError("phi kernel: no ring chunk after a new block");
+        at += got;
+        fresh = at < n;
+        if (fresh) wasm.phiChunkBlock(phiKernelImpl.alloc(PHI_CHUNK_BLOCK), PHI_CHUNK_BLOCK);
+      }
+      done += n;
     }
   },
   clear: (slot) => wasm.phiClear(slot),

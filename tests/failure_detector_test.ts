@@ -300,7 +300,8 @@ Deno.test("FailureDetector returns ring memory when nodes are cleared or removed
     for (const k of keys) fd.reportHeartbeat(k);
     clock.advance(1_000);
   }
-  // 40 intervals in chunks of 15: 3 chunks per node.
+  // Reports are queued until the next read; then 40 intervals in chunks of 15: 3 per node.
+  assert.notEqual(fd.phi(keys[0]!), undefined);
   assert.equal(kernel.chunksInUse() - before, 30 * 3);
   fd.updateLiveness(keys);
   assert.equal(fd.liveNodes().length, 30);
@@ -312,6 +313,7 @@ Deno.test("FailureDetector returns ring memory when nodes are cleared or removed
   for (const k of keys.slice(0, 10)) fd.reportHeartbeat(k);
   clock.advance(1_000);
   for (const k of keys.slice(0, 10)) fd.reportHeartbeat(k);
+  assert.notEqual(fd.phi(keys[0]!), undefined);
   assert.equal(kernel.chunksInUse() - before, 10);
   for (const k of keys) fd.remove(k);
   assert.equal(kernel.chunksInUse(), before);
@@ -441,4 +443,33 @@ Deno.test("FailureDetector.scheduledForDeletion() and garbageCollect() match the
     scheduledSeen > 100 && collected > 10,
     `${scheduledSeen} scheduled, ${collected} collected`,
   );
+});
+
+Deno.test("FailureDetector applies thousands of queued reports like the TypeScript backend", () => {
+  const config: FailureDetectorConfig = {
+    ...DEFAULT_FAILURE_DETECTOR_CONFIG,
+    samplingWindowSize: 20,
+  };
+  const clock = new VirtualClock();
+  const wasm = new FailureDetector(config, clock, { backend: "wasm" });
+  const ts = new FailureDetector(config, clock, { backend: "typescript" });
+  const keys = Array.from({ length: 5000 }, (_, i) => `q-${i}`);
+  const random = createRandom(3);
+  // No read in between: every report of every round stays queued (more than one WASM batch,
+  // and more ring chunks than one block holds by the end).
+  for (let round = 0; round < 40; round++) {
+    for (const k of keys) {
+      if (random.next() < 0.9) {
+        wasm.reportHeartbeat(k);
+        ts.reportHeartbeat(k);
+      }
+      if (random.next() < 0.01) clock.advance(1);
+    }
+    clock.advance(250 + random.int(100));
+  }
+  for (const k of keys) assert.ok(Object.is(wasm.phi(k), ts.phi(k)), k);
+  wasm.updateLiveness(keys);
+  ts.updateLiveness(keys);
+  assert.deepEqual(wasm.liveNodes().sort(), ts.liveNodes().sort());
+  assert.ok(wasm.liveNodes().length > 4000);
 });

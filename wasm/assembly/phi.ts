@@ -222,3 +222,22 @@ export function phiReport(p: usize, nowMs: f64, maxIntervalMs: f64, window: u32)
   store<f64>(p, nowMs, 8);
   return 0;
 }
+
+/** Records heartbeats in order: the `count` slot numbers (u32) at `slots`, each at the time
+ * (f64 ms) at the same index of `times`, in the table at `table` (see `phiReport`). Returns how
+ * many were recorded: fewer than `count` when a chunk was needed and none is left (hand over a
+ * block and go on from there). */
+export function phiReportBatch(
+  table: usize,
+  slots: usize,
+  times: usize,
+  count: u32,
+  maxIntervalMs: f64,
+  window: u32,
+): u32 {
+  for (let i: u32 = 0; i < count; i++) {
+    const p = table + <usize>load<u32>(slots + (<usize>i << 2)) * PHI_SLOT_BYTES;
+    if (phiReport(p, load<f64>(times + (<usize>i << 3)), maxIntervalMs, window) < 0) return i;
+  }
+  return count;
+}
