@@ -14,13 +14,19 @@
  * deno run -A bench/cluster_compare.ts --sizes 10,100 --out /tmp/r.json  # quick
  * ```
  * Flags: `--sizes 10,20,40,100,1000`, `--losses 0,0.5`, `--budget-ms 45000` (wall budget of one 1000+
- * node simulation per implementation), `--speed-nodes 1000` (0 = skip the real-time check of
+ * node simulation per implementation), `--hearsay-start-stagger <ms>` (see `startStaggerMs` in
+ * cluster_sim.ts), `--speed-nodes 1000` (0 = skip the real-time check of
  * hearsay at a 1 s interval), `--repeat 3` (seeds per configuration below 500 nodes), `--no-real` (skip the real-clock chitchat check), `--out <file>`.
  *
  * @module
  */
 import { InteropPeer } from "../tests/interop/peer.ts";
-import { type ClusterSimOptions, type ClusterSimResult, runHearsaySim } from "./cluster_sim.ts";
+import {
+  type ClusterSimOptions,
+  type ClusterSimResult,
+  numberFlag,
+  runHearsaySim,
+} from "./cluster_sim.ts";
 import { runShardedSim } from "./cluster_shards.ts";
 
 /** One compared configuration and what each side measured (null: could not run). */
@@ -202,12 +208,6 @@ function listFlag(args: string[], name: string, fallback: number[]): number[] {
   return (args[i + 1] ?? "").split(",").map(Number).filter((x) => Number.isFinite(x));
 }
 
-function numFlag(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  const x = i < 0 ? NaN : Number(args[i + 1]);
-  return Number.isFinite(x) ? x : fallback;
-}
-
 async function machine(): Promise<string> {
   let cpu = "";
   try {
@@ -236,6 +236,8 @@ export async function runCompare(opts: {
   speedNodes: number;
   realClock: boolean;
   repeat: number;
+  /** hearsay only: `startStaggerMs` of every run (see `ClusterSimOptions`). Default 0. */
+  hearsayStartStaggerMs?: number;
 }): Promise<CompareReport> {
   const peer = await InteropPeer.start();
   const report: CompareReport = {
@@ -268,7 +270,13 @@ export async function runCompare(opts: {
           chitchat: [],
         };
         for (let seed = 1; seed <= repeat; seed++) {
-          run.hearsay.push(await runHearsaySim({ ...options, seed }));
+          run.hearsay.push(
+            await runHearsaySim({
+              ...options,
+              seed,
+              startStaggerMs: opts.hearsayStartStaggerMs ?? 0,
+            }),
+          );
           try {
             run.chitchat.push(await runChitchatSim(peer, { ...options, seed }, "virtual"));
           } catch (e) {
@@ -387,10 +395,11 @@ if (import.meta.main) {
   const report = await runCompare({
     sizes: listFlag(args, "sizes", [10, 20, 40, 100, 1000]),
     losses: listFlag(args, "losses", [0, 0.5]),
-    budgetMs: numFlag(args, "budget-ms", 45_000),
-    speedNodes: numFlag(args, "speed-nodes", 1000),
+    budgetMs: numberFlag(args, "budget-ms", 45_000),
+    speedNodes: numberFlag(args, "speed-nodes", 1000),
     realClock: !args.includes("--no-real"),
-    repeat: numFlag(args, "repeat", 3),
+    repeat: numberFlag(args, "repeat", 3),
+    hearsayStartStaggerMs: numberFlag(args, "hearsay-start-stagger", 0),
   });
   console.log(reportMarkdown(report));
   const i = args.indexOf("--out");

@@ -597,8 +597,15 @@ export async function runShardedSim(options: ShardedSimOptions): Promise<Sharded
 
 if (import.meta.main) {
   const args = Deno.args;
+  const { startStaggerMs, ...common } = simOptionsFromArgs(args);
+  if (startStaggerMs !== undefined && startStaggerMs !== 0) {
+    console.error(
+      "--start-stagger is not supported here (the sharded simulator needs integer times)",
+    );
+    Deno.exit(2);
+  }
   const r = await runShardedSim({
-    ...simOptionsFromArgs(args),
+    ...common,
     workers: numberFlag(args, "workers", 2),
     delayMs: numberFlag(args, "delay-ms", 1),
   });
