@@ -838,18 +838,15 @@ function encodedId(id: ChitchatId): EncodedId {
   return entry;
 }
 
-/** The cached layout of a digest, kept in WASM memory while the plan is cached: `blob` at
- * `at`, then `offs` at `offsAt`, then `perm` (if any) at `permAt`. */
+/** The cached layout of a digest, kept in WASM memory while the plan is cached (region `at`,
+ * size class `capacity`): the ids' encoded bytes in input order plus 16 bytes of slack for WASM's
+ * 16-byte copies (`blobLength` bytes at `at`), their `n + 1` offsets (u32 at `offsAt`) and, when
+ * the input is not in wire order, the wire position -> input index permutation (u32 at `permAt`;
+ * 0 when there is none). */
 interface DigestPlan {
   /** The ids, in input order. */
   readonly ids: readonly ChitchatId[];
-  /** Their encoded bytes, in input order, plus 16 bytes of slack for WASM's 16-byte copies. */
-  readonly blob: Uint8Array;
-  /** `n + 1` offsets into `blob`. */
-  readonly offs: Uint32Array;
-  /** Wire position -> input index, or null when the input is already in wire order. */
-  readonly perm: Uint32Array | null;
-  /** The WASM region holding the three (size class `capacity`). */
+  readonly blobLength: number;
   readonly at: number;
   readonly capacity: number;
   readonly offsAt: number;
@@ -922,13 +919,11 @@ function buildPlan(entries: readonly NodeDigest[]): DigestPlan {
   if (perm !== null) u32.set(perm, (region.at + permAt) >>> 2);
   return {
     ids,
-    blob,
-    offs,
-    perm,
+    blobLength: blob.length,
     at: region.at,
     capacity: region.capacity,
     offsAt: region.at + offsAt,
-    permAt: region.at + permAt,
+    permAt: perm === null ? 0 : region.at + permAt,
   };
 }
 
@@ -1049,7 +1044,7 @@ export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
   let out: number;
   let end: number;
   for (;;) {
-    const blobLen = plan === null ? 0 : plan.blob.length;
+    const blobLen = plan === null ? 0 : plan.blobLength;
     const valsAt = SCRATCH;
     out = align64(valsAt + 24 * n);
     const bound = 4 + 2 + blobLen + 24 * n + 2 + Math.min(cluster.length * 3, 65536) + 8;
@@ -1070,14 +1065,7 @@ export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
       continue;
     }
     end = Number(
-      wasm.encodeDigestIds(
-        end,
-        plan.at,
-        plan.offsAt,
-        valsAt,
-        plan.perm === null ? 0 : plan.permAt,
-        n,
-      ),
+      wasm.encodeDigestIds(end, plan.at, plan.offsAt, valsAt, plan.permAt, n),
     );
     break;
   }
