@@ -25,13 +25,13 @@
  * @module
  */
 import {
+  type ClusterSimOptions,
   type ClusterSimResult,
   medianMax,
   numberFlag,
   quantileOfTotal,
   realTimeLine,
   type RunFigures,
-  type Scenario,
   SCENARIOS,
   simOptionsFromArgs,
 } from "./cluster_sim.ts";
@@ -52,32 +52,12 @@ import type {
  * console.log(o.workers);
  * ```
  */
-export interface ShardedSimOptions {
-  /** Cluster size (>= 3). */
-  numNodes: number;
+export interface ShardedSimOptions extends Omit<ClusterSimOptions, "delayMs" | "startStaggerMs"> {
   /** Number of Deno Workers (shards). Default 2. */
   workers?: number;
   /** Delay of every datagram, an integer >= 1 ms; it is also the synchronisation lookahead.
-   * Default 1. */
+   * Default 1. (Other options: as {@link ClusterSimOptions}; times must be integer ms.) */
   delayMs?: number;
-  /** Gossip interval (integer ms). Default 300 ms. */
-  gossipIntervalMs?: number;
-  /** Failure detector's initial interval. Default: the gossip interval. */
-  initialIntervalMs?: number;
-  /** Phi threshold. Default 8. */
-  phiThreshold?: number;
-  /** Probability that a datagram is lost. Default 0. */
-  lossRate?: number;
-  /** Seed of the network faults and of every node's randomness. Default 1. */
-  seed?: number;
-  /** Scenarios to run (membership always runs). Default: all. */
-  scenarios?: readonly Scenario[];
-  /** Deadline of one phase, in simulated ms. Default 60 000. */
-  phaseTimeoutMs?: number;
-  /** Length of the traffic window, in simulated ms. Default 3 000. */
-  trafficWindowMs?: number;
-  /** Wall-clock budget of the whole run. Default 120 000 ms. */
-  wallBudgetMs?: number;
   /** Longest wait for one answer of a worker (starting its nodes included). Default 60 000 ms. */
   requestTimeoutMs?: number;
 }
