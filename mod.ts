@@ -34,26 +34,26 @@
  *
  * @module
  */
-export type * from "./src/types.ts";
-export * from "./src/errors.ts";
-export * from "./src/socket_addr.ts";
-export * from "./src/chitchat_id.ts";
-export * from "./src/message.ts";
-export * from "./src/digest.ts";
-export * from "./src/delta.ts";
-export * from "./src/node_state.ts";
-export { ClusterState, REMOVED_NODE_MEMORY, type SampleMemo } from "./src/cluster_state.ts";
-export * from "./src/failure_detector.ts";
-export * from "./src/config.ts";
-export * from "./src/gossip_node.ts";
-export * from "./src/async_queue.ts";
-export * from "./src/peer_info.ts";
-export * from "./src/pool.ts";
-export * from "./src/clock.ts";
-export * from "./src/virtual_clock.ts";
-export * from "./src/random.ts";
+export type * from "./src/common/types.ts";
+export * from "./src/common/errors.ts";
+export * from "./src/common/socket_addr.ts";
+export * from "./src/common/chitchat_id.ts";
+export * from "./src/codec/message.ts";
+export * from "./src/codec/digest.ts";
+export * from "./src/codec/delta.ts";
+export * from "./src/state/node_state.ts";
+export { ClusterState, REMOVED_NODE_MEMORY, type SampleMemo } from "./src/state/cluster_state.ts";
+export * from "./src/failure_detector/failure_detector.ts";
+export * from "./src/node/config.ts";
+export * from "./src/node/gossip_node.ts";
+export * from "./src/common/async_queue.ts";
+export * from "./src/pool/peer_info.ts";
+export * from "./src/pool/pool.ts";
+export * from "./src/common/clock.ts";
+export * from "./src/common/virtual_clock.ts";
+export * from "./src/common/random.ts";
 export type * from "./src/transport/transport.ts";
 export * from "./src/transport/udp.ts";
 export * from "./src/transport/memory.ts";
 export * from "./src/transport/encrypted.ts";
-export * from "./src/keyring.ts";
+export * from "./src/transport/keyring.ts";

@@ -1,6 +1,6 @@
 // `deno bench -A bench/codec_bench.ts`: the codec on a ~64 KiB delta and a 1000-node digest.
-import { decodeMessage, encodeMessage } from "../src/message.ts";
-import { DeltaWriter } from "../src/delta.ts";
+import { decodeMessage, encodeMessage } from "../src/codec/message.ts";
+import { DeltaWriter } from "../src/codec/delta.ts";
 import { ACK, DELTA, RECORDS, SYN } from "./codec_fixtures.ts";
 
 const ackRaw = encodeMessage(ACK, { compress: false });

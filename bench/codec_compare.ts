@@ -5,9 +5,9 @@
  * compare against hearsay with `compress: true`.
  */
 import * as zlib from "node:zlib";
-import { decodeMessage, encodeMessage } from "../src/message.ts";
-import type { ChitchatMessage } from "../src/types.ts";
-import { InteropPeer } from "../tests/interop/peer.ts";
+import { decodeMessage, encodeMessage } from "../src/codec/message.ts";
+import type { ChitchatMessage } from "../src/common/types.ts";
+import { InteropPeer } from "../interop/peer.ts";
 import { ACK, RECORDS, SYN } from "./codec_fixtures.ts";
 
 function median(xs: number[]): number {
@@ -74,7 +74,7 @@ console.log(
 );
 
 // How much of the zstd rows is zstd itself: node:zlib's one-shot calls on the Ack's blocks (the
-// codec reuses one context per direction where the runtime allows it; see src/wasm.ts).
+// codec reuses one context per direction where the runtime allows it; see src/codec/wasm.ts).
 const ops = encodeMessage(ACK, { compress: false });
 const blocks: Uint8Array[] = [];
 for (let p = 4; ops[p] !== 0;) {

@@ -1,5 +1,11 @@
 // Shared inputs of the codec benchmarks: a ~64 KiB zlayer-like delta and a 1000-node digest.
-import type { ChitchatMessage, Delta, Digest, KeyValueMutation, NodeDelta } from "../src/types.ts";
+import type {
+  ChitchatMessage,
+  Delta,
+  Digest,
+  KeyValueMutation,
+  NodeDelta,
+} from "../src/common/types.ts";
 
 /** ~64 KiB of ops: zlayer-style records (`worker:<n>` keys, base64url PeerInfo JSON values). */
 export function realisticDelta(maxOpBytes = 65000): Delta {

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { behindDigest, loadedClusterState } from "./bench_cluster_fixtures.ts";
-import { MAX_DATAGRAM_SIZE } from "../src/message.ts";
+import { behindDigest, loadedClusterState } from "../sim/fixtures.ts";
+import { MAX_DATAGRAM_SIZE } from "../src/codec/message.ts";
 
 const NONE: ReadonlySet<string> = new Set();
 

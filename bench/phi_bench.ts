@@ -9,10 +9,10 @@ import {
   FailureDetector,
   type PhiBackend,
   phiReference,
-} from "../src/failure_detector.ts";
-import { phiKernel } from "../src/wasm.ts";
-import { VirtualClock } from "../src/virtual_clock.ts";
-import { createRandom } from "../src/random.ts";
+} from "../src/failure_detector/failure_detector.ts";
+import { phiKernel } from "../src/codec/wasm.ts";
+import { VirtualClock } from "../src/common/virtual_clock.ts";
+import { createRandom } from "../src/common/random.ts";
 
 const NODES = 1_000;
 const WINDOW = 100;

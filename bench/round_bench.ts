@@ -9,14 +9,14 @@
  *
  * @module
  */
-import { GossipNode } from "../src/gossip_node.ts";
-import { decodeMessage, encodeAck, encodeSyn } from "../src/message.ts";
-import { encodeDelta } from "../src/delta.ts";
-import { createRandom } from "../src/random.ts";
-import { VirtualClock } from "../src/virtual_clock.ts";
+import { GossipNode } from "../src/node/gossip_node.ts";
+import { decodeMessage, encodeAck, encodeSyn } from "../src/codec/message.ts";
+import { encodeDelta } from "../src/codec/delta.ts";
+import { createRandom } from "../src/common/random.ts";
+import { VirtualClock } from "../src/common/virtual_clock.ts";
 import { MemoryNetwork } from "../src/transport/memory.ts";
-import type { SocketAddr } from "../src/types.ts";
-import { benchId, clusterDeltas, loadedClusterState } from "./bench_cluster_fixtures.ts";
+import type { SocketAddr } from "../src/common/types.ts";
+import { benchId, clusterDeltas, loadedClusterState } from "../sim/fixtures.ts";
 
 const NONE: ReadonlySet<string> = new Set();
 

@@ -21,8 +21,8 @@
  * @module
  */
 import process from "node:process";
-import { GossipNode } from "../src/gossip_node.ts";
-import { readLines } from "../tools/lines.ts";
+import { GossipNode } from "../src/node/gossip_node.ts";
+import { readLines } from "../sim/lines.ts";
 
 /** Convergence bound of one size. */
 const CONVERGE_MS = 30_000;

@@ -4,13 +4,13 @@
  * chitchat serializes, we decode to the same structure; both reject the same hostile bytes.
  */
 import assert from "node:assert/strict";
-import { decodeMessage, encodeMessage } from "../src/message.ts";
-import { DecodeError } from "../src/errors.ts";
-import type { ChitchatMessage, Delta, KeyValueMutation, NodeDelta } from "../src/types.ts";
-import { InteropPeer, type MessageJson, messageToJson, sortDigestJson } from "./interop/peer.ts";
-import { sortedDigestEntries } from "../src/digest.ts";
-import { VECTORS } from "./codec_vectors_test.ts";
-import { createRandom, hex, id, randomMessage } from "./codec_gen.ts";
+import { decodeMessage, encodeMessage } from "../src/codec/message.ts";
+import { DecodeError } from "../src/common/errors.ts";
+import type { ChitchatMessage, Delta, KeyValueMutation, NodeDelta } from "../src/common/types.ts";
+import { InteropPeer, type MessageJson, messageToJson, sortDigestJson } from "../interop/peer.ts";
+import { sortedDigestEntries } from "../src/codec/digest.ts";
+import { VECTORS } from "../src/codec/vectors_test.ts";
+import { createRandom, hex, id, randomMessage } from "../src/codec/_test_utils.ts";
 
 function normalized(msg: ChitchatMessage): ChitchatMessage {
   if (msg.type === "syn" || msg.type === "synAck") {

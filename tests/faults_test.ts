@@ -4,10 +4,10 @@
  * clock jumps, restarts and seeds that never answer.
  */
 import assert from "node:assert/strict";
-import { exactlyLive, FaultSim, fullView, JumpClock, liveSet, sameView } from "./fault_helpers.ts";
-import type { GossipNode } from "../src/gossip_node.ts";
-import { decodeMessage, encodeMessage, encodeSyn } from "../src/message.ts";
-import type { ChitchatMessage } from "../src/types.ts";
+import { exactlyLive, FaultSim, fullView, JumpClock, liveSet, sameView } from "../sim/faults.ts";
+import type { GossipNode } from "../src/node/gossip_node.ts";
+import { decodeMessage, encodeMessage, encodeSyn } from "../src/codec/message.ts";
+import type { ChitchatMessage } from "../src/common/types.ts";
 
 function noDrops(nodes: GossipNode[]): void {
   for (const n of nodes) {

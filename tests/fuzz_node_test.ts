@@ -3,19 +3,19 @@
  * random bytes, seeded and bounded. Set HEARSAY_FUZZ_DATAGRAMS for a longer run.
  */
 import assert from "node:assert/strict";
-import { GossipNode } from "../src/gossip_node.ts";
-import { encodeDelta } from "../src/delta.ts";
+import { GossipNode } from "../src/node/gossip_node.ts";
+import { encodeDelta } from "../src/codec/delta.ts";
 import {
   decodeMessage,
   encodeAck,
   encodeMessage,
   encodeSyn,
   encodeSynAck,
-} from "../src/message.ts";
-import { createRandom, type Random } from "../src/random.ts";
-import { VirtualClock } from "../src/virtual_clock.ts";
+} from "../src/codec/message.ts";
+import { createRandom, type Random } from "../src/common/random.ts";
+import { VirtualClock } from "../src/common/virtual_clock.ts";
 import type { DatagramHandler, Transport, TransportStats } from "../src/transport/transport.ts";
-import type { ChitchatId, Delta, Digest, SocketAddr } from "../src/types.ts";
+import type { ChitchatId, Delta, Digest, SocketAddr } from "../src/common/types.ts";
 
 const COUNT = Number(Deno.env.get("HEARSAY_FUZZ_DATAGRAMS") ?? 1_000_000);
 

@@ -3,10 +3,10 @@
  * liveness predicate, and shutdown.
  */
 import assert from "node:assert/strict";
-import { GossipNode, type LiveNodes } from "../src/gossip_node.ts";
-import { ConfigError } from "../src/errors.ts";
-import { presets } from "../src/config.ts";
-import { Sim } from "./sim_helpers.ts";
+import { GossipNode, type LiveNodes } from "../src/node/gossip_node.ts";
+import { ConfigError } from "../src/common/errors.ts";
+import { presets } from "../src/node/config.ts";
+import { Sim } from "../sim/memory_cluster.ts";
 
 Deno.test("GossipNode.start() names the wrong field", async () => {
   const base = { nodeId: "a", clusterId: "c", listenAddr: "127.0.0.1:0" };

@@ -3,8 +3,8 @@
  * what chitchat's own cluster tests cover, written again for hearsay.
  */
 import assert from "node:assert/strict";
-import { converged, fullyLive, Sim, viewOf } from "./sim_helpers.ts";
-import { createRandom } from "../src/random.ts";
+import { converged, fullyLive, Sim, viewOf } from "../sim/memory_cluster.ts";
+import { createRandom } from "../src/common/random.ts";
 
 const FD = { deadNodeGracePeriodMs: 120_000 };
 

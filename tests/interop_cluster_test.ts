@@ -3,12 +3,12 @@
  * and hearsay nodes seeded off each other.
  */
 import assert from "node:assert/strict";
-import { InteropPeer } from "./interop/peer.ts";
-import { GossipNode } from "../src/gossip_node.ts";
-import type { GossipNodeOptions } from "../src/config.ts";
+import { InteropPeer } from "../interop/peer.ts";
+import { GossipNode } from "../src/node/gossip_node.ts";
+import type { GossipNodeOptions } from "../src/node/config.ts";
 import { bindUdp } from "../src/transport/udp.ts";
 import type { DatagramHandler, Transport } from "../src/transport/transport.ts";
-import type { SocketAddr } from "../src/types.ts";
+import type { SocketAddr } from "../src/common/types.ts";
 
 const INTERVAL = 100;
 const FD = {

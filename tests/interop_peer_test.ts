@@ -14,8 +14,8 @@ import {
   messageToJson,
   type NodeDigestJson,
   sortDigestJson,
-} from "./interop/peer.ts";
-import type { ChitchatMessage } from "../src/types.ts";
+} from "../interop/peer.ts";
+import type { ChitchatMessage } from "../src/common/types.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Hex of the spec's vectors (PROTOCOL.md §11.1), written out by hand.
@@ -261,7 +261,7 @@ Deno.test("InteropPeer decode reads node ids and strings that need escaping in D
 
 Deno.test("InteropPeer decode refuses node ids it cannot read back from Debug text", async () => {
   await using peer = await InteropPeer.start();
-  // The documented limitation (tests/interop/src/debug_text.rs): a node id containing the text
+  // The documented limitation (interop/src/debug_text.rs): a node id containing the text
   // that follows it in chitchat's Debug output. It must be an error, never a wrong decode.
   const inDelta = new Bytes()
     .u8(0).id("a, from_version_excluded: 1", 0n, [127, 0, 0, 1], 1).u64(0n).u64(0n)

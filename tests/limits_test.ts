@@ -2,9 +2,9 @@
  * Resource limits: one hostile or buggy peer cannot make a node hold unbounded state.
  */
 import assert from "node:assert/strict";
-import { resolveConfig } from "../src/config.ts";
-import { ConfigError } from "../src/errors.ts";
-import { converged, Sim } from "./sim_helpers.ts";
+import { resolveConfig } from "../src/node/config.ts";
+import { ConfigError } from "../src/common/errors.ts";
+import { converged, Sim } from "../sim/memory_cluster.ts";
 
 const FD = { deadNodeGracePeriodMs: 120_000 };
 

@@ -9,11 +9,11 @@
  * with a message otherwise. Every namespace (and so every veth, bridge and rule) is removed
  * afterwards, also on failure.
  */
-import { readLines } from "../tools/lines.ts";
+import { readLines } from "../sim/lines.ts";
 import assert from "node:assert/strict";
-import { interopBinaryPath } from "./interop/paths.ts";
+import { interopBinaryPath } from "../interop/paths.ts";
 
-const WORKER = new URL("../src/worker.ts", import.meta.url).pathname;
+const WORKER = new URL("../src/cli/worker.ts", import.meta.url).pathname;
 const PREFIX = `hs${Deno.pid}`;
 /** Bounds every wait of this test (wall-clock ms). */
 const WAIT_MS = 25_000;

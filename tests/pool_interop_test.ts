@@ -3,9 +3,9 @@
  * zlayer's Rust pool does (serde JSON, base64url without padding, `worker:<id>`).
  */
 import assert from "node:assert/strict";
-import { InteropPeer } from "./interop/peer.ts";
-import { GossipPool, type TopologyEvent } from "../src/pool.ts";
-import type { PeerInfo } from "../src/peer_info.ts";
+import { InteropPeer } from "../interop/peer.ts";
+import { GossipPool, type TopologyEvent } from "../src/pool/pool.ts";
+import type { PeerInfo } from "../src/pool/peer_info.ts";
 
 const INTERVAL = 100;
 const BIG = 9007199254740993n; // 2^53 + 1: a float would round it

@@ -2,12 +2,12 @@
  * GossipPool semantics on the in-memory network with a virtual clock.
  */
 import assert from "node:assert/strict";
-import { GossipPool, type TopologyEvent } from "../src/pool.ts";
-import type { PeerInfo } from "../src/peer_info.ts";
-import { createRandom } from "../src/random.ts";
-import { VirtualClock } from "../src/virtual_clock.ts";
+import { GossipPool, type TopologyEvent } from "../src/pool/pool.ts";
+import type { PeerInfo } from "../src/pool/peer_info.ts";
+import { createRandom } from "../src/common/random.ts";
+import { VirtualClock } from "../src/common/virtual_clock.ts";
 import { MemoryNetwork } from "../src/transport/memory.ts";
-import { Sim } from "./sim_helpers.ts";
+import { Sim } from "../sim/memory_cluster.ts";
 
 function info(id: bigint, extra: Partial<PeerInfo> = {}): PeerInfo {
   return {

@@ -4,12 +4,12 @@
  * clock). Needs `deno task build:interop` (the test task runs it).
  */
 import assert from "node:assert/strict";
-import { medianMax, quantileOfTotal, runHearsaySim, simAddr } from "../bench/cluster_sim.ts";
-import { meanOf, ratio } from "../bench/cluster_compare.ts";
-import { behindDigest, loadedClusterState } from "../bench/bench_cluster_fixtures.ts";
-import { decodeDelta } from "../src/delta.ts";
-import { InteropPeer } from "./interop/peer.ts";
-import type { ClusterSimResult } from "../bench/cluster_sim.ts";
+import { medianMax, quantileOfTotal, runHearsaySim, simAddr } from "../sim/cluster_sim.ts";
+import { meanOf, ratio } from "../sim/compare.ts";
+import { behindDigest, loadedClusterState } from "../sim/fixtures.ts";
+import { decodeDelta } from "../src/codec/delta.ts";
+import { InteropPeer } from "../interop/peer.ts";
+import type { ClusterSimResult } from "../sim/cluster_sim.ts";
 
 Deno.test("quantileOfTotal() counts nodes that never got the value as missing", () => {
   assert.equal(quantileOfTotal([0, 5, 9, 12], 4, 0.5), 5);

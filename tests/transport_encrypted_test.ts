@@ -3,19 +3,19 @@
  * then clusters of GossipNodes over encrypted transports: rotation, intruders, injection, replay.
  */
 import assert from "node:assert/strict";
-import { encodeDelta } from "../src/delta.ts";
-import { ConfigError } from "../src/errors.ts";
-import { GossipNode } from "../src/gossip_node.ts";
-import { generateKey, keyFingerprint, Keyring } from "../src/keyring.ts";
-import { encodeAck, encodeSyn } from "../src/message.ts";
-import { createRandom } from "../src/random.ts";
+import { encodeDelta } from "../src/codec/delta.ts";
+import { ConfigError } from "../src/common/errors.ts";
+import { GossipNode } from "../src/node/gossip_node.ts";
+import { generateKey, keyFingerprint, Keyring } from "../src/transport/keyring.ts";
+import { encodeAck, encodeSyn } from "../src/codec/message.ts";
+import { createRandom } from "../src/common/random.ts";
 import { EncryptedTransport, MAX_ENCRYPTED_PLAINTEXT } from "../src/transport/encrypted.ts";
 import { MemoryNetwork } from "../src/transport/memory.ts";
 import type { Transport } from "../src/transport/transport.ts";
 import { bindUdp } from "../src/transport/udp.ts";
-import type { SocketAddr } from "../src/types.ts";
-import { VirtualClock } from "../src/virtual_clock.ts";
-import { converged, fullyLive, viewOf } from "./sim_helpers.ts";
+import type { SocketAddr } from "../src/common/types.ts";
+import { VirtualClock } from "../src/common/virtual_clock.ts";
+import { converged, fullyLive, viewOf } from "../sim/memory_cluster.ts";
 
 const A: SocketAddr = { ip: "10.0.0.1", port: 7946 };
 const B: SocketAddr = { ip: "10.0.0.2", port: 7946 };

@@ -1,11 +1,11 @@
 /**
  * The worker end to end, as subprocesses on loopback.
  */
-import { readLines } from "../tools/lines.ts";
+import { readLines } from "../sim/lines.ts";
 import assert from "node:assert/strict";
-import { eventToJsonLine, parseWorkerArgs, UsageError, WORKER_HELP } from "../src/worker.ts";
+import { eventToJsonLine, parseWorkerArgs, UsageError, WORKER_HELP } from "../src/cli/worker.ts";
 
-const SCRIPT = new URL("../src/worker.ts", import.meta.url).pathname;
+const SCRIPT = new URL("../src/cli/worker.ts", import.meta.url).pathname;
 
 class WorkerProc {
   readonly proc: Deno.ChildProcess;
@@ -242,7 +242,7 @@ Deno.test("worker: three processes discover each other, serve /peers and /metric
 });
 
 Deno.test("worker: --keyring-file encrypts gossip; a worker without the key stays out", async () => {
-  const { generateKey } = await import("../src/keyring.ts");
+  const { generateKey } = await import("../src/transport/keyring.ts");
   const dir = await Deno.makeTempDir();
   const key = generateKey(32).toBase64();
   const file = `${dir}/keyring.json`;

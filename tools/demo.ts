@@ -7,9 +7,9 @@
  * Flags: --workers N (default 5, 2..20), --interval-ms MS (default 200), --no-rust, --fast (no
  * pauses between phases).
  */
-import { encodePeerInfo, workerKey } from "../src/peer_info.ts";
-import { InteropPeer } from "../tests/interop/peer.ts";
-import { readLines } from "./lines.ts";
+import { encodePeerInfo, workerKey } from "../src/pool/peer_info.ts";
+import { InteropPeer } from "../interop/peer.ts";
+import { readLines } from "../sim/lines.ts";
 
 const args = Deno.args;
 function flag(name: string, fallback: number): number {
@@ -62,7 +62,7 @@ async function until(what: string, check: () => boolean): Promise<number> {
   return performance.now() - start;
 }
 
-const workerScript = new URL("../src/worker.ts", import.meta.url).pathname;
+const workerScript = new URL("../src/cli/worker.ts", import.meta.url).pathname;
 let seedAddr: string | undefined;
 let rustAddr: string | undefined;
 

@@ -1,8 +1,8 @@
 /**
- * Draws the SVG plots of docs/BENCHMARKS.md from the raw results of bench/cluster_compare.ts:
+ * Draws the SVG plots of docs/BENCHMARKS.md from the raw results of sim/compare.ts:
  *
  * ```sh
- * deno run -A --v8-flags=--expose-gc bench/cluster_compare.ts --out docs/data/cluster_compare.json
+ * deno run -A --v8-flags=--expose-gc sim/compare.ts --out docs/data/cluster_compare.json
  * deno run -A tools/plot.ts docs/data/cluster_compare.json docs/plots
  * ```
  *
@@ -12,8 +12,8 @@
  *
  * @module
  */
-import type { CompareReport } from "../bench/cluster_compare.ts";
-import type { ClusterSimResult } from "../bench/cluster_sim.ts";
+import type { CompareReport } from "../sim/compare.ts";
+import type { ClusterSimResult } from "../sim/cluster_sim.ts";
 
 /** One line of a chart. */
 export interface Series {

@@ -1,5 +1,5 @@
 /**
- * Builds `src/hearsay.wasm` from `wasm/assembly/index.ts` with AssemblyScript (pinned version,
+ * Builds `src/codec/hearsay.wasm` from `wasm/assembly/index.ts` with AssemblyScript (pinned version,
  * fetched from npm by Deno). `--check` builds into a temporary directory and exits 1 when the
  * committed artifact differs (the build is byte-for-byte reproducible).
  *
@@ -11,7 +11,7 @@
 const ASC = "npm:assemblyscript@0.28.20/asc";
 const root = new URL("../", import.meta.url);
 const entry = new URL("wasm/assembly/index.ts", root).pathname;
-const artifact = new URL("src/hearsay.wasm", root).pathname;
+const artifact = new URL("src/codec/hearsay.wasm", root).pathname;
 // A module with no imports at all: stub runtime, no abort import, asserts compiled out. SIMD
 // (standard WebAssembly, in every V8 since 9.1) speeds up the decoder's string batching.
 const FLAGS = ["-O3", "--noAssert", "--runtime", "stub", "--use", "abort=", "--enable", "simd"];
@@ -45,17 +45,17 @@ if (Deno.args.includes("--check")) {
     }
     if (!same(built, committed)) {
       console.error(
-        `check:wasm: src/hearsay.wasm is stale (${committed.length} B committed, ${built.length} B ` +
+        `check:wasm: src/codec/hearsay.wasm is stale (${committed.length} B committed, ${built.length} B ` +
           "built from wasm/assembly/); run `deno task build:wasm` and commit the result",
       );
       Deno.exit(1);
     }
-    console.log(`check:wasm: src/hearsay.wasm is up to date (${built.length} B)`);
+    console.log(`check:wasm: src/codec/hearsay.wasm is up to date (${built.length} B)`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 } else {
   await compile(artifact);
   const size = (await Deno.stat(artifact)).size;
-  console.log(`build:wasm: wrote src/hearsay.wasm (${size} B)`);
+  console.log(`build:wasm: wrote src/codec/hearsay.wasm (${size} B)`);
 }

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
-import { DecryptError, ENCRYPTION_OVERHEAD, type Keyring, NONCE_SIZE } from "../keyring.ts";
-import type { SocketAddr } from "../types.ts";
+import { ConfigError } from "../common/errors.ts";
+import { DecryptError, ENCRYPTION_OVERHEAD, type Keyring, NONCE_SIZE } from "./keyring.ts";
+import type { SocketAddr } from "../common/types.ts";
 import type { DatagramHandler, Transport, TransportStats } from "./transport.ts";
 
 /** The largest UDP payload over IPv4 (65 535 - 8 - 20). */
@@ -98,8 +98,8 @@ class ReplayWindow {
  * ```ts
  * import { EncryptedTransport } from "./encrypted.ts";
  * import { MemoryNetwork } from "./memory.ts";
- * import { generateKey, Keyring } from "../keyring.ts";
- * import { VirtualClock } from "../virtual_clock.ts";
+ * import { generateKey, Keyring } from "./keyring.ts";
+ * import { VirtualClock } from "../common/virtual_clock.ts";
  * const clock = new VirtualClock();
  * const net = new MemoryNetwork({ clock, seed: 1 });
  * const keyring = await Keyring.create([generateKey()]);

@@ -6,10 +6,10 @@
  *
  * @module
  */
-import type { Clock, Timer } from "../clock.ts";
-import { AddressInUseError, ConfigError } from "../errors.ts";
-import { createRandom, type Random } from "../random.ts";
-import type { SocketAddr } from "../types.ts";
+import type { Clock, Timer } from "../common/clock.ts";
+import { AddressInUseError, ConfigError } from "../common/errors.ts";
+import { createRandom, type Random } from "../common/random.ts";
+import type { SocketAddr } from "../common/types.ts";
 import type { DatagramHandler, Transport, TransportStats } from "./transport.ts";
 
 /** A delay in milliseconds: a fixed value, or uniform in `[min, max]`.
@@ -52,7 +52,7 @@ export interface LinkFault {
  * @example
  * ```ts
  * import type { MemoryNetworkOptions } from "./memory.ts";
- * import { VirtualClock } from "../virtual_clock.ts";
+ * import { VirtualClock } from "../common/virtual_clock.ts";
  * const o: MemoryNetworkOptions = { clock: new VirtualClock(), seed: 1, loss: 0.1 };
  * console.log(o.seed);
  * ```
@@ -163,7 +163,7 @@ export interface MemoryNetworkStats {
  * @example
  * ```ts
  * import { MemoryNetwork } from "./memory.ts";
- * import { VirtualClock } from "../virtual_clock.ts";
+ * import { VirtualClock } from "../common/virtual_clock.ts";
  * const net = new MemoryNetwork({ clock: new VirtualClock(), seed: 1 });
  * const cut = net.isolate("10.0.0.1:7946");
  * cut.heal();
@@ -294,7 +294,7 @@ const FIRST_EPHEMERAL_PORT = 49152;
  * @example
  * ```ts
  * import { MemoryNetwork } from "./memory.ts";
- * import { VirtualClock } from "../virtual_clock.ts";
+ * import { VirtualClock } from "../common/virtual_clock.ts";
  * const clock = new VirtualClock();
  * const net = new MemoryNetwork({ clock, seed: 1, delayMs: { min: 1, max: 5 } });
  * const a = net.bind({ ip: "10.0.0.1", port: 7946 });

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { SocketAddr } from "../types.ts";
+import type { SocketAddr } from "../common/types.ts";
 
 /** Called for every datagram received, with the sender's address. Must not throw.
  *

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { AddressInUseError, ConfigError, HearsayError } from "../errors.ts";
-import type { SocketAddr } from "../types.ts";
+import { AddressInUseError, ConfigError, HearsayError } from "../common/errors.ts";
+import type { SocketAddr } from "../common/types.ts";
 import type { DatagramHandler, Transport, TransportStats } from "./transport.ts";
 
 /** The largest UDP payload over IPv4 (65 535 - 8 UDP header - 20 IP header) and chitchat's

@@ -21,7 +21,7 @@
 // by every detector, fed with blocks that JavaScript reserves (`phiChunkBlock`); a heartbeat
 // report touches only its slot and one chunk, and nothing lands on the JavaScript heap.
 //
-// src/wasm.ts places the tables and chunk blocks in the memory layout, and JavaScript reads
+// src/codec/wasm.ts places the tables and chunk blocks in the memory layout, and JavaScript reads
 // phi and the alive flags back through typed-array views.
 //
 // The arithmetic is chitchat 0.10.1's (seconds; additive smoothing with prior weight 5) and is

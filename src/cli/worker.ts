@@ -1,0 +1,420 @@
+/**
+ * The hearsay worker: runs one {@link GossipPool} member from the command line and prints each
+ * topology event as one JSON line (a readable line when stdout is a terminal).
+ *
+ * ```sh
+ * deno run -A jsr:@hearsay/gossip/worker --node-id 1 --listen 127.0.0.1:7946 --seed 127.0.0.1:7947
+ * ```
+ *
+ * @module
+ */
+import { HearsayError } from "../common/errors.ts";
+import { GossipPool, type TopologyEvent } from "../pool/pool.ts";
+import { type PeerInfo, peerInfoToJson, validatePeerInfo } from "../pool/peer_info.ts";
+import { formatSocketAddr, parseSocketAddr } from "../common/socket_addr.ts";
+import { KeyringError, loadKeyringFile } from "../transport/keyring.ts";
+import { EncryptedTransport } from "../transport/encrypted.ts";
+import { bindUdp } from "../transport/udp.ts";
+import type { SocketAddr } from "../common/types.ts";
+
+/** The worker's `--help` text.
+ *
+ * @example
+ * ```ts
+ * import { WORKER_HELP } from "./worker.ts";
+ * console.log(WORKER_HELP.split("\n")[0]);
+ * ```
+ */
+export const WORKER_HELP: string =
+  `hearsay worker: one member of a gossip pool (chitchat 0.10 / zlayer compatible)
+
+Usage: deno run -A <hearsay>/worker [flags]
+
+Flags:
+  --node-id <u64>          this worker's id (required); its gossip node id is worker:<id>
+  --listen <ip:port>       UDP address to bind (default 127.0.0.1:7946; port 0 = any free port)
+  --advertise <ip:port>    address peers gossip to (default: the bound address; required
+                           when --listen is 0.0.0.0 or ::)
+  --seed <host:port>       a pool member to contact (repeatable)
+  --cluster-id <text>      pools with other ids are ignored (default "default-cluster")
+  --wg-pubkey <text>       WireGuard public key to publish (default "")
+  --wg-endpoint <ip:port>  WireGuard UDP endpoint to publish (default 0.0.0.0:0)
+  --overlay-ip <text>      overlay IP to publish (default "")
+  --label <k=v>            a label to publish (repeatable)
+  --interval-ms <ms>       gossip interval (default 1000)
+  --initial-interval-ms <ms>
+                           failure detector prior for the heartbeat interval (default 5000,
+                           chitchat's); lower detects dead peers sooner
+  --generation <u64>       incarnation number (default: start time in ms)
+  --keyring-file <path>    encrypt and authenticate gossip with the AES-GCM keys in this JSON
+                           file ({"primary": "<base64>", "keys": [...]}, see docs/SECURITY.md);
+                           without it the wire is plain chitchat
+  --status-addr <ip:port>  serve GET /peers (JSON) and GET /metrics (Prometheus) on this
+                           loopback address
+  --help                   show this text
+
+Output: one JSON line per topology event on stdout, e.g.
+  {"event":"joined","node_id":2,"wg_pubkey":"","wg_endpoint":"0.0.0.0:0","overlay_ip":"","labels":{}}
+  {"event":"left","node_id":2,"reason":"failed"}
+SIGINT or SIGTERM leaves the pool gracefully (peers see "left" at once) and exits 0.
+A bad flag or value prints one line to stderr and exits 2.`;
+
+/** Parsed worker flags.
+ *
+ * @example
+ * ```ts
+ * import { parseWorkerArgs } from "./worker.ts";
+ * const opts = parseWorkerArgs(["--node-id", "7", "--label", "zone=a"]);
+ * console.log(opts.nodeId, opts.selfInfo.labels);
+ * ```
+ */
+export interface WorkerOptions {
+  /** `--node-id` */
+  readonly nodeId: bigint;
+  /** `--listen` */
+  readonly listen: string;
+  /** `--advertise` */
+  readonly advertise: string | undefined;
+  /** `--seed` */
+  readonly seeds: string[];
+  /** `--cluster-id` */
+  readonly clusterId: string;
+  /** What the worker publishes (`--wg-pubkey`, `--wg-endpoint`, `--overlay-ip`, `--label`). */
+  readonly selfInfo: PeerInfo;
+  /** `--interval-ms` */
+  readonly intervalMs: number;
+  /** `--initial-interval-ms` */
+  readonly initialIntervalMs: number;
+  /** `--generation` */
+  readonly generationId: bigint | undefined;
+  /** `--status-addr` */
+  readonly statusAddr: SocketAddr | undefined;
+  /** `--keyring-file` */
+  readonly keyringFile: string | undefined;
+  /** `--help` was given. */
+  readonly help: boolean;
+}
+
+/** A bad command line; the message is the one line the worker prints.
+ *
+ * @example
+ * ```ts
+ * import { parseWorkerArgs, UsageError } from "./worker.ts";
+ * try {
+ *   parseWorkerArgs(["--bogus"]);
+ * } catch (e) {
+ *   console.log(e instanceof UsageError, (e as Error).message);
+ * }
+ * ```
+ */
+export class UsageError extends HearsayError {}
+
+const U64 = /^[0-9]{1,20}$/;
+const VALUE_FLAGS = new Set([
+  "node-id",
+  "listen",
+  "advertise",
+  "seed",
+  "cluster-id",
+  "wg-pubkey",
+  "wg-endpoint",
+  "overlay-ip",
+  "label",
+  "interval-ms",
+  "initial-interval-ms",
+  "generation",
+  "status-addr",
+  "keyring-file",
+]);
+
+function u64(flag: string, v: string): bigint {
+  if (!U64.test(v) || BigInt(v) >= 1n << 64n) {
+    throw new UsageError(`--${flag} must be an unsigned 64-bit integer, got ${JSON.stringify(v)}`);
+  }
+  return BigInt(v);
+}
+
+function addr(flag: string, v: string): SocketAddr {
+  try {
+    return parseSocketAddr(v);
+  } catch {
+    throw new UsageError(`--${flag} must be ip:port or [ipv6]:port, got ${JSON.stringify(v)}`);
+  }
+}
+
+/** Parses the worker's flags (`--flag value` or `--flag=value`); throws {@link UsageError}. */
+export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
+  const values = new Map<string, string[]>();
+  let help = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--help" || arg === "-h") {
+      help = true;
+      continue;
+    }
+    const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
+    if (m === null) throw new UsageError(`unexpected argument ${JSON.stringify(arg)} (see --help)`);
+    const name = m[1]!;
+    if (!VALUE_FLAGS.has(name)) throw new UsageError(`unknown flag --${name} (see --help)`);
+    let value = m[2];
+    if (value === undefined) {
+      value = args[++i];
+      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    }
+    const list = values.get(name) ?? [];
+    if (list.length > 0 && name !== "seed" && name !== "label") {
+      throw new UsageError(`--${name} given twice`);
+    }
+    list.push(value);
+    values.set(name, list);
+  }
+  const one = (name: string): string | undefined => values.get(name)?.[0];
+  if (help) {
+    return {
+      nodeId: 0n,
+      listen: "",
+      advertise: undefined,
+      seeds: [],
+      clusterId: "",
+      selfInfo: { nodeId: 0n, wgPubkey: "", wgEndpoint: "0.0.0.0:0", overlayIp: "", labels: {} },
+      intervalMs: 0,
+      initialIntervalMs: 0,
+      generationId: undefined,
+      statusAddr: undefined,
+      keyringFile: undefined,
+      help,
+    };
+  }
+  const idText = one("node-id");
+  if (idText === undefined) throw new UsageError("--node-id is required (see --help)");
+  const nodeId = u64("node-id", idText);
+  const listen = one("listen") ?? "127.0.0.1:7946";
+  addr("listen", listen);
+  const advertise = one("advertise");
+  if (advertise !== undefined) addr("advertise", advertise);
+  const seeds = values.get("seed") ?? [];
+  for (const s of seeds) {
+    if (!/^(\[[^\]]+\]|[^:\s]+):[0-9]{1,5}$/.test(s) || Number(s.split(":").at(-1)) > 65_535) {
+      throw new UsageError(
+        `--seed must be host:port, ip:port or [ipv6]:port, got ${JSON.stringify(s)}`,
+      );
+    }
+  }
+  const labels: Record<string, string> = {};
+  for (const l of values.get("label") ?? []) {
+    const eq = l.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--label must be key=value, got ${JSON.stringify(l)}`);
+    labels[l.slice(0, eq)] = l.slice(eq + 1);
+  }
+  const wgEndpoint = one("wg-endpoint") ?? "0.0.0.0:0";
+  addr("wg-endpoint", wgEndpoint);
+  const intervalText = one("interval-ms") ?? "1000";
+  const intervalMs = Number(intervalText);
+  if (!/^[0-9]+$/.test(intervalText) || intervalMs < 1 || intervalMs > 3_600_000) {
+    throw new UsageError(
+      `--interval-ms must be an integer in 1..3600000, got ${JSON.stringify(intervalText)}`,
+    );
+  }
+  const priorText = one("initial-interval-ms") ?? "5000";
+  const initialIntervalMs = Number(priorText);
+  if (!/^[0-9]+$/.test(priorText) || initialIntervalMs < 1 || initialIntervalMs > 3_600_000) {
+    throw new UsageError(
+      `--initial-interval-ms must be an integer in 1..3600000, got ${JSON.stringify(priorText)}`,
+    );
+  }
+  const gen = one("generation");
+  const statusText = one("status-addr");
+  let statusAddr: SocketAddr | undefined;
+  if (statusText !== undefined) {
+    statusAddr = addr("status-addr", statusText);
+    if (!(statusAddr.ip.startsWith("127.") || statusAddr.ip === "::1")) {
+      throw new UsageError(`--status-addr must be a loopback address, got ${statusText}`);
+    }
+  }
+  return {
+    nodeId,
+    listen,
+    advertise,
+    seeds,
+    clusterId: one("cluster-id") ?? "default-cluster",
+    selfInfo: validatePeerInfo({
+      nodeId,
+      wgPubkey: one("wg-pubkey") ?? "",
+      wgEndpoint,
+      overlayIp: one("overlay-ip") ?? "",
+      labels,
+    }),
+    intervalMs,
+    initialIntervalMs,
+    generationId: gen === undefined ? undefined : u64("generation", gen),
+    statusAddr,
+    keyringFile: one("keyring-file"),
+    help,
+  };
+}
+
+/** One topology event as the worker's JSON line.
+ *
+ * @example
+ * ```ts
+ * import { eventToJsonLine } from "./worker.ts";
+ * console.log(eventToJsonLine({ type: "left", nodeId: 18446744073709551615n, reason: "left" }));
+ * // {"event":"left","node_id":18446744073709551615,"reason":"left"}
+ * ```
+ */
+export function eventToJsonLine(e: TopologyEvent): string {
+  if (e.type === "left") return `{"event":"left","node_id":${e.nodeId},"reason":"${e.reason}"}`;
+  return `{"event":"${e.type}",${peerInfoToJson(e.peer).slice(1)}`;
+}
+
+function readable(e: TopologyEvent): string {
+  const time = new Date().toISOString().slice(11, 23);
+  if (e.type === "left") return `${time}  left     worker ${e.nodeId} (${e.reason})`;
+  const p = e.peer;
+  const labels = Object.entries(p.labels).map(([k, v]) => `${k}=${v}`).join(",");
+  return `${time}  ${e.type.padEnd(8)} worker ${p.nodeId}  wg=${p.wgEndpoint} ` +
+    `overlay=${p.overlayIp || "-"}${labels ? ` labels=${labels}` : ""}`;
+}
+
+function prometheus(pool: GossipPool, encryption: EncryptedTransport | undefined): string {
+  const m = pool.metrics();
+  const live = pool.peers().length;
+  const all = pool.peers({ includeDead: true }).length;
+  const lines = [
+    "# HELP hearsay_peers Known peers by state.",
+    "# TYPE hearsay_peers gauge",
+    `hearsay_peers{state="live"} ${live}`,
+    `hearsay_peers{state="dead"} ${Math.max(0, all - live)}`,
+    "# HELP hearsay_datagrams_total Datagrams by direction.",
+    "# TYPE hearsay_datagrams_total counter",
+    `hearsay_datagrams_total{direction="in"} ${m.datagramsIn}`,
+    `hearsay_datagrams_total{direction="out"} ${m.datagramsOut}`,
+    "# HELP hearsay_bytes_total Bytes by direction.",
+    "# TYPE hearsay_bytes_total counter",
+    `hearsay_bytes_total{direction="in"} ${m.bytesIn}`,
+    `hearsay_bytes_total{direction="out"} ${m.bytesOut}`,
+    "# HELP hearsay_datagrams_dropped_total Datagrams dropped, by reason.",
+    "# TYPE hearsay_datagrams_dropped_total counter",
+    ...Object.entries(m.dropped).map(([r, n]) =>
+      `hearsay_datagrams_dropped_total{reason="${r}"} ${n}`
+    ),
+    `hearsay_datagrams_dropped_total{reason="send_error"} ${m.sendErrors}`,
+    "# HELP hearsay_limit_rejections_total Inputs refused by a resource limit, by limit.",
+    "# TYPE hearsay_limit_rejections_total counter",
+    ...Object.entries(m.rejected).map(([l, n]) =>
+      `hearsay_limit_rejections_total{limit="${l}"} ${n}`
+    ),
+    "# HELP hearsay_gossip_rounds_total Gossip rounds run.",
+    "# TYPE hearsay_gossip_rounds_total counter",
+    `hearsay_gossip_rounds_total ${m.rounds}`,
+    "# HELP hearsay_gossip_round_duration_seconds Time spent in gossip rounds.",
+    "# TYPE hearsay_gossip_round_duration_seconds summary",
+    `hearsay_gossip_round_duration_seconds_sum ${m.roundMsTotal / 1000}`,
+    `hearsay_gossip_round_duration_seconds_count ${m.rounds}`,
+    "# HELP hearsay_gossip_last_round_duration_seconds Duration of the last round.",
+    "# TYPE hearsay_gossip_last_round_duration_seconds gauge",
+    `hearsay_gossip_last_round_duration_seconds ${m.lastRoundMs / 1000}`,
+    ...(encryption === undefined ? [] : [
+      "# HELP hearsay_encryption_dropped_total Datagrams that failed decryption, by reason.",
+      "# TYPE hearsay_encryption_dropped_total counter",
+      ...Object.entries(encryption.dropped).map(([r, n]) =>
+        `hearsay_encryption_dropped_total{reason="${r}"} ${n}`
+      ),
+    ]),
+    "# HELP hearsay_malformed_peer_infos_total Malformed PeerInfo values seen from peers.",
+    "# TYPE hearsay_malformed_peer_infos_total counter",
+    `hearsay_malformed_peer_infos_total ${pool.malformedPeerInfos}`,
+  ];
+  return lines.join("\n") + "\n";
+}
+
+/** Runs the worker until SIGINT/SIGTERM; returns the exit code (0, or 2 for usage errors). */
+export async function runWorker(args: readonly string[]): Promise<number> {
+  let opts: WorkerOptions;
+  try {
+    opts = parseWorkerArgs(args);
+  } catch (e) {
+    if (e instanceof Error && e.name === "UsageError") {
+      console.error(`hearsay worker: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+  if (opts.help) {
+    console.log(WORKER_HELP);
+    return 0;
+  }
+  let transport: EncryptedTransport | undefined;
+  if (opts.keyringFile !== undefined) {
+    try {
+      const keyring = await loadKeyringFile(opts.keyringFile);
+      transport = new EncryptedTransport(await bindUdp(parseSocketAddr(opts.listen)), keyring);
+    } catch (e) {
+      console.error(`hearsay worker: ${(e as Error).message}`);
+      return e instanceof KeyringError ? 2 : 1;
+    }
+  }
+  let pool: GossipPool;
+  try {
+    pool = await GossipPool.start({
+      nodeId: opts.nodeId,
+      gossipListen: opts.listen,
+      seeds: opts.seeds,
+      clusterId: opts.clusterId,
+      selfInfo: opts.selfInfo,
+      gossipIntervalMs: opts.intervalMs,
+      failureDetector: { initialIntervalMs: opts.initialIntervalMs },
+      ...(opts.advertise !== undefined ? { advertiseAddr: opts.advertise } : {}),
+      ...(opts.generationId !== undefined ? { generationId: opts.generationId } : {}),
+      ...(transport !== undefined ? { transport } : {}),
+    });
+  } catch (e) {
+    await transport?.close();
+    console.error(`hearsay worker: cannot start: ${(e as Error).message}`);
+    return e instanceof Error && e.name === "ConfigError" ? 2 : 1;
+  }
+  const tty = Deno.stdout.isTerminal();
+  const out = new TextEncoder();
+  const write = (line: string) => Deno.stdout.writeSync(out.encode(line + "\n"));
+  console.error(
+    `hearsay worker ${opts.nodeId} gossiping on ${pool.gossipAddr}, cluster ${pool.clusterId}`,
+  );
+  let server: Deno.HttpServer | undefined;
+  if (opts.statusAddr !== undefined) {
+    const p = pool;
+    server = Deno.serve({
+      hostname: opts.statusAddr.ip,
+      port: opts.statusAddr.port,
+      onListen: ({ port }) =>
+        console.error(`status on http://${formatSocketAddr({ ...opts.statusAddr!, port })}`),
+    }, (req) => {
+      const path = new URL(req.url).pathname;
+      if (req.method !== "GET") return new Response("method not allowed\n", { status: 405 });
+      if (path === "/peers") {
+        const body = `[${p.peers().map(peerInfoToJson).join(",")}]`;
+        return new Response(body, { headers: { "content-type": "application/json" } });
+      }
+      if (path === "/metrics") {
+        return new Response(prometheus(p, transport), {
+          headers: { "content-type": "text/plain; version=0.0.4" },
+        });
+      }
+      return new Response("not found: try /peers or /metrics\n", { status: 404 });
+    });
+  }
+  const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, stop);
+  const printing = (async () => {
+    for await (const e of pool.subscribe()) write(tty ? readable(e) : eventToJsonLine(e));
+  })();
+  await stopped;
+  for (const s of signals) Deno.removeSignalListener(s, stop);
+  await pool.close();
+  await printing;
+  await server?.shutdown();
+  console.error(`hearsay worker ${opts.nodeId} left the pool`);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await runWorker(Deno.args));

@@ -1,0 +1,161 @@
+/**
+ * Whole chitchat 0.10.1 messages: `53 b0` magic, version `00`, type byte, body. Decoding is
+ * strict (throws only {@link DecodeError}); trailing bytes after a complete message are ignored,
+ * like chitchat.
+ *
+ * @module
+ */
+import { DecodeError } from "../common/errors.ts";
+import { deltaEncodedLength, encodeDelta } from "./delta.ts";
+import { digestEncodedLength, utf8Length } from "./digest.ts";
+import type { ChitchatMessage, Digest } from "../common/types.ts";
+import { MAX_DATAGRAM_BYTES, wasmDecodeMessage, wasmEncodeMessage } from "./wasm.ts";
+
+/** The largest UDP payload chitchat sends or receives (65 507 bytes). */
+export const MAX_DATAGRAM_SIZE = 65507;
+
+/** Options of {@link encodeMessage}. */
+export interface EncodeMessageOptions {
+  /** Compress delta blocks with zstd when that makes them smaller (default true, like chitchat). */
+  readonly compress?: boolean;
+}
+
+/** Where {@link encodeSyn}, {@link encodeSynAck} and {@link encodeAck} put their result.
+ *
+ * @example
+ * ```ts
+ * import { encodeAck, type EncodeOutputOptions } from "./message.ts";
+ * const o: EncodeOutputOptions = { pooled: true };
+ * const bytes = encodeAck(new Uint8Array([0]), o);
+ * console.log(bytes.length, bytes.buffer.byteLength > bytes.length); // 5 true
+ * ```
+ */
+export interface EncodeOutputOptions {
+  /** Return a view into a shared pool buffer (1 MiB, handed out in turn) instead of a buffer of
+   * its own: much cheaper for a sender that hands every message straight to a transport (the
+   * engine does). Mind `byteOffset`; a kept result keeps its whole pool buffer alive. Default
+   * false. */
+  readonly pooled?: boolean;
+}
+
+/** Encodes a Syn: header, digest (sorted into wire order), cluster id. ChitchatId objects are
+ * treated as immutable: their wire bytes are cached per object, so reuse ids rather than
+ * mutating them.
+ *
+ * @example
+ * ```ts
+ * import { encodeSyn } from "./message.ts";
+ * console.log(encodeSyn("cluster-a", { nodes: [] }).length); // 17
+ * ```
+ */
+export function encodeSyn(
+  clusterId: string,
+  digest: Digest,
+  options: EncodeOutputOptions = {},
+): Uint8Array {
+  return wasmEncodeMessage({
+    type: 0,
+    digest: digest.nodes,
+    clusterId,
+    pooled: options.pooled === true,
+  });
+}
+
+/** Encodes a SynAck from a digest and delta bytes (as produced by `DeltaWriter.finish()`).
+ *
+ * @example
+ * ```ts
+ * import { encodeSynAck } from "./message.ts";
+ * console.log(encodeSynAck({ nodes: [] }, new Uint8Array([0]))); // 53 b0 00 01 00 00 00
+ * ```
+ */
+export function encodeSynAck(
+  digest: Digest,
+  deltaBytes: Uint8Array,
+  options: EncodeOutputOptions = {},
+): Uint8Array {
+  return wasmEncodeMessage({
+    type: 1,
+    digest: digest.nodes,
+    delta: deltaBytes,
+    pooled: options.pooled === true,
+  });
+}
+
+/** Encodes an Ack from delta bytes (as produced by `DeltaWriter.finish()`).
+ *
+ * @example
+ * ```ts
+ * import { encodeAck } from "./message.ts";
+ * console.log(encodeAck(new Uint8Array([0]))); // 53 b0 00 02 00
+ * ```
+ */
+export function encodeAck(deltaBytes: Uint8Array, options: EncodeOutputOptions = {}): Uint8Array {
+  return wasmEncodeMessage({ type: 2, delta: deltaBytes, pooled: options.pooled === true });
+}
+
+/** Encodes any message. Deltas are cut into 16 384-byte blocks; with `compress` (default true)
+ * each block is zstd-compressed when that makes it smaller, as chitchat does. Throws EncodeError.
+ *
+ * @example
+ * ```ts
+ * import { encodeMessage } from "./message.ts";
+ * console.log(encodeMessage({ type: "badCluster" })); // 53 b0 00 03
+ * ```
+ */
+export function encodeMessage(
+  msg: ChitchatMessage,
+  options: EncodeMessageOptions = {},
+): Uint8Array {
+  switch (msg.type) {
+    case "syn":
+      return encodeSyn(msg.clusterId, msg.digest);
+    case "synAck":
+      return encodeSynAck(msg.digest, encodeDelta(msg.delta, options));
+    case "ack":
+      return encodeAck(encodeDelta(msg.delta, options));
+    case "badCluster":
+      return wasmEncodeMessage({ type: 3 });
+  }
+}
+
+/** Exact size of `encodeMessage(msg, { compress: false })`.
+ *
+ * @example
+ * ```ts
+ * import { messageEncodedLength } from "./message.ts";
+ * console.log(messageEncodedLength({ type: "syn", clusterId: "cluster-a", digest: { nodes: [] } })); // 17
+ * ```
+ */
+export function messageEncodedLength(msg: ChitchatMessage): number {
+  switch (msg.type) {
+    case "syn":
+      return 4 + digestEncodedLength(msg.digest) + 2 + utf8Length(msg.clusterId);
+    case "synAck":
+      return 4 + digestEncodedLength(msg.digest) + deltaEncodedLength(msg.delta);
+    case "ack":
+      return 4 + deltaEncodedLength(msg.delta);
+    case "badCluster":
+      return 4;
+  }
+}
+
+/** Decodes one datagram. Throws only {@link DecodeError} (with a reason and an offset);
+ * datagrams over {@link MAX_DATAGRAM_SIZE} bytes are rejected before any work. Digest entries
+ * come back in wire order.
+ *
+ * @example
+ * ```ts
+ * import { decodeMessage } from "./message.ts";
+ * console.log(decodeMessage(new Uint8Array([0x53, 0xb0, 0, 2, 0]))); // { type: "ack", delta: { nodeDeltas: [] } }
+ * ```
+ */
+export function decodeMessage(bytes: Uint8Array): ChitchatMessage {
+  if (MAX_DATAGRAM_BYTES !== MAX_DATAGRAM_SIZE) throw new DecodeError("tooLarge", 0, "config");
+  try {
+    return wasmDecodeMessage(bytes);
+  } catch (e) {
+    if (e instanceof DecodeError) throw e;
+    throw new DecodeError("badOp", 0, `unexpected failure: ${e instanceof Error ? e.message : e}`);
+  }
+}

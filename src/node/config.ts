@@ -1,0 +1,306 @@
+/**
+ * Configuration of a {@link GossipNode}: one options object with chitchat's defaults, named
+ * presets, and validation that says which field is wrong and why.
+ *
+ * @module
+ */
+import type { Clock } from "../common/clock.ts";
+import { ConfigError } from "../common/errors.ts";
+import {
+  DEFAULT_FAILURE_DETECTOR_CONFIG,
+  type FailureDetectorConfig,
+  validateFailureDetectorConfig,
+} from "../failure_detector/failure_detector.ts";
+import type { NodeState } from "../state/node_state.ts";
+import type { Random } from "../common/random.ts";
+import { parseSocketAddr } from "../common/socket_addr.ts";
+import type { Transport } from "../transport/transport.ts";
+import type { SocketAddr } from "../common/types.ts";
+
+/** Bounds that keep one hostile or buggy peer from exhausting memory or CPU. Anything over a
+ * bound is rejected whole (never half-applied) and counted in `metrics().rejected`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_LIMITS, type Limits } from "./config.ts";
+ * const tight: Limits = { ...DEFAULT_LIMITS, maxNodes: 100 };
+ * console.log(tight.maxNodes, DEFAULT_LIMITS.maxKeysPerNode);
+ * ```
+ */
+export interface Limits {
+  /** Node states held (self included); digest entries about further nodes are ignored. */
+  maxNodes: number;
+  /** Records (tombstones included) held for one remote node; a node delta that would exceed
+   * it is rejected. */
+  maxKeysPerNode: number;
+  /** UTF-8 bytes of keys + values held for one remote node. */
+  maxBytesPerNode: number;
+  /** UTF-8 bytes of one received value. */
+  maxValueBytes: number;
+  /** Entries in one received digest (a datagram holds at most ~1 600 anyway). */
+  maxDigestEntries: number;
+}
+
+/** Default {@link Limits}: generous for real clusters (chitchat itself has none).
+ *
+ * | limit | default |
+ * |---|---|
+ * | maxNodes | 10 000 |
+ * | maxKeysPerNode | 100 000 |
+ * | maxBytesPerNode | 64 MiB |
+ * | maxValueBytes | 65 535 (the wire's own bound) |
+ * | maxDigestEntries | 4 096 |
+ */
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxNodes: 10_000,
+  maxKeysPerNode: 100_000,
+  maxBytesPerNode: 64 * 1024 * 1024,
+  maxValueBytes: 65_535,
+  maxDigestEntries: 4_096,
+});
+
+/** Options of {@link GossipNode.start}. Only `nodeId`, `clusterId` and an address (or a
+ * transport) are required.
+ *
+ * @example
+ * ```ts
+ * import type { GossipNodeOptions } from "./config.ts";
+ * const options: GossipNodeOptions = {
+ *   nodeId: "node-1",
+ *   clusterId: "demo",
+ *   listenAddr: "127.0.0.1:0",
+ *   seeds: ["127.0.0.1:7946"],
+ *   gossipIntervalMs: 500,
+ * };
+ * console.log(options.nodeId);
+ * ```
+ */
+export interface GossipNodeOptions {
+  /** Cluster-unique node id. Must start with an ASCII character. */
+  nodeId: string;
+  /** Incarnation number (u64). Default: the start time in milliseconds since the epoch, so a
+   * restarted node is a new incarnation (chitchat's recommendation). */
+  generationId?: bigint;
+  /** Only nodes with the same cluster id talk to each other. */
+  clusterId: string;
+  /** UDP address to bind, `"ip:port"` (port 0 picks a free one). Default `"0.0.0.0:7946"`. */
+  listenAddr?: string | SocketAddr;
+  /** Address peers should gossip to. Default: the bound address; required when listening on
+   * an unspecified address (0.0.0.0 or ::), which peers cannot reach. */
+  advertiseAddr?: string | SocketAddr;
+  /** Seed nodes, `"ip:port"` or `"host:port"` (names are re-resolved every
+   * `seedRefreshIntervalMs`). */
+  seeds?: readonly string[];
+  /** Gossip round period. Default 1000 ms. */
+  gossipIntervalMs?: number;
+  /** How long tombstones and TTL'd keys live before GC. Default 2 h. */
+  markedForDeletionGracePeriodMs?: number;
+  /** Failure detector settings (chitchat's defaults for missing fields). */
+  failureDetector?: Partial<FailureDetectorConfig>;
+  /** Key-values set at start, in order (versions 1..n). */
+  initialKeyValues?: readonly (readonly [string, string])[];
+  /** Called when applying a delta had to wipe and rebuild a node state (this node was too far
+   * behind). */
+  catchupCallback?: () => void;
+  /** Extra condition for a node to appear in the live-nodes watch (self included). */
+  extraLivenessPredicate?: (state: NodeState) => boolean;
+  /** How often host-name seeds are re-resolved. Default 60 000 ms. */
+  seedRefreshIntervalMs?: number;
+  /** Compress delta blocks with zstd when it pays (chitchat does). Default true. */
+  compress?: boolean;
+  /** Resource bounds (defaults: {@link DEFAULT_LIMITS}). */
+  limits?: Partial<Limits>;
+  /** Use this transport instead of binding UDP (in-memory network, custom sockets). The node
+   * takes ownership: `close()` closes it. */
+  transport?: Transport;
+  /** Time source. Default: the system clock. */
+  clock?: Clock;
+  /** Randomness (peer selection, delta shuffling). Default: seeded from WebCrypto. */
+  random?: Random;
+  /** Where warnings go (bad datagrams are counted, not logged). Default `console.warn`. */
+  onWarning?: (message: string) => void;
+}
+
+/** The options after defaults were applied and validated. */
+export interface ResolvedConfig {
+  /** See {@link GossipNodeOptions.nodeId}. */
+  readonly nodeId: string;
+  /** See {@link GossipNodeOptions.generationId}. */
+  readonly generationId: bigint;
+  /** See {@link GossipNodeOptions.clusterId}. */
+  readonly clusterId: string;
+  /** See {@link GossipNodeOptions.listenAddr}. */
+  readonly listenAddr: SocketAddr;
+  /** See {@link GossipNodeOptions.advertiseAddr}; undefined = the bound address. */
+  readonly advertiseAddr: SocketAddr | undefined;
+  /** See {@link GossipNodeOptions.seeds}. */
+  readonly seeds: readonly string[];
+  /** See {@link GossipNodeOptions.gossipIntervalMs}. */
+  readonly gossipIntervalMs: number;
+  /** See {@link GossipNodeOptions.markedForDeletionGracePeriodMs}. */
+  readonly markedForDeletionGracePeriodMs: number;
+  /** See {@link GossipNodeOptions.failureDetector}. */
+  readonly failureDetector: FailureDetectorConfig;
+  /** See {@link GossipNodeOptions.seedRefreshIntervalMs}. */
+  readonly seedRefreshIntervalMs: number;
+  /** See {@link GossipNodeOptions.compress}. */
+  readonly compress: boolean;
+  /** See {@link GossipNodeOptions.limits}. */
+  readonly limits: Readonly<Limits>;
+}
+
+/** Named option sets, to spread into {@link GossipNodeOptions}.
+ *
+ * - `lan`: chitchat's defaults (1 s rounds, phi 8, 24 h dead-node grace, 2 h tombstones).
+ * - `local`: one machine or tests on loopback: 100 ms rounds, dead nodes forgotten after 10 s.
+ * - `wan`: slow links: 2 s rounds, phi 12.
+ *
+ * @example
+ * ```ts
+ * import { presets } from "./config.ts";
+ * const options = { ...presets.local, nodeId: "a", clusterId: "c", listenAddr: "127.0.0.1:0" };
+ * console.log(options.gossipIntervalMs);
+ * ```
+ */
+export const presets: {
+  readonly lan: Partial<GossipNodeOptions>;
+  readonly local: Partial<GossipNodeOptions>;
+  readonly wan: Partial<GossipNodeOptions>;
+} = {
+  lan: {},
+  local: {
+    gossipIntervalMs: 100,
+    markedForDeletionGracePeriodMs: 10_000,
+    failureDetector: {
+      initialIntervalMs: 100,
+      maxIntervalMs: 1_000,
+      deadNodeGracePeriodMs: 10_000,
+    },
+  },
+  wan: {
+    gossipIntervalMs: 2_000,
+    failureDetector: { phiThreshold: 12, maxIntervalMs: 20_000, initialIntervalMs: 10_000 },
+  },
+};
+
+function positive(field: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+    throw new ConfigError(field, `must be a finite number > 0, got ${String(value)}`);
+  }
+  return v;
+}
+
+function address(field: string, value: string | SocketAddr): SocketAddr {
+  if (typeof value === "string") {
+    try {
+      return parseSocketAddr(value);
+    } catch (e) {
+      throw new ConfigError(
+        field,
+        `must be "ip:port" or "[ipv6]:port", got ${JSON.stringify(value)} ` +
+          `(${(e as Error).message})`,
+      );
+    }
+  }
+  if (
+    typeof value !== "object" || value === null || typeof value.ip !== "string" ||
+    !Number.isInteger(value.port) || value.port < 0 || value.port > 65_535
+  ) {
+    throw new ConfigError(field, `must be { ip, port } with a port in 0..65535`);
+  }
+  return address(
+    field,
+    value.ip.includes(":") ? `[${value.ip}]:${value.port}` : `${value.ip}:${value.port}`,
+  );
+}
+
+/** Applies defaults and validates; throws {@link ConfigError} naming the field.
+ *
+ * @example
+ * ```ts
+ * import { resolveConfig } from "./config.ts";
+ * const cfg = resolveConfig({ nodeId: "a", clusterId: "c", listenAddr: "127.0.0.1:0" });
+ * console.log(cfg.gossipIntervalMs);
+ * ```
+ */
+export function resolveConfig(options: GossipNodeOptions): ResolvedConfig {
+  if (typeof options !== "object" || options === null) {
+    throw new ConfigError("options", "must be an object");
+  }
+  const { nodeId, clusterId } = options;
+  if (typeof nodeId !== "string" || nodeId.length === 0) {
+    throw new ConfigError("nodeId", `must be a non-empty string, got ${JSON.stringify(nodeId)}`);
+  }
+  if (new TextEncoder().encode(nodeId).length > 65_535) {
+    throw new ConfigError("nodeId", "must be at most 65535 UTF-8 bytes");
+  }
+  if (typeof clusterId !== "string") {
+    throw new ConfigError("clusterId", `must be a string, got ${typeof clusterId}`);
+  }
+  if (new TextEncoder().encode(clusterId).length > 65_535) {
+    throw new ConfigError("clusterId", "must be at most 65535 UTF-8 bytes");
+  }
+  const generationId = options.generationId ?? BigInt(Date.now());
+  if (typeof generationId !== "bigint" || generationId < 0n || generationId >= 1n << 64n) {
+    throw new ConfigError("generationId", "must be a bigint in 0..2^64-1");
+  }
+  const listenAddr = address("listenAddr", options.listenAddr ?? "0.0.0.0:7946");
+  const advertiseAddr = options.advertiseAddr === undefined
+    ? undefined
+    : address("advertiseAddr", options.advertiseAddr);
+  const seeds = options.seeds ?? [];
+  if (!Array.isArray(seeds)) throw new ConfigError("seeds", "must be an array of strings");
+  seeds.forEach((s, i) => {
+    if (typeof s !== "string" || !/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(s)) {
+      throw new ConfigError(
+        `seeds[${i}]`,
+        `must be "host:port", "ip:port" or "[ipv6]:port", got ${JSON.stringify(s)}`,
+      );
+    }
+    const port = Number(s.slice(s.lastIndexOf(":") + 1));
+    if (port < 1 || port > 65_535) {
+      throw new ConfigError(`seeds[${i}]`, `port must be in 1..65535, got ${port}`);
+    }
+  });
+  const failureDetector = { ...DEFAULT_FAILURE_DETECTOR_CONFIG, ...options.failureDetector };
+  try {
+    validateFailureDetectorConfig(failureDetector);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      const problem = e.message.slice(`invalid config: ${e.field} `.length);
+      throw new ConfigError(`failureDetector.${e.field}`, problem);
+    }
+    throw e;
+  }
+  for (const [i, kv] of (options.initialKeyValues ?? []).entries()) {
+    if (!Array.isArray(kv) || typeof kv[0] !== "string" || typeof kv[1] !== "string") {
+      throw new ConfigError(`initialKeyValues[${i}]`, "must be a [key, value] pair of strings");
+    }
+  }
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  for (const [k, v] of Object.entries(limits)) {
+    if (!Number.isInteger(v) || v < 1) {
+      throw new ConfigError(`limits.${k}`, `must be an integer >= 1, got ${String(v)}`);
+    }
+  }
+  if (limits.maxNodes < 2) throw new ConfigError("limits.maxNodes", "must be at least 2");
+  return {
+    nodeId,
+    generationId,
+    limits,
+    clusterId,
+    listenAddr,
+    advertiseAddr,
+    seeds: [...seeds],
+    gossipIntervalMs: positive("gossipIntervalMs", options.gossipIntervalMs, 1_000),
+    markedForDeletionGracePeriodMs: positive(
+      "markedForDeletionGracePeriodMs",
+      options.markedForDeletionGracePeriodMs,
+      2 * 3_600_000,
+    ),
+    failureDetector,
+    seedRefreshIntervalMs: positive("seedRefreshIntervalMs", options.seedRefreshIntervalMs, 60_000),
+    compress: options.compress ?? true,
+  };
+}

@@ -1,0 +1,878 @@
+/**
+ * A gossip node: chitchat's scuttlebutt anti-entropy and phi-accrual failure detection over a
+ * {@link Transport}. Byte-compatible with chitchat 0.10 nodes in the same cluster.
+ *
+ * @module
+ */
+import { AsyncQueue } from "../common/async_queue.ts";
+import { chitchatIdKey, compareChitchatIds } from "../common/chitchat_id.ts";
+import { type Clock, systemClock, type Timer } from "../common/clock.ts";
+import { ClusterState, type SampleMemo } from "../state/cluster_state.ts";
+import { type GossipNodeOptions, resolveConfig, type ResolvedConfig } from "./config.ts";
+import { ConfigError, DecodeError, HearsayError } from "../common/errors.ts";
+import { FailureDetector } from "../failure_detector/failure_detector.ts";
+import {
+  encodeAck,
+  encodeMessage,
+  encodeSyn,
+  encodeSynAck,
+  MAX_DATAGRAM_SIZE,
+} from "../codec/message.ts";
+import type { NodeState, VersionedValue } from "../state/node_state.ts";
+import { defaultRandom, type Random } from "../common/random.ts";
+import { formatSocketAddr, parseSocketAddr } from "../common/socket_addr.ts";
+import type { Transport } from "../transport/transport.ts";
+import { bindUdp } from "../transport/udp.ts";
+import { releaseDigestLease, wasmDecodeMessageLeased } from "../codec/wasm.ts";
+import type { ChitchatId, ChitchatMessage, Delta, Digest, SocketAddr } from "../common/types.ts";
+
+/** Outgoing messages go straight to the transport: pooled encoding saves an allocation each
+ * (transports copy or send them at once, see `Transport.send`). */
+const POOLED = { pooled: true } as const;
+
+const NONE_SCHEDULED: ReadonlySet<string> = new Set();
+
+/** How many peers a round gossips with (chitchat's fan-out). */
+export const GOSSIP_FANOUT = 3;
+
+const EMPTY_DELTA = new Uint8Array([0]);
+
+/** A key got a new, non-deleted value (locally or from a peer).
+ *
+ * @example
+ * ```ts
+ * import type { KeyChangeEvent } from "./gossip_node.ts";
+ * function show(e: KeyChangeEvent) {
+ *   console.log(e.chitchatId.nodeId, e.key, e.value);
+ * }
+ * console.log(typeof show);
+ * ```
+ */
+export interface KeyChangeEvent {
+  /** The full key. */
+  readonly key: string;
+  /** The new value. */
+  readonly value: string;
+  /** The new version. */
+  readonly version: bigint;
+  /** `set` or `deleteAfterTtl` (deletions do not fire events). */
+  readonly status: "set" | "deleteAfterTtl";
+  /** The node that owns the key. */
+  readonly chitchatId: ChitchatId;
+}
+
+/** Counters of one node (see also the transport's stats).
+ *
+ * @example
+ * ```ts
+ * import type { GossipMetrics } from "./gossip_node.ts";
+ * function dropped(m: GossipMetrics): number {
+ *   return Object.values(m.dropped).reduce((a, b) => a + b, 0);
+ * }
+ * console.log(typeof dropped);
+ * ```
+ */
+export interface GossipMetrics {
+  /** Gossip rounds run. */
+  rounds: number;
+  /** Duration of the last round's own work, in ms. */
+  lastRoundMs: number;
+  /** Total time spent in rounds, in ms. */
+  roundMsTotal: number;
+  /** Datagrams received. */
+  datagramsIn: number;
+  /** Bytes received. */
+  bytesIn: number;
+  /** Datagrams sent. */
+  datagramsOut: number;
+  /** Bytes sent. */
+  bytesOut: number;
+  /** Sends the transport could not perform. */
+  sendErrors: number;
+  /** Messages handled, by type. */
+  messagesIn: Record<ChitchatMessage["type"], number>;
+  /** Messages sent, by type. */
+  messagesOut: Record<ChitchatMessage["type"], number>;
+  /** Datagrams dropped, by reason (decode error reasons, `messageTooLarge`, ...). */
+  dropped: Record<string, number>;
+  /** Node states wiped and rebuilt because this node was too far behind. */
+  resets: number;
+  /** Inputs refused by a resource limit (`maxNodes`, `maxKeysPerNode`, ...), by limit. */
+  rejected: Record<string, number>;
+}
+
+/** Live nodes (self first, then by ChitchatId) as published by the live-nodes watch. */
+export type LiveNodes = readonly NodeState[];
+
+interface KeySubscription {
+  readonly prefix: string;
+  readonly deliver: (e: KeyChangeEvent) => void;
+}
+
+function isUnspecified(addr: SocketAddr): boolean {
+  return addr.ip === "0.0.0.0" || addr.ip === "::";
+}
+
+/** `formatSocketAddr` per address object: a round formats the address of every peer, and the
+ * objects (those of the held ChitchatIds) live as long as their node states. */
+const formattedAddrs = new WeakMap<SocketAddr, string>();
+
+function formatAddrCached(addr: SocketAddr): string {
+  let s = formattedAddrs.get(addr);
+  if (s === undefined) {
+    s = formatSocketAddr(addr);
+    formattedAddrs.set(addr, s);
+  }
+  return s;
+}
+
+/** `count` distinct items drawn at random (a partial Fisher-Yates shuffle of `items` in place:
+ * the order of `items` changes, not its contents). */
+function sample<T>(random: Random, items: T[], count: number): T[] {
+  const n = Math.min(count, items.length);
+  for (let i = 0; i < n; i++) {
+    const j = i + random.int(items.length - i);
+    const t = items[i]!;
+    items[i] = items[j]!;
+    items[j] = t;
+  }
+  return items.slice(0, n);
+}
+
+/** See `GossipNode.#gossipCandidates`. */
+interface Candidates {
+  readonly fdVersion: number;
+  readonly membershipVersion: number;
+  readonly seedMap: ReadonlyMap<string, SocketAddr>;
+  /** Live peers (addresses), counted once each. */
+  readonly liveCount: number;
+  /** Addresses to pick the fanout from: the live ones, or every peer when none is live. */
+  readonly peers: string[];
+  readonly dead: string[];
+  readonly seeds: ReadonlySet<string>;
+  readonly seedList: string[];
+  /** Every address above, parsed. */
+  readonly addrs: ReadonlyMap<string, SocketAddr>;
+}
+
+/** A chitchat-compatible gossip node.
+ *
+ * @example
+ * ```ts
+ * import { GossipNode } from "./gossip_node.ts";
+ * const a = await GossipNode.start({ nodeId: "a", clusterId: "doc", listenAddr: "127.0.0.1:0",
+ *   gossipIntervalMs: 50 });
+ * const b = await GossipNode.start({ nodeId: "b", clusterId: "doc", listenAddr: "127.0.0.1:0",
+ *   gossipIntervalMs: 50, seeds: [`127.0.0.1:${a.chitchatId.gossipAdvertiseAddr.port}`] });
+ * a.set("greeting", "hello");
+ * for await (const e of b.subscribeKeyChanges("greet")) {
+ *   console.log(e.chitchatId.nodeId, e.key, e.value); // a greeting hello
+ *   break;
+ * }
+ * await Promise.all([a.close(), b.close()]);
+ * ```
+ */
+export class GossipNode {
+  /** This node's identity. */
+  readonly chitchatId: ChitchatId;
+  /** The cluster this node belongs to. */
+  readonly clusterId: string;
+  readonly #config: ResolvedConfig;
+  readonly #options: GossipNodeOptions;
+  readonly #transport: Transport;
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #state: ClusterState;
+  readonly #fd: FailureDetector;
+  readonly #warn: (message: string) => void;
+  readonly #metrics: Omit<
+    GossipMetrics,
+    "datagramsIn" | "bytesIn" | "datagramsOut" | "bytesOut" | "sendErrors" | "rejected"
+  >;
+  #seeds = new Map<string, SocketAddr>();
+  readonly #staticSeeds = new Map<string, SocketAddr>();
+  readonly #dnsSeeds: string[] = [];
+  #roundTimer: Timer | undefined;
+  #seedTimer: Timer | undefined;
+  #nextRoundAt = 0;
+  #closed = false;
+  #pendingDns: Promise<void> | undefined;
+  readonly #keySubs = new Set<KeySubscription>();
+  readonly #liveSubs = new Set<(nodes: LiveNodes) => void>();
+  #previousLive = new Map<string, bigint>();
+  #liveNodes: LiveNodes = [];
+  readonly #closers = new Set<() => void>();
+
+  private constructor(
+    config: ResolvedConfig,
+    options: GossipNodeOptions,
+    transport: Transport,
+    clock: Clock,
+    random: Random,
+  ) {
+    this.#config = config;
+    this.#options = options;
+    this.#transport = transport;
+    this.#clock = clock;
+    this.#random = random;
+    this.#warn = options.onWarning ?? ((m) => console.warn(`hearsay: ${m}`));
+    const advertise = config.advertiseAddr ?? transport.localAddr;
+    if (isUnspecified(advertise)) {
+      throw new ConfigError(
+        "advertiseAddr",
+        `is required when listening on ${formatSocketAddr(transport.localAddr)}: peers cannot ` +
+          `reach an unspecified address`,
+      );
+    }
+    this.chitchatId = {
+      nodeId: config.nodeId,
+      generationId: config.generationId,
+      gossipAdvertiseAddr: advertise,
+    };
+    this.clusterId = config.clusterId;
+    this.#metrics = {
+      rounds: 0,
+      lastRoundMs: 0,
+      roundMsTotal: 0,
+      messagesIn: { syn: 0, synAck: 0, ack: 0, badCluster: 0 },
+      messagesOut: { syn: 0, synAck: 0, ack: 0, badCluster: 0 },
+      dropped: {},
+      resets: 0,
+    };
+    this.#state = new ClusterState(this.chitchatId, {
+      clockNow: () => clock.now(),
+      random,
+      onKeyChange: (s, k, v) => this.#emitKeyChange(s, k, v),
+      limits: config.limits,
+    });
+    this.#fd = new FailureDetector(config.failureDetector, clock);
+    const self = this.#state.selfState;
+    self.incHeartbeat();
+    for (const [k, v] of options.initialKeyValues ?? []) self.set(k, v);
+  }
+
+  /**
+   * Validates the options, binds the transport (UDP unless one is given), resolves the seeds
+   * and starts gossiping (the first round runs at once).
+   */
+  static async start(options: GossipNodeOptions): Promise<GossipNode> {
+    const config = resolveConfig(options);
+    const clock = options.clock ?? systemClock;
+    const random = options.random ?? defaultRandom();
+    const transport = options.transport ??
+      await bindUdp(config.listenAddr, options.onWarning ? { onWarning: options.onWarning } : {});
+    let node: GossipNode;
+    try {
+      node = new GossipNode(config, options, transport, clock, random);
+    } catch (e) {
+      if (options.transport === undefined) await transport.close();
+      throw e;
+    }
+    await node.#initSeeds();
+    node.#transport.onReceive((data, from) => node.#onDatagram(data, from));
+    node.#scheduleRound(0);
+    return node;
+  }
+
+  // ---------------------------------------------------------------- seeds
+
+  async #initSeeds(): Promise<void> {
+    for (const s of this.#config.seeds) {
+      try {
+        const addr = parseSocketAddr(s);
+        this.#staticSeeds.set(formatSocketAddr(addr), addr);
+      } catch {
+        this.#dnsSeeds.push(s);
+      }
+    }
+    await this.#resolveSeeds();
+    if (this.#dnsSeeds.length > 0) this.#scheduleSeedRefresh();
+  }
+
+  async #resolveSeeds(): Promise<void> {
+    const next = new Map(this.#staticSeeds);
+    if (this.#dnsSeeds.length > 0) {
+      const { lookup } = await import("node:dns/promises");
+      await Promise.all(this.#dnsSeeds.map(async (seed) => {
+        const colon = seed.lastIndexOf(":");
+        const host = seed.slice(0, colon).replace(/^\[|\]$/g, "");
+        const port = Number(seed.slice(colon + 1));
+        try {
+          for (const { address } of await lookup(host, { all: true })) {
+            const addr = parseSocketAddr(
+              address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`,
+            );
+            next.set(formatSocketAddr(addr), addr);
+          }
+        } catch (e) {
+          this.#warn(`cannot resolve seed ${seed}: ${(e as Error).message}`);
+        }
+      }));
+    }
+    if (!this.#closed) this.#seeds = next;
+  }
+
+  #scheduleSeedRefresh(): void {
+    this.#seedTimer = this.#clock.setTimer(this.#config.seedRefreshIntervalMs, () => {
+      if (this.#closed) return;
+      this.#pendingDns = this.#resolveSeeds().finally(() => {
+        this.#pendingDns = undefined;
+        if (!this.#closed) this.#scheduleSeedRefresh();
+      });
+    });
+  }
+
+  /** The current seed addresses (resolved). */
+  seedAddrs(): SocketAddr[] {
+    return [...this.#seeds.values()];
+  }
+
+  // ---------------------------------------------------------------- rounds
+
+  #scheduleRound(delayMs: number): void {
+    if (this.#closed) return;
+    this.#nextRoundAt = this.#clock.now() + delayMs;
+    this.#roundTimer = this.#clock.setTimer(delayMs, () => this.#round());
+  }
+
+  /** The gossip candidates of a round: live, dead and seed addresses (each address once). They
+   * only depend on the failure detector's sets, which nodes are held (not their contents) and
+   * the seeds, so they are rebuilt only when one of those changed. */
+  #candidates: Candidates | undefined = undefined;
+
+  #gossipCandidates(): Candidates {
+    const fdVersion = this.#fd.livenessVersion;
+    const membershipVersion = this.#state.membershipVersion;
+    const cached = this.#candidates;
+    if (
+      cached !== undefined && cached.fdVersion === fdVersion &&
+      cached.membershipVersion === membershipVersion && cached.seedMap === this.#seeds
+    ) {
+      return cached;
+    }
+    const selfKey = this.#state.selfKey;
+    const selfAddr = formatSocketAddr(this.chitchatId.gossipAdvertiseAddr);
+    const addrs = new Map<string, SocketAddr>();
+    const toSet = (ids: Iterable<ChitchatId>): Set<string> => {
+      const out = new Set<string>();
+      for (const id of ids) {
+        const a = id.gossipAdvertiseAddr;
+        if (isUnspecified(a)) continue;
+        const s = formatAddrCached(a);
+        addrs.set(s, a);
+        out.add(s);
+      }
+      return out;
+    };
+    const states = this.#state.states;
+    const liveIds: ChitchatId[] = [];
+    for (const k of this.#fd.liveNodes()) {
+      const s = states.get(k);
+      if (s !== undefined && k !== selfKey) liveIds.push(s.chitchatId);
+    }
+    const deadIds: ChitchatId[] = [];
+    for (const k of this.#fd.deadNodes()) {
+      const s = states.get(k);
+      if (s !== undefined) deadIds.push(s.chitchatId);
+    }
+    const live = toSet(liveIds);
+    // Every peer is a candidate only when none is live (live added nothing to `addrs` then, so
+    // the later sets still overwrite in the same order).
+    let peers = live;
+    if (live.size === 0) {
+      const peerIds: ChitchatId[] = [];
+      for (const [k, s] of states) if (k !== selfKey) peerIds.push(s.chitchatId);
+      peers = toSet(peerIds);
+    }
+    const dead = toSet(deadIds);
+    const seeds = new Set<string>();
+    for (const [s, a] of this.#seeds) {
+      if (s === selfAddr) continue;
+      seeds.add(s);
+      addrs.set(s, a);
+    }
+    const fresh: Candidates = {
+      fdVersion,
+      membershipVersion,
+      seedMap: this.#seeds,
+      liveCount: live.size,
+      peers: [...peers],
+      dead: [...dead],
+      seeds,
+      seedList: [...seeds],
+      addrs,
+    };
+    this.#candidates = fresh;
+    return fresh;
+  }
+
+  #round(): void {
+    if (this.#closed) return;
+    const started = performance.now();
+    const c = this.#gossipCandidates();
+    const addrs = c.addrs;
+    const targets = sample(this.#random, c.peers, GOSSIP_FANOUT);
+    const gossipedWithSeed = targets.some((t) => c.seeds.has(t));
+    let deadTarget: string | undefined;
+    if (c.dead.length / (c.liveCount + 1) > this.#random.next()) {
+      deadTarget = sample(this.#random, c.dead, 1)[0];
+    }
+    let seedTarget: string | undefined;
+    if (!gossipedWithSeed || c.liveCount < c.seeds.size) {
+      const p = c.seeds.size / (c.liveCount + c.dead.length);
+      if (c.seeds.size > 0 && (c.liveCount === 0 || this.#random.next() <= p)) {
+        seedTarget = sample(this.#random, c.seedList, 1)[0];
+      }
+    }
+    this.#state.selfState.incHeartbeat();
+    this.#state.gcKeysMarkedForDeletion(this.#config.markedForDeletionGracePeriodMs);
+    for (const t of targets) this.#sendSyn(addrs.get(t)!);
+    if (deadTarget !== undefined) this.#sendSyn(addrs.get(deadTarget)!);
+    if (seedTarget !== undefined) this.#sendSyn(addrs.get(seedTarget)!);
+    this.#updateLiveness();
+    this.#metrics.rounds++;
+    this.#metrics.lastRoundMs = performance.now() - started;
+    this.#metrics.roundMsTotal += this.#metrics.lastRoundMs;
+    // Fixed rate: the next round is one interval after the previous one was due, but never
+    // more than one interval from now: a clock that stepped back must not stall gossip until
+    // its readings catch up again.
+    const interval = this.#config.gossipIntervalMs;
+    const wait = this.#nextRoundAt + interval - this.#clock.now();
+    this.#scheduleRound(Math.min(interval, Math.max(0, wait)));
+  }
+
+  #scheduledForDeletion(): ReadonlySet<string> {
+    const keys = this.#fd.scheduledForDeletion();
+    return keys.length === 0 ? NONE_SCHEDULED : new Set(keys);
+  }
+
+  #updateLiveness(): void {
+    const selfKey = this.#state.selfKey;
+    const keys: string[] = [];
+    for (const k of this.#state.states.keys()) if (k !== selfKey) keys.push(k);
+    this.#fd.updateLiveness(keys);
+    this.#publishLiveNodes();
+    for (const k of this.#fd.garbageCollect()) {
+      if (k !== selfKey) this.#state.removeNode(k);
+    }
+  }
+
+  /** What the last live-nodes check saw: nothing to publish while it is unchanged. */
+  #liveCheck = { fdVersion: -1, stateVersion: -1, selfMax: -1n };
+
+  #publishLiveNodes(): void {
+    const check = this.#liveCheck;
+    const fdVersion = this.#fd.livenessVersion;
+    const stateVersion = this.#state.version;
+    const selfMax = this.#state.selfState.maxVersion;
+    if (
+      check.fdVersion === fdVersion && check.stateVersion === stateVersion &&
+      check.selfMax === selfMax
+    ) {
+      return;
+    }
+    check.fdVersion = fdVersion;
+    check.stateVersion = stateVersion;
+    check.selfMax = selfMax;
+    const current = new Map<string, bigint>();
+    const self = this.#state.selfState;
+    current.set(this.#state.selfKey, self.maxVersion);
+    for (const k of this.#fd.liveNodes()) {
+      const s = this.#state.states.get(k);
+      if (s !== undefined) current.set(k, s.maxVersion);
+    }
+    let same = current.size === this.#previousLive.size;
+    if (same) {
+      for (const [k, v] of current) {
+        if (this.#previousLive.get(k) !== v) {
+          same = false;
+          break;
+        }
+      }
+    }
+    if (same) return;
+    this.#previousLive = current;
+    const predicate = this.#options.extraLivenessPredicate;
+    const nodes: NodeState[] = [];
+    for (const k of current.keys()) {
+      const s = this.#state.states.get(k)!;
+      if (predicate === undefined || predicate(s)) nodes.push(s);
+    }
+    nodes.sort((a, b) =>
+      a.isSelf ? -1 : b.isSelf ? 1 : compareChitchatIds(a.chitchatId, b.chitchatId)
+    );
+    this.#liveNodes = nodes;
+    for (const cb of [...this.#liveSubs]) cb(nodes);
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  /** The largest datagram the transport carries (65 507, or less when it adds framing). */
+  get #maxDatagram(): number {
+    return Math.min(MAX_DATAGRAM_SIZE, this.#transport.maxDatagramSize ?? MAX_DATAGRAM_SIZE);
+  }
+
+  #send(to: SocketAddr, bytes: Uint8Array, type: ChitchatMessage["type"]): void {
+    if (bytes.length > this.#maxDatagram) {
+      this.#drop("messageTooLarge");
+      return;
+    }
+    this.#metrics.messagesOut[type]++;
+    this.#transport.send(to, bytes);
+  }
+
+  #drop(reason: string): void {
+    this.#metrics.dropped[reason] = (this.#metrics.dropped[reason] ?? 0) + 1;
+  }
+
+  #selfDigest(): { digest: Digest; encodedLength: number; scheduled: ReadonlySet<string> } {
+    const scheduled = this.#scheduledForDeletion();
+    // Encoded right away by every caller: the live states serve as entries.
+    return { ...this.#state.digestWithLength(scheduled, { snapshot: false }), scheduled };
+  }
+
+  #sendSyn(to: SocketAddr): void {
+    const { digest } = this.#selfDigest();
+    this.#send(to, encodeSyn(this.clusterId, digest, POOLED), "syn");
+  }
+
+  /** Sends a Syn to `addr` now, outside the round schedule. */
+  gossip(addr: string | SocketAddr): void {
+    this.#assertOpen();
+    this.#sendSyn(typeof addr === "string" ? parseSocketAddr(addr) : addr);
+  }
+
+  /**
+   * Sends a Syn to every live peer now and resolves once each has answered with a SynAck (so
+   * this node's Ack, carrying what they miss, is on its way) or after `timeoutMs`. Returns how
+   * many peers answered. Used for a graceful leave.
+   */
+  async gossipToLiveNodes(options: { timeoutMs?: number } = {}): Promise<number> {
+    this.#assertOpen();
+    const timeoutMs = options.timeoutMs ?? 2 * this.#config.gossipIntervalMs;
+    const targets = new Map<string, SocketAddr>();
+    for (const id of this.liveNodes()) {
+      const a = id.gossipAdvertiseAddr;
+      if (id === this.chitchatId || isUnspecified(a)) continue;
+      targets.set(formatSocketAddr(a), a);
+    }
+    if (targets.size === 0) return 0;
+    let answered = 0;
+    await new Promise<void>((resolve) => {
+      const timer = this.#clock.setTimer(timeoutMs, () => finish());
+      const finish = () => {
+        timer.cancel();
+        for (const k of targets.keys()) this.#synAckWaiters.delete(k);
+        this.#closers.delete(finish);
+        resolve();
+      };
+      this.#closers.add(finish);
+      for (const [k, a] of targets) {
+        this.#synAckWaiters.set(k, () => {
+          this.#synAckWaiters.delete(k);
+          if (++answered === targets.size) finish();
+        });
+        this.#sendSyn(a);
+      }
+    });
+    return answered;
+  }
+
+  readonly #synAckWaiters = new Map<string, () => void>();
+
+  #reportHeartbeats(digest: Digest): void {
+    if (!this.#state.acceptDigest(digest)) return;
+    this.#state.reportHeartbeats(digest, this.#onSample);
+  }
+
+  readonly #onSample = (key: string, memo: SampleMemo): void => {
+    memo.token = this.#fd.reportHeartbeat(key, memo.token);
+  };
+
+  #deltaFor(digest: Digest, budget: number, scheduled: ReadonlySet<string>): Uint8Array {
+    if (budget < 100) return EMPTY_DELTA;
+    return this.#state.computeDelta(digest, budget, scheduled, this.#config.compress);
+  }
+
+  #applyDelta(delta: Delta): void {
+    const { reset, changed } = this.#state.applyDelta(delta);
+    if (reset) {
+      this.#metrics.resets++;
+      this.#options.catchupCallback?.();
+    }
+    if (
+      changed.some((s) => s.isSelf || this.#fd.isLive(this.#state.keyOf(s.chitchatId) ?? ""))
+    ) {
+      this.#publishLiveNodes();
+    }
+  }
+
+  #onDatagram(data: Uint8Array, from: SocketAddr): void {
+    if (this.#closed) return;
+    let msg: ChitchatMessage;
+    let leased = false;
+    try {
+      // The handler only reads the message: its digest entries can be lent objects.
+      ({ message: msg, leased } = wasmDecodeMessageLeased(data));
+    } catch (e) {
+      // As decodeMessage() reports it: anything but a DecodeError is an unexpected failure.
+      this.#drop(e instanceof DecodeError ? e.reason : "badOp");
+      return;
+    }
+    try {
+      this.#handle(msg, from);
+    } catch (e) {
+      // A bug must not kill the receive path; count it and tell once per occurrence.
+      this.#drop("internal");
+      this.#warn(`internal error while handling a ${msg.type}: ${(e as Error).stack ?? e}`);
+    } finally {
+      if (leased) releaseDigestLease();
+    }
+  }
+
+  #handle(msg: ChitchatMessage, from: SocketAddr): void {
+    this.#metrics.messagesIn[msg.type]++;
+    this.#state.selfState.incHeartbeat();
+    switch (msg.type) {
+      case "syn": {
+        if (msg.clusterId !== this.clusterId) {
+          this.#send(from, encodeMessage({ type: "badCluster" }), "badCluster");
+          return;
+        }
+        this.#reportHeartbeats(msg.digest);
+        const { digest, encodedLength, scheduled } = this.#selfDigest();
+        const budget = this.#maxDatagram - 4 - encodedLength;
+        const delta = this.#deltaFor(msg.digest, budget, scheduled);
+        this.#send(from, encodeSynAck(digest, delta, POOLED), "synAck");
+        return;
+      }
+      case "synAck": {
+        if (this.#synAckWaiters.size > 0) this.#synAckWaiters.get(formatSocketAddr(from))?.();
+        this.#reportHeartbeats(msg.digest);
+        this.#applyDelta(msg.delta);
+        const scheduled = this.#scheduledForDeletion();
+        const delta = this.#deltaFor(msg.digest, this.#maxDatagram - 4, scheduled);
+        this.#send(from, encodeAck(delta, POOLED), "ack");
+        return;
+      }
+      case "ack":
+        this.#applyDelta(msg.delta);
+        return;
+      case "badCluster":
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------- events
+
+  #emitKeyChange(state: NodeState, key: string, v: VersionedValue): void {
+    if (this.#keySubs.size === 0 || v.status === "deleted") return;
+    const event: KeyChangeEvent = {
+      key,
+      value: v.value,
+      version: v.version,
+      status: v.status,
+      chitchatId: state.chitchatId,
+    };
+    for (const sub of [...this.#keySubs]) {
+      if (key.startsWith(sub.prefix)) sub.deliver(event);
+    }
+  }
+
+  /**
+   * Calls `callback` synchronously for every key whose name starts with `prefix` that gets a
+   * new non-deleted value, on any node (self included). Returns an unsubscribe function.
+   */
+  onKeyChange(prefix: string, callback: (event: KeyChangeEvent) => void): () => void {
+    this.#assertOpen();
+    const sub: KeySubscription = { prefix, deliver: callback };
+    this.#keySubs.add(sub);
+    return () => this.#keySubs.delete(sub);
+  }
+
+  /**
+   * Key changes under `prefix` as an async iterable, delivered as soon as the delta (or local
+   * write) is applied. Ends when the node closes or the loop breaks. A consumer more than
+   * `capacity` events behind gets a `SubscriberLaggedError`.
+   */
+  subscribeKeyChanges(
+    prefix: string,
+    options: { capacity?: number } = {},
+  ): AsyncIterableIterator<KeyChangeEvent> {
+    this.#assertOpen();
+    let off = (): void => {};
+    const queue = new AsyncQueue<KeyChangeEvent>({ ...options, onReturn: () => off() });
+    off = this.onKeyChange(prefix, (e) => queue.push(e));
+    this.#closers.add(() => queue.close());
+    return queue;
+  }
+
+  /** Calls `callback` whenever the set of live nodes or one of their max versions changes.
+   * Returns an unsubscribe function. */
+  onLiveNodesChange(callback: (nodes: LiveNodes) => void): () => void {
+    this.#assertOpen();
+    this.#liveSubs.add(callback);
+    return () => this.#liveSubs.delete(callback);
+  }
+
+  /** The live-nodes watch: yields the current live nodes first, then every change. Only the
+   * latest value matters, so a slow consumer skips intermediate values (never lags). */
+  watchLiveNodes(): AsyncIterableIterator<LiveNodes> {
+    this.#assertOpen();
+    let latest: LiveNodes | undefined = this.#liveNodes;
+    let wake: (() => void) | undefined;
+    let done = false;
+    const off = this.onLiveNodesChange((nodes) => {
+      latest = nodes;
+      wake?.();
+    });
+    const finish = () => {
+      done = true;
+      off();
+      wake?.();
+    };
+    this.#closers.add(finish);
+    const iterator: AsyncIterableIterator<LiveNodes> = {
+      next: async (): Promise<IteratorResult<LiveNodes>> => {
+        while (latest === undefined && !done) {
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+        }
+        if (done) return { value: undefined, done: true };
+        const value = latest!;
+        latest = undefined;
+        return { value, done: false };
+      },
+      return: (): Promise<IteratorResult<LiveNodes>> => {
+        finish();
+        this.#closers.delete(finish);
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  // ---------------------------------------------------------------- state access
+
+  /** This node's own state. */
+  selfNodeState(): NodeState {
+    return this.#state.selfState;
+  }
+
+  /** Sets a key on this node. */
+  set(key: string, value: string): void {
+    this.#assertOpen();
+    this.#state.selfState.set(key, value);
+    this.#publishLiveNodes();
+  }
+
+  /** Sets a key that is removed after the tombstone grace period. */
+  setWithTtl(key: string, value: string): void {
+    this.#assertOpen();
+    this.#state.selfState.setWithTtl(key, value);
+    this.#publishLiveNodes();
+  }
+
+  /** Deletes a key of this node; returns false when it did not exist. */
+  delete(key: string): boolean {
+    this.#assertOpen();
+    const r = this.#state.selfState.delete(key);
+    this.#publishLiveNodes();
+    return r;
+  }
+
+  /** Schedules a key of this node for deletion after the grace period, keeping it visible. */
+  deleteAfterTtl(key: string): boolean {
+    this.#assertOpen();
+    const r = this.#state.selfState.deleteAfterTtl(key);
+    this.#publishLiveNodes();
+    return r;
+  }
+
+  /** Every node state held (self included), sorted by ChitchatId. */
+  nodeStates(): NodeState[] {
+    return [...this.#state.states.values()].sort((a, b) =>
+      compareChitchatIds(a.chitchatId, b.chitchatId)
+    );
+  }
+
+  /** The state held for `id`, if any. */
+  nodeState(id: ChitchatId): NodeState | undefined {
+    return this.#state.states.get(chitchatIdKey(id));
+  }
+
+  /** Live nodes according to the failure detector, self included (first). */
+  liveNodes(): ChitchatId[] {
+    const out = [this.chitchatId];
+    for (const k of this.#fd.liveNodes()) {
+      const s = this.#state.states.get(k);
+      if (s !== undefined && !s.isSelf) out.push(s.chitchatId);
+    }
+    return out;
+  }
+
+  /** Nodes the failure detector considers dead (including not-yet-confirmed newcomers). */
+  deadNodes(): ChitchatId[] {
+    const out: ChitchatId[] = [];
+    for (const k of this.#fd.deadNodes()) {
+      const s = this.#state.states.get(k);
+      if (s !== undefined) out.push(s.chitchatId);
+    }
+    return out;
+  }
+
+  /** Dead nodes past half the dead-node grace period: no longer gossiped about. */
+  scheduledForDeletionNodes(): ChitchatId[] {
+    const out: ChitchatId[] = [];
+    for (const k of this.#fd.scheduledForDeletion()) {
+      const s = this.#state.states.get(k);
+      if (s !== undefined) out.push(s.chitchatId);
+    }
+    return out;
+  }
+
+  /** The current phi of a node (undefined before it has a heartbeat interval). */
+  phi(id: ChitchatId): number | undefined {
+    return this.#fd.phi(chitchatIdKey(id));
+  }
+
+  /** Counters (a fresh copy). */
+  metrics(): GossipMetrics {
+    const t = this.#transport.stats;
+    return structuredClone({
+      ...this.#metrics,
+      datagramsIn: t.datagramsIn,
+      bytesIn: t.bytesIn,
+      datagramsOut: t.datagramsOut,
+      bytesOut: t.bytesOut,
+      sendErrors: t.sendErrors,
+      rejected: this.#state.rejected,
+    });
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new HearsayError(`gossip node ${this.chitchatId.nodeId} is closed`);
+  }
+
+  /** Stops gossiping, closes the transport and ends every subscription. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#roundTimer?.cancel();
+    this.#seedTimer?.cancel();
+    for (const close of this.#closers) close();
+    this.#closers.clear();
+    this.#keySubs.clear();
+    this.#liveSubs.clear();
+    await this.#pendingDns;
+    await this.#transport.close();
+  }
+}

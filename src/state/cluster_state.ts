@@ -1,0 +1,551 @@
+/**
+ * Everything one node knows about the cluster: a {@link NodeState} per node (its own included),
+ * the memory of recently removed nodes, digest and delta computation (chitchat's
+ * `ClusterState`).
+ *
+ * @module
+ */
+import { chitchatIdEquals, chitchatIdKey, compareChitchatIds } from "../common/chitchat_id.ts";
+import { DeltaWriter } from "../codec/delta.ts";
+import { type KeyChangeHook, NodeState } from "./node_state.ts";
+import type { Random } from "../common/random.ts";
+import { DEFAULT_LIMITS, type Limits } from "../node/config.ts";
+import { chitchatIdEncodedLength, utf8Length } from "../codec/digest.ts";
+import type { ChitchatId, Delta, Digest, NodeDigest } from "../common/types.ts";
+
+/** How many removed nodes are remembered (with their last heartbeat) so that stale gossip
+ * cannot bring them back. */
+export const REMOVED_NODE_MEMORY = 500;
+
+/** What {@link ClusterState.reportHeartbeats} passes to its `onSample` callback with the key:
+ * a per-node place where the caller may keep a token between samples of the same node (the
+ * engine keeps its failure detector's token there, see `FailureDetector.reportHeartbeat`). It
+ * lives as long as the node's state.
+ *
+ * @example
+ * ```ts
+ * import type { SampleMemo } from "./cluster_state.ts";
+ * const memo: SampleMemo = { token: undefined };
+ * console.log(memo.token); // undefined
+ * ```
+ */
+export interface SampleMemo {
+  /** Whatever the callback left here last time (initially undefined). */
+  token: object | undefined;
+}
+
+/** A held node state with its key, indexed by node id so that a decoded digest entry finds its
+ * state without building its key string (`seen`/`theirs`: scratch of `computeDelta`). */
+interface Entry extends SampleMemo {
+  readonly key: string;
+  /** Encoded size of the state's ChitchatId (digest size without re-measuring the id). */
+  readonly idBytes: number;
+  readonly state: NodeState;
+  seen: number;
+  /** Index of the peer's entry for this node in the stamped digest's `nodes` (valid when `seen`
+   * is the current epoch). An index rather than the object: entries are long-lived and decoded
+   * digests are not, and old-to-young pointers make every young collection dearer. */
+  theirs: number;
+  /** The last object equal to the state's id that a digest carried (the decoder hands out one
+   * shared object per id), so that the next digest matches by identity. */
+  wireId: ChitchatId;
+}
+
+/** An id and its key, shared. */
+interface Interned {
+  readonly id: ChitchatId;
+  readonly key: string;
+}
+
+/** One shared ChitchatId object and one shared key string per node among the clusters of this
+ * process (several nodes in one process, as in simulations and tests, then share the codec's
+ * per-object caches, and every per-node map of every node is keyed by the same string). Bounded:
+ * cleared when full, which only costs cache hits. */
+const internedIds = new Map<string, Interned>();
+const MAX_INTERNED_IDS = 1 << 16;
+
+/** The shared object and key for `id` (whose key is `key`), registering them when there are
+ * none. An object with a different IP spelling is not shared, so every id keeps its own text. */
+function intern(key: string, id: ChitchatId): Interned {
+  const hit = internedIds.get(key);
+  if (hit !== undefined) {
+    return hit.id.gossipAdvertiseAddr.ip === id.gossipAdvertiseAddr.ip ? hit : { id, key: hit.key };
+  }
+  if (internedIds.size >= MAX_INTERNED_IDS) internedIds.clear();
+  const fresh = { id, key };
+  internedIds.set(key, fresh);
+  return fresh;
+}
+
+interface Candidate {
+  readonly state: NodeState;
+  readonly from: bigint;
+  readonly unknown: boolean;
+  readonly stale: number;
+}
+
+/** Replicated cluster state.
+ *
+ * @example
+ * ```ts
+ * import { ClusterState } from "./cluster_state.ts";
+ * import { createRandom } from "../common/random.ts";
+ * const self = { nodeId: "a", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 1 } };
+ * const cs = new ClusterState(self, { clockNow: () => 0, random: createRandom(1) });
+ * cs.selfState.set("k", "v");
+ * console.log(cs.digest(new Set()).nodes.length);
+ * ```
+ */
+export class ClusterState {
+  /** The local node's id. */
+  readonly selfId: ChitchatId;
+  /** The local node's key (see `chitchatIdKey`). */
+  readonly selfKey: string;
+  readonly #states = new Map<string, NodeState>();
+  /** The same states as `#states`, in the same order, with their keys. */
+  readonly #entries = new Map<string, Entry>();
+  /** `#entries` by node id (almost always one entry per node id). */
+  readonly #byNodeId = new Map<string, Entry[]>();
+  /** `#entries` in ChitchatId order (the digest's wire order). */
+  readonly #sorted: Entry[] = [];
+  #epoch = 0;
+  #version = 0;
+  /** Moves when a node state is added or removed. */
+  #membership = 0;
+  /** The last live digest of every node (see `digestWithLength`). */
+  #liveDigest: { membership: number; nodes: readonly NodeDigest[]; encodedLength: number } = {
+    membership: -1,
+    nodes: [],
+    encodedLength: 2,
+  };
+  /** The digest whose entries carry stamp `#epoch` (set by `reportHeartbeats`), if still valid. */
+  #stamped: Digest | undefined = undefined;
+  readonly #removed = new Map<string, bigint>();
+  readonly #now: () => number;
+  readonly #random: Random;
+  readonly #onKeyChange: KeyChangeHook | undefined;
+  readonly #limits: Readonly<Limits>;
+  /** Inputs refused by a resource limit, by limit name. */
+  readonly rejected: Record<string, number> = {};
+
+  /** Creates the state with the local node in it (heartbeat 0). */
+  constructor(
+    selfId: ChitchatId,
+    options: {
+      clockNow: () => number;
+      random: Random;
+      onKeyChange?: KeyChangeHook;
+      limits?: Readonly<Limits>;
+    },
+  ) {
+    this.#limits = options.limits ?? DEFAULT_LIMITS;
+    this.selfId = selfId;
+    const self = intern(chitchatIdKey(selfId), selfId);
+    this.selfKey = self.key;
+    this.#now = options.clockNow;
+    this.#random = options.random;
+    this.#onKeyChange = options.onKeyChange;
+    this.#add(self.key, this.#newState(self.id, true));
+  }
+
+  #add(key: string, state: NodeState): void {
+    this.#version++;
+    this.#membership++;
+    const entry: Entry = {
+      key,
+      idBytes: chitchatIdEncodedLength(state.chitchatId),
+      state,
+      seen: 0,
+      theirs: 0,
+      wireId: state.chitchatId,
+      token: undefined,
+    };
+    this.#states.set(key, state);
+    this.#entries.set(key, entry);
+    const nodeId = state.chitchatId.nodeId;
+    const list = this.#byNodeId.get(nodeId);
+    if (list === undefined) this.#byNodeId.set(nodeId, [entry]);
+    else list.push(entry);
+    const sorted = this.#sorted;
+    const id = state.chitchatId;
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareChitchatIds(sorted[mid]!.state.chitchatId, id) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    sorted.splice(lo, 0, entry);
+  }
+
+  #delete(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return;
+    this.#version++;
+    this.#membership++;
+    this.#stamped = undefined;
+    this.#states.delete(key);
+    this.#entries.delete(key);
+    const nodeId = entry.state.chitchatId.nodeId;
+    const list = this.#byNodeId.get(nodeId)!;
+    if (list.length === 1) this.#byNodeId.delete(nodeId);
+    else list.splice(list.indexOf(entry), 1);
+    this.#sorted.splice(this.#sorted.indexOf(entry), 1);
+  }
+
+  /** The entry of `id` (same as looking up `chitchatIdKey(id)`, without building the key). */
+  #find(id: ChitchatId): Entry | undefined {
+    const list = this.#byNodeId.get(id.nodeId);
+    if (list === undefined) return undefined;
+    for (const e of list) if (chitchatIdEquals(e.state.chitchatId, id)) return e;
+    return undefined;
+  }
+
+  /** Merge-join position in `#sorted` for a digest walked in wire order (see `#seek`). */
+  #cursor = 0;
+
+  /** Like `#find`, for the entries of one digest in turn (`#cursor = 0` first): a digest comes
+   * in ChitchatId order, like `#sorted`, so the entry is usually at the cursor or right after
+   * it; otherwise a binary search finds it (any order stays correct, only slower). */
+  #seek(id: ChitchatId): Entry | undefined {
+    const sorted = this.#sorted;
+    const n = sorted.length;
+    const i = this.#cursor;
+    if (i < n) {
+      const held = sorted[i]!;
+      if (held.wireId === id) {
+        this.#cursor = i + 1;
+        return held;
+      }
+      const c = compareChitchatIds(held.state.chitchatId, id);
+      if (c === 0) {
+        this.#cursor = i + 1;
+        held.wireId = id;
+        return held;
+      }
+      if (c < 0 && i + 1 < n) {
+        const next = sorted[i + 1]!;
+        if (next.wireId === id || compareChitchatIds(next.state.chitchatId, id) === 0) {
+          this.#cursor = i + 2;
+          next.wireId = id;
+          return next;
+        }
+      }
+    }
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareChitchatIds(sorted[mid]!.state.chitchatId, id) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < n && compareChitchatIds(sorted[lo]!.state.chitchatId, id) === 0) {
+      this.#cursor = lo + 1;
+      sorted[lo]!.wireId = id;
+      return sorted[lo];
+    }
+    this.#cursor = lo;
+    return undefined;
+  }
+
+  /** The key under which the state of `id` is held, or undefined when none is held. Cheaper
+   * than `chitchatIdKey` for ids of held nodes. */
+  keyOf(id: ChitchatId): string | undefined {
+    return this.#find(id)?.key;
+  }
+
+  #newState(id: ChitchatId, isSelf: boolean): NodeState {
+    return new NodeState(id, {
+      isSelf,
+      clockNow: this.#now,
+      ...(this.#onKeyChange ? { onKeyChange: this.#onKeyChange } : {}),
+    });
+  }
+
+  /** The local node's own state. */
+  get selfState(): NodeState {
+    return this.#states.get(this.selfKey)!;
+  }
+
+  /** Every node state held, keyed by `chitchatIdKey`. */
+  get states(): ReadonlyMap<string, NodeState> {
+    return this.#states;
+  }
+
+  /** A counter that moves whenever a node state is added or removed or a delta is applied to
+   * one (writes to the local node's own state through `selfState` do not move it): equal values
+   * mean the same nodes with the same versions. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** A counter that moves whenever a node state is added or removed (not when one changes). */
+  get membershipVersion(): number {
+    return this.#membership;
+  }
+
+  /** Number of node states held. */
+  get size(): number {
+    return this.#states.size;
+  }
+
+  /** The last heartbeat of a recently removed node, if it is remembered. */
+  removedHeartbeat(key: string): bigint | undefined {
+    return this.#removed.get(key);
+  }
+
+  /**
+   * Digest rule for one entry about another node: creates the state when needed (unless the
+   * node was removed and the heartbeat is not newer) and updates the heartbeat. Returns true
+   * when the heartbeat increased (a failure-detector sample).
+   */
+  reportHeartbeat(key: string, id: ChitchatId, heartbeat: bigint): boolean {
+    if (key === this.selfKey) return false;
+    let state = this.#states.get(key);
+    if (state === undefined) {
+      const remembered = this.#removed.get(key);
+      if (remembered !== undefined && heartbeat <= remembered) return false;
+      if (this.#states.size >= this.#limits.maxNodes) {
+        this.#reject("maxNodes");
+        return false;
+      }
+      this.#removed.delete(key);
+      const shared = intern(key, id);
+      state = this.#newState(shared.id, false);
+      this.#add(shared.key, state);
+    }
+    return state.trySetHeartbeat(heartbeat);
+  }
+
+  /**
+   * Applies the digest rule ({@link ClusterState.reportHeartbeat}) to every entry of `digest`
+   * and calls `onSample` with the key of each node whose heartbeat increased (and that node's
+   * {@link SampleMemo}).
+   */
+  reportHeartbeats(digest: Digest, onSample: (key: string, memo: SampleMemo) => void): void {
+    // Also stamps the entries for a `computeDelta` on the same digest (see `#stamp`).
+    const epoch = ++this.#epoch;
+    this.#cursor = 0;
+    const nodes = digest.nodes;
+    for (let i = 0; i < nodes.length; i++) {
+      const nd = nodes[i]!;
+      const id = nd.chitchatId;
+      let entry = this.#seek(id);
+      if (entry === undefined) {
+        const key = chitchatIdKey(id);
+        const sample = this.reportHeartbeat(key, id, nd.heartbeat);
+        entry = this.#entries.get(key);
+        if (entry !== undefined) {
+          entry.seen = epoch;
+          entry.theirs = i;
+        }
+        if (sample) onSample(entry?.key ?? key, entry ?? { token: undefined });
+        continue;
+      }
+      entry.seen = epoch;
+      entry.theirs = i;
+      if (entry.state.isSelf) continue;
+      if (entry.state.trySetHeartbeat(nd.heartbeat)) onSample(entry.key, entry);
+    }
+    this.#stamped = digest;
+  }
+
+  /** Stamps the entries that `digest` mentions with a new epoch, each with the peer's (last)
+   * entry for it; reuses the stamp of `reportHeartbeats` when no state was added or removed
+   * since. Returns the epoch. */
+  #stamp(digest: Digest): number {
+    if (this.#stamped === digest) {
+      this.#stamped = undefined;
+      return this.#epoch;
+    }
+    this.#stamped = undefined;
+    const epoch = ++this.#epoch;
+    this.#cursor = 0;
+    const nodes = digest.nodes;
+    for (let i = 0; i < nodes.length; i++) {
+      const e = this.#seek(nodes[i]!.chitchatId);
+      if (e === undefined) continue;
+      e.seen = epoch;
+      e.theirs = i;
+    }
+    return epoch;
+  }
+
+  #reject(limit: string): void {
+    this.rejected[limit] = (this.rejected[limit] ?? 0) + 1;
+  }
+
+  /** Whether applying `nd` to the replica `state` stays within the limits. */
+  #withinLimits(state: NodeState, nd: Delta["nodeDeltas"][number]): boolean {
+    for (const kv of nd.keyValues) {
+      if (
+        kv.value.length > this.#limits.maxValueBytes / 3 &&
+        utf8Length(kv.value) > this.#limits.maxValueBytes
+      ) {
+        this.#reject("maxValueBytes");
+        return false;
+      }
+    }
+    const after = state.sizeAfter(nd);
+    if (after.records > this.#limits.maxKeysPerNode && after.records > state.numRecords) {
+      this.#reject("maxKeysPerNode");
+      return false;
+    }
+    if (after.bytes > this.#limits.maxBytesPerNode && after.bytes > state.bytes) {
+      this.#reject("maxBytesPerNode");
+      return false;
+    }
+    return true;
+  }
+
+  /** Whether a received digest is small enough to process. */
+  acceptDigest(digest: Digest): boolean {
+    if (digest.nodes.length <= this.#limits.maxDigestEntries) return true;
+    this.#reject("maxDigestEntries");
+    return false;
+  }
+
+  /** Drops a node (dead for too long) and remembers its last heartbeat. */
+  removeNode(key: string): void {
+    const state = this.#states.get(key);
+    if (state === undefined || key === this.selfKey) return;
+    this.#delete(key);
+    this.#removed.delete(key);
+    this.#removed.set(key, state.heartbeat);
+    while (this.#removed.size > REMOVED_NODE_MEMORY) {
+      const oldest = this.#removed.keys().next().value as string;
+      this.#removed.delete(oldest);
+    }
+  }
+
+  /** This node's digest, leaving out the nodes scheduled for deletion, in ChitchatId order. */
+  digest(scheduledForDeletion: ReadonlySet<string>): Digest {
+    return this.digestWithLength(scheduledForDeletion).digest;
+  }
+
+  /** {@link ClusterState.digest} and its exact encoded size (`digestEncodedLength`), without
+   * measuring every id again. With `snapshot: false` the entries are the node states themselves
+   * (a `NodeState` reads as a `NodeDigest`), in an array shared with later live digests until
+   * a node comes or goes: no allocation, but the entries follow later changes, so encode such a
+   * digest right away and do not modify it.
+   *
+   * @example
+   * ```ts
+   * import { ClusterState } from "./cluster_state.ts";
+   * import { digestEncodedLength } from "../codec/digest.ts";
+   * import { createRandom } from "../common/random.ts";
+   * const self = { nodeId: "a", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 1 } };
+   * const cs = new ClusterState(self, { clockNow: () => 0, random: createRandom(1) });
+   * const { digest, encodedLength } = cs.digestWithLength(new Set());
+   * console.log(encodedLength === digestEncodedLength(digest)); // true
+   * ```
+   */
+  digestWithLength(
+    scheduledForDeletion: ReadonlySet<string>,
+    options: { snapshot?: boolean } = {},
+  ): { digest: Digest; encodedLength: number } {
+    const snapshot = options.snapshot ?? true;
+    const skip = scheduledForDeletion.size > 0;
+    // A live digest of every node is the same array until a node comes or goes.
+    const cached = this.#liveDigest;
+    if (!snapshot && !skip && cached.membership === this.#membership) {
+      return { digest: { nodes: cached.nodes }, encodedLength: cached.encodedLength };
+    }
+    const nodes: NodeDigest[] = [];
+    let length = 2;
+    for (const { key, state: s, idBytes } of this.#sorted) {
+      if (skip && scheduledForDeletion.has(key)) continue;
+      length += idBytes + 24;
+      nodes.push(
+        snapshot
+          ? {
+            chitchatId: s.chitchatId,
+            heartbeat: s.heartbeat,
+            lastGcVersion: s.lastGcVersion,
+            maxVersion: s.maxVersion,
+          }
+          : s,
+      );
+    }
+    if (!snapshot && !skip) {
+      this.#liveDigest = { membership: this.#membership, nodes, encodedLength: length };
+    }
+    return { digest: { nodes }, encodedLength: length };
+  }
+
+  /** Runs tombstone GC on every node state. */
+  gcKeysMarkedForDeletion(gracePeriodMs: number): void {
+    for (const s of this.#states.values()) s.gcKeysMarkedForDeletion(gracePeriodMs);
+  }
+
+  /**
+   * Computes what a peer with `digest` is missing, within `budget` bytes of delta, with
+   * chitchat's selection and ordering (PROTOCOL.md §5.3). Returns the delta bytes.
+   */
+  computeDelta(
+    digest: Digest,
+    budget: number,
+    scheduledForDeletion: ReadonlySet<string>,
+    compress: boolean,
+  ): Uint8Array {
+    // Their entry for each of our states, without building keys: stamp the matching entries
+    // (a repeated entry wins over an earlier one, as in a map).
+    const epoch = this.#stamp(digest);
+    const theirs = digest.nodes;
+    const candidates: Candidate[] = [];
+    for (const e of this.#entries.values()) {
+      const d = e.seen === epoch ? theirs[e.theirs] : undefined;
+      const state = e.state;
+      const max = d === undefined ? 0n : d.maxVersion;
+      const stateMax = state.maxVersion;
+      if (stateMax <= max) continue;
+      if (scheduledForDeletion.size > 0 && scheduledForDeletion.has(e.key)) continue;
+      const gc = d === undefined ? 0n : d.lastGcVersion;
+      const stateGc = state.lastGcVersion;
+      const reset = gc < stateGc && max < stateGc;
+      const from = reset ? 0n : max;
+      if (stateMax <= from) continue;
+      const unknown = from === 0n;
+      candidates.push({ state, from, unknown, stale: unknown ? 0 : state.countStale(from) });
+    }
+    // Random order first, then a stable sort by priority: equal priorities stay shuffled.
+    this.#random.shuffle(candidates);
+    candidates.sort((a, b) => {
+      if (a.unknown !== b.unknown) return a.unknown ? -1 : 1;
+      if (a.unknown) {
+        const x = a.state.maxVersion;
+        const y = b.state.maxVersion;
+        return x < y ? -1 : x > y ? 1 : 0;
+      }
+      return b.stale - a.stale;
+    });
+    const writer = new DeltaWriter({ budget, compress });
+    for (const c of candidates) {
+      if (!writer.tryAddNode(c.state.chitchatId, c.state.lastGcVersion, c.from)) break;
+      const records = c.state.staleKeyValues(c.from);
+      if (records.length === 0) {
+        writer.trySetMaxVersion(c.state.maxVersion);
+        continue;
+      }
+      // A record that does not fit ends the whole delta (chitchat's rule).
+      if (writer.tryAddKeyValues(records) < records.length) return writer.finish();
+    }
+    return writer.finish();
+  }
+
+  /** Applies a received delta. Returns true when at least one node state was reset. */
+  applyDelta(delta: Delta): { reset: boolean; changed: NodeState[] } {
+    let reset = false;
+    const changed: NodeState[] = [];
+    for (const nd of delta.nodeDeltas) {
+      const state = this.#find(nd.chitchatId)?.state;
+      if (state === undefined) continue;
+      if (!state.isSelf && !this.#withinLimits(state, nd)) continue;
+      const status = state.applyDelta(nd);
+      if (status === "applyAfterReset") reset = true;
+      if (status !== "reject") changed.push(state);
+    }
+    if (changed.length > 0) this.#version++;
+    return { reset, changed };
+  }
+}

@@ -1,0 +1,226 @@
+import assert from "node:assert/strict";
+import { ClusterState } from "./cluster_state.ts";
+import { decodeDelta } from "../codec/delta.ts";
+import { createRandom } from "../common/random.ts";
+import type { ChitchatId, Digest, NodeDigest } from "../common/types.ts";
+
+const NONE: ReadonlySet<string> = new Set();
+
+function id(i: number, ip = i === 7 ? "fd00::7" : `10.0.${i >> 8}.${i & 255}`): ChitchatId {
+  return {
+    nodeId: `n${(i * 7919) % 101}`,
+    generationId: BigInt(i % 3),
+    gossipAdvertiseAddr: { ip, port: 7000 + i },
+  };
+}
+
+/** A state that holds nodes 0..n-1 (heartbeat 5) and whose replicas got keys through deltas. */
+function loaded(n: number, seed: number): ClusterState {
+  const cs = new ClusterState(id(1000), { clockNow: () => 0, random: createRandom(seed) });
+  const nodes: NodeDigest[] = [];
+  for (let i = 0; i < n; i++) {
+    nodes.push({ chitchatId: id(i), heartbeat: 5n, lastGcVersion: 0n, maxVersion: 0n });
+  }
+  cs.reportHeartbeats({ nodes }, () => {});
+  cs.applyDelta({
+    nodeDeltas: nodes.map((nd, i) => ({
+      chitchatId: nd.chitchatId,
+      lastGcVersion: 0n,
+      fromVersionExcluded: 0n,
+      keyValues: [...Array(1 + (i % 4)).keys()].map((k) => ({
+        key: `k${k}`,
+        value: `v${i}`,
+        version: BigInt(k + 1),
+        status: "set" as const,
+      })),
+      maxVersion: BigInt(1 + (i % 4)),
+    })),
+  });
+  cs.selfState.set("own", "x");
+  return cs;
+}
+
+/** A peer digest about nodes 0..n+extra-1 (some unknown to `loaded`), partly behind. */
+function peerDigest(n: number, extra: number): NodeDigest[] {
+  const out: NodeDigest[] = [];
+  for (let i = 0; i < n + extra; i++) {
+    out.push({
+      chitchatId: id(i),
+      heartbeat: BigInt(6 + (i % 2)),
+      lastGcVersion: 0n,
+      maxVersion: BigInt(i % 3),
+    });
+  }
+  return out;
+}
+
+function run(order: (d: NodeDigest[]) => NodeDigest[]) {
+  const cs = loaded(60, 3);
+  const nodes = order(peerDigest(60, 5));
+  // The same node written with another IP spelling, and a repeated entry (the last one counts).
+  nodes.push({
+    chitchatId: id(7, "fd00:0:0::7"),
+    heartbeat: 9n,
+    lastGcVersion: 0n,
+    maxVersion: 0n,
+  });
+  nodes.push({ chitchatId: id(2), heartbeat: 8n, lastGcVersion: 0n, maxVersion: 4n });
+  const digest: Digest = { nodes };
+  const samples: string[] = [];
+  cs.reportHeartbeats(digest, (k) => samples.push(k));
+  const delta = decodeDelta(cs.computeDelta(digest, 60_000, NONE, false));
+  const heartbeats = [...cs.states].map(([k, s]) => `${k}=${s.heartbeat}`).sort();
+  return { samples: samples.sort(), delta, heartbeats, size: cs.size };
+}
+
+Deno.test("ClusterState.reportHeartbeats() and computeDelta() do not depend on the digest's order", () => {
+  const wire = run((d) => d);
+  assert.equal(wire.size, 60 + 5 + 1);
+  assert.ok(wire.samples.length > 0);
+  assert.ok(wire.delta.nodeDeltas.length > 0);
+  const reversed = run((d) => d.slice().reverse());
+  const shuffled = run((d) => {
+    const r = createRandom(9);
+    const c = d.slice();
+    r.shuffle(c);
+    return c;
+  });
+  for (const other of [reversed, shuffled]) {
+    assert.deepEqual(other.heartbeats, wire.heartbeats);
+    // Same candidates in the same pre-shuffle order (state order), same random draws.
+    assert.deepEqual(other.delta, wire.delta);
+  }
+});
+
+Deno.test("ClusterState.computeDelta() on a fresh digest after reportHeartbeats() on another", () => {
+  const cs = loaded(20, 4);
+  const a: Digest = { nodes: peerDigest(20, 0) };
+  cs.reportHeartbeats(a, () => {});
+  // A different digest object: the stamp of `a` must not be reused.
+  const empty: Digest = { nodes: [] };
+  const full = decodeDelta(cs.computeDelta(empty, 60_000, NONE, false));
+  assert.equal(full.nodeDeltas.length, 21, "a peer that knows nothing gets every node");
+  const none = decodeDelta(
+    cs.computeDelta(
+      {
+        nodes: [...cs.states.values()].map((s) => ({
+          chitchatId: s.chitchatId,
+          heartbeat: s.heartbeat,
+          lastGcVersion: s.lastGcVersion,
+          maxVersion: s.maxVersion,
+        })),
+      },
+      60_000,
+      NONE,
+      false,
+    ),
+  );
+  assert.equal(none.nodeDeltas.length, 0, "an up-to-date peer gets nothing");
+});
+
+Deno.test("ClusterState.digestWithLength() measures exactly, with snapshots or live states", async () => {
+  const { digestEncodedLength } = await import("../codec/digest.ts");
+  const cs = loaded(40, 9);
+  const scheduled = new Set([[...cs.states.keys()].find((k) => k !== cs.selfKey)!]);
+  for (const skip of [NONE, scheduled]) {
+    const snap = cs.digestWithLength(skip);
+    const live = cs.digestWithLength(skip, { snapshot: false });
+    assert.equal(snap.encodedLength, digestEncodedLength(snap.digest));
+    assert.equal(live.encodedLength, snap.encodedLength);
+    assert.equal(snap.digest.nodes.length, cs.size - skip.size);
+    assert.deepEqual(
+      live.digest.nodes.map((n) => [n.chitchatId, n.heartbeat, n.lastGcVersion, n.maxVersion]),
+      snap.digest.nodes.map((n) => [n.chitchatId, n.heartbeat, n.lastGcVersion, n.maxVersion]),
+    );
+    assert.deepEqual(cs.digest(skip), snap.digest);
+  }
+  // A snapshot keeps its values; live entries follow the state.
+  const snap = cs.digestWithLength(NONE).digest;
+  const live = cs.digestWithLength(NONE, { snapshot: false }).digest;
+  const self = (d: Digest) => d.nodes.find((n) => n.chitchatId === cs.selfState.chitchatId)!;
+  const before = self(snap).heartbeat;
+  cs.selfState.incHeartbeat();
+  assert.equal(self(snap).heartbeat, before);
+  assert.equal(self(live).heartbeat, before + 1n);
+  // Live digests are shared until a node comes or goes.
+  assert.strictEqual(cs.digestWithLength(NONE, { snapshot: false }).digest.nodes, live.nodes);
+  cs.reportHeartbeats(
+    { nodes: peerDigest(40, 1).map((n) => ({ ...n, heartbeat: 99n })) },
+    () => {},
+  );
+  const grown = cs.digestWithLength(NONE, { snapshot: false });
+  assert.equal(grown.digest.nodes.length, live.nodes.length + 1);
+  assert.equal(grown.encodedLength, digestEncodedLength(cs.digest(NONE)));
+  cs.removeNode([...cs.states.keys()].find((k) => k !== cs.selfKey)!);
+  assert.equal(
+    cs.digestWithLength(NONE, { snapshot: false }).digest.nodes.length,
+    live.nodes.length,
+  );
+});
+
+Deno.test("ClusterState.reportHeartbeats() hands each node's own memo to onSample", () => {
+  const cs = loaded(10, 4);
+  const memos = new Map<string, object>();
+  const bump = (hb: bigint) => {
+    const nodes = peerDigest(10, 2).map((n) => ({ ...n, heartbeat: hb }));
+    cs.reportHeartbeats({ nodes }, (key, memo) => {
+      const prev = memos.get(key);
+      if (prev !== undefined) assert.strictEqual(memo, prev, `same memo for ${key}`);
+      memos.set(key, memo);
+      memo.token = { key };
+    });
+  };
+  bump(20n);
+  bump(21n);
+  assert.equal(memos.size, 12);
+  for (const [key, memo] of memos) {
+    assert.deepEqual((memo as { token: { key: string } }).token, { key });
+  }
+});
+
+Deno.test("ClusterState.version moves when nodes come and go and when deltas apply", () => {
+  const cs = loaded(5, 1);
+  let v = cs.version;
+  const moved = () => {
+    const m = cs.version !== v;
+    v = cs.version;
+    return m;
+  };
+  // Heartbeats alone: no move.
+  cs.reportHeartbeats({ nodes: peerDigest(5, 0).map((n) => ({ ...n, heartbeat: 50n })) }, () => {});
+  assert.equal(moved(), false);
+  // A new node: moves.
+  cs.reportHeartbeats({ nodes: peerDigest(5, 1).map((n) => ({ ...n, heartbeat: 51n })) }, () => {});
+  assert.equal(moved(), true);
+  // A delta with a new key: moves; the same delta again (nothing new): no move.
+  const delta = {
+    nodeDeltas: [{
+      chitchatId: id(0),
+      lastGcVersion: 0n,
+      fromVersionExcluded: 1n,
+      keyValues: [{ key: "new", value: "x", version: 9n, status: "set" as const }],
+      maxVersion: 9n,
+    }],
+  };
+  assert.equal(cs.applyDelta(delta).changed.length, 1);
+  assert.equal(moved(), true);
+  const again = cs.applyDelta(delta).changed.length;
+  assert.equal(moved(), again > 0);
+  // A delta moves the version but not the membership version.
+  const m2 = cs.membershipVersion;
+  cs.applyDelta({
+    nodeDeltas: [{
+      ...delta.nodeDeltas[0]!,
+      fromVersionExcluded: 9n,
+      maxVersion: 10n,
+      keyValues: [{ key: "n2", value: "y", version: 10n, status: "set" as const }],
+    }],
+  });
+  assert.equal(moved(), true);
+  assert.equal(cs.membershipVersion, m2);
+  // Removal: moves.
+  const members = cs.membershipVersion;
+  cs.removeNode([...cs.states.keys()].find((k) => k !== cs.selfKey)!);
+  assert.equal(moved(), true);
+  assert.notEqual(cs.membershipVersion, members);
+});

@@ -1,0 +1,390 @@
+/**
+ * The replicated state of one node: a versioned key-value map with tombstones, plus the node's
+ * heartbeat, max version and last GC version (chitchat's `NodeState`).
+ *
+ * Only the owner writes its own state (through {@link GossipNode}); every other node holds a
+ * replica that changes only when deltas are applied.
+ *
+ * @module
+ */
+import { compareUtf8 } from "../common/chitchat_id.ts";
+import { utf8Length } from "../codec/digest.ts";
+import { EncodeError, HearsayError } from "../common/errors.ts";
+import type { ChitchatId, KeyStatus, KeyValueMutation, NodeDelta } from "../common/types.ts";
+
+/** A stored value with its version and status.
+ *
+ * @example
+ * ```ts
+ * import type { VersionedValue } from "./node_state.ts";
+ * const v: VersionedValue = { value: "x", version: 3n, status: "set", statusChangedAtMs: 0 };
+ * console.log(v.version);
+ * ```
+ */
+export interface VersionedValue {
+  /** The value ("" for a tombstone written by `delete`). */
+  readonly value: string;
+  /** The record's version within its node. */
+  readonly version: bigint;
+  /** Live, tombstone, or visible-until-TTL. */
+  readonly status: KeyStatus;
+  /** Local clock reading (ms) when the status became `deleted` / `deleteAfterTtl` (or was
+   * stored); tombstone age is measured from here on every node independently. */
+  readonly statusChangedAtMs: number;
+}
+
+/** How a node delta was handled by {@link NodeState.applyDelta}.
+ *
+ * @example
+ * ```ts
+ * import type { DeltaStatus } from "./node_state.ts";
+ * const s: DeltaStatus = "applyAfterReset";
+ * console.log(s);
+ * ```
+ */
+export type DeltaStatus = "reject" | "apply" | "applyAfterReset";
+
+/** Called whenever a stored key gets a newer, non-deleted value. */
+export type KeyChangeHook = (state: NodeState, key: string, value: VersionedValue) => void;
+
+/** Largest key + value size, in UTF-8 bytes, that a local write accepts. A larger record could
+ * never fit into a delta datagram and would block gossip for the whole node (PROTOCOL.md §5.3). */
+export const MAX_KEY_VALUE_BYTES = 60_000;
+
+function checkLocalKeyValue(key: string, value: string): void {
+  const first = key.codePointAt(0);
+  if (first !== undefined && first > 0x7f) {
+    throw new EncodeError(
+      `key ${JSON.stringify(key)} starts with a multi-byte character; chitchat 0.10 nodes crash ` +
+        `on such keys, so keys must start with an ASCII character`,
+    );
+  }
+  const keyBytes = utf8Length(key);
+  const valueBytes = utf8Length(value);
+  if (keyBytes > 65_535) {
+    throw new EncodeError(`key is ${keyBytes} UTF-8 bytes; at most 65535 are allowed`);
+  }
+  if (keyBytes + valueBytes > MAX_KEY_VALUE_BYTES) {
+    throw new EncodeError(
+      `key + value are ${keyBytes + valueBytes} UTF-8 bytes; at most ${MAX_KEY_VALUE_BYTES} ` +
+        `fit into one gossip datagram`,
+    );
+  }
+}
+
+/** The replicated state of one node.
+ *
+ * @example
+ * ```ts
+ * import { NodeState } from "./node_state.ts";
+ * const id = { nodeId: "a", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 1 } };
+ * const s = new NodeState(id, { isSelf: true, clockNow: () => 0 });
+ * s.set("color", "blue");
+ * console.log(s.get("color"), s.maxVersion);
+ * ```
+ */
+export class NodeState {
+  /** The node this state belongs to. */
+  readonly chitchatId: ChitchatId;
+  #kv = new Map<string, VersionedValue>();
+  #byVersion: [string, VersionedValue][] | undefined = undefined;
+  #heartbeat = 0n;
+  #maxVersion = 0n;
+  #lastGcVersion = 0n;
+  #bytes = 0;
+  readonly #isSelf: boolean;
+  readonly #now: () => number;
+  readonly #onKeyChange: KeyChangeHook | undefined;
+
+  /** Creates an empty state. `isSelf` allows local writes; `clockNow` timestamps tombstones. */
+  constructor(
+    chitchatId: ChitchatId,
+    options: { isSelf: boolean; clockNow: () => number; onKeyChange?: KeyChangeHook },
+  ) {
+    this.chitchatId = chitchatId;
+    this.#isSelf = options.isSelf;
+    this.#now = options.clockNow;
+    this.#onKeyChange = options.onKeyChange;
+  }
+
+  /** Last heartbeat accepted for this node (its own counter when this is the local node). */
+  get heartbeat(): bigint {
+    return this.#heartbeat;
+  }
+  /** Highest version applied. */
+  get maxVersion(): bigint {
+    return this.#maxVersion;
+  }
+  /** Version up to which tombstones were garbage-collected here. */
+  get lastGcVersion(): bigint {
+    return this.#lastGcVersion;
+  }
+  /** Whether this is the local node's own state. */
+  get isSelf(): boolean {
+    return this.#isSelf;
+  }
+
+  /** The visible value of `key` (undefined when missing or deleted). */
+  get(key: string): string | undefined {
+    const v = this.#kv.get(key);
+    return v === undefined || v.status === "deleted" ? undefined : v.value;
+  }
+
+  /** The stored record of `key`, tombstones included. */
+  getVersioned(key: string): VersionedValue | undefined {
+    return this.#kv.get(key);
+  }
+
+  /** Whether `key` holds a visible value. */
+  containsKey(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /** Records held, tombstones included. */
+  get numRecords(): number {
+    return this.#kv.size;
+  }
+
+  /** UTF-8 bytes of the keys and values held. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** What applying `nd` would leave: record count and bytes (for resource limits). */
+  sizeAfter(nd: NodeDelta): { records: number; bytes: number } {
+    const status = this.deltaStatus(nd);
+    if (status === "reject") return { records: this.#kv.size, bytes: this.#bytes };
+    const fresh = status === "applyAfterReset";
+    let records = fresh ? 0 : this.#kv.size;
+    let bytes = fresh ? 0 : this.#bytes;
+    const floor = fresh ? 0n : this.#maxVersion;
+    const seen = new Set<string>();
+    for (const kv of nd.keyValues) {
+      if (kv.version <= floor) continue;
+      const prev = fresh || seen.has(kv.key) ? undefined : this.#kv.get(kv.key);
+      if (prev === undefined && !seen.has(kv.key)) records++;
+      if (prev !== undefined) bytes -= utf8Length(prev.value);
+      else bytes += utf8Length(kv.key);
+      bytes += utf8Length(kv.value);
+      seen.add(kv.key);
+    }
+    return { records, bytes };
+  }
+
+  /** Number of visible keys. */
+  get numKeyValues(): number {
+    let n = 0;
+    for (const v of this.#kv.values()) if (v.status !== "deleted") n++;
+    return n;
+  }
+
+  /** Visible `[key, value]` pairs, sorted by key. */
+  keyValues(): [string, string][] {
+    return this.iterPrefix("");
+  }
+
+  /** Every stored record, tombstones included, sorted by key. */
+  keyValuesIncludingDeleted(): [string, VersionedValue][] {
+    return [...this.#kv.entries()].sort((a, b) => compareUtf8(a[0], b[0]));
+  }
+
+  /** Visible `[key, value]` pairs whose key starts with `prefix`, sorted by key. */
+  iterPrefix(prefix: string): [string, string][] {
+    const out: [string, string][] = [];
+    for (const [k, v] of this.#kv) {
+      if (v.status !== "deleted" && k.startsWith(prefix)) out.push([k, v.value]);
+    }
+    return out.sort((a, b) => compareUtf8(a[0], b[0]));
+  }
+
+  #checkWritable(): void {
+    if (!this.#isSelf) {
+      throw new HearsayError(
+        `node state of ${this.chitchatId.nodeId} is a replica; only the owner writes its keys`,
+      );
+    }
+  }
+
+  /** Sets `key` to `value` (no-op when it already holds that value, live). */
+  set(key: string, value: string): void {
+    this.#checkWritable();
+    checkLocalKeyValue(key, value);
+    const prev = this.#kv.get(key);
+    if (prev !== undefined && prev.status === "set" && prev.value === value) return;
+    this.#store(key, {
+      value,
+      version: this.#maxVersion + 1n,
+      status: "set",
+      statusChangedAtMs: this.#now(),
+    });
+  }
+
+  /** Sets `key` to a value that stays visible and is removed after the tombstone grace period. */
+  setWithTtl(key: string, value: string): void {
+    this.#checkWritable();
+    checkLocalKeyValue(key, value);
+    const prev = this.#kv.get(key);
+    if (prev !== undefined && prev.status === "deleteAfterTtl" && prev.value === value) return;
+    this.#store(key, {
+      value,
+      version: this.#maxVersion + 1n,
+      status: "deleteAfterTtl",
+      statusChangedAtMs: this.#now(),
+    });
+  }
+
+  /** Deletes `key` (a tombstone is kept for the grace period). Returns false if it was missing. */
+  delete(key: string): boolean {
+    this.#checkWritable();
+    if (!this.#kv.has(key)) return false;
+    this.#maxVersion += 1n;
+    this.#put(key, {
+      value: "",
+      version: this.#maxVersion,
+      status: "deleted",
+      statusChangedAtMs: this.#now(),
+    });
+    return true;
+  }
+
+  /** Keeps `key` visible but schedules its removal after the grace period. Returns false if it
+   * was missing. */
+  deleteAfterTtl(key: string): boolean {
+    this.#checkWritable();
+    const prev = this.#kv.get(key);
+    if (prev === undefined) return false;
+    this.#maxVersion += 1n;
+    this.#put(key, {
+      value: prev.value,
+      version: this.#maxVersion,
+      status: "deleteAfterTtl",
+      statusChangedAtMs: this.#now(),
+    });
+    return true;
+  }
+
+  /** Increments the own heartbeat (local node only). */
+  incHeartbeat(): void {
+    this.#heartbeat += 1n;
+  }
+
+  /** Digest rule for remote heartbeats: the first value is stored silently (returns false),
+   * later ones only when strictly greater (returns true: a failure-detector sample). */
+  trySetHeartbeat(heartbeat: bigint): boolean {
+    if (this.#heartbeat === 0n) {
+      this.#heartbeat = heartbeat;
+      return false;
+    }
+    if (heartbeat > this.#heartbeat) {
+      this.#heartbeat = heartbeat;
+      return true;
+    }
+    return false;
+  }
+
+  #store(key: string, vv: VersionedValue): void {
+    if (vv.version > this.#maxVersion) this.#maxVersion = vv.version;
+    const prev = this.#kv.get(key);
+    if (prev !== undefined && prev.version >= vv.version) return;
+    this.#put(key, vv);
+    if (vv.status !== "deleted") this.#onKeyChange?.(this, key, vv);
+  }
+
+  /** The one place records are written: keeps the byte count and the version index right. */
+  #put(key: string, vv: VersionedValue): void {
+    const prev = this.#kv.get(key);
+    this.#bytes += prev === undefined ? utf8Length(key) : -utf8Length(prev.value);
+    this.#bytes += utf8Length(vv.value);
+    this.#kv.set(key, vv);
+    this.#byVersion = undefined;
+  }
+
+  #remove(key: string, vv: VersionedValue): void {
+    this.#bytes -= utf8Length(key) + utf8Length(vv.value);
+    this.#kv.delete(key);
+    this.#byVersion = undefined;
+  }
+
+  /** Decides how a node delta relates to this state (PROTOCOL.md §4.5). */
+  deltaStatus(nd: NodeDelta): DeltaStatus {
+    if (nd.fromVersionExcluded > this.#maxVersion) return "reject";
+    const compatible = nd.lastGcVersion <= this.#lastGcVersion ||
+      nd.lastGcVersion <= this.#maxVersion;
+    if (!compatible) return nd.fromVersionExcluded === 0n ? "applyAfterReset" : "reject";
+    return this.#maxVersion < nd.maxVersion ? "apply" : "reject";
+  }
+
+  /** Applies a node delta received from a peer; returns what was done. Never lowers
+   * `(lastGcVersion, maxVersion)`. */
+  applyDelta(nd: NodeDelta): DeltaStatus {
+    const status = this.deltaStatus(nd);
+    if (status === "reject") return status;
+    if (status === "applyAfterReset") {
+      this.#kv.clear();
+      this.#bytes = 0;
+      this.#byVersion = undefined;
+      this.#maxVersion = 0n;
+      this.#heartbeat = 0n;
+      this.#lastGcVersion = nd.lastGcVersion;
+    }
+    const floor = this.#maxVersion;
+    const now = this.#now();
+    for (const kv of nd.keyValues) {
+      if (kv.version <= floor) continue;
+      if (kv.status !== "set" && kv.version <= this.#lastGcVersion) continue;
+      this.#store(kv.key, {
+        value: kv.value,
+        version: kv.version,
+        status: kv.status,
+        statusChangedAtMs: now,
+      });
+    }
+    // The codec guarantees nd.maxVersion >= every key version of the delta.
+    if (nd.maxVersion > this.#maxVersion) this.#maxVersion = nd.maxVersion;
+    return status;
+  }
+
+  /** Removes tombstones and TTL'd keys older than `gracePeriodMs`; raises `lastGcVersion`. */
+  gcKeysMarkedForDeletion(gracePeriodMs: number): void {
+    const now = this.#now();
+    let maxRemoved = this.#lastGcVersion;
+    for (const [k, v] of this.#kv) {
+      if (v.status === "set") continue;
+      if (now < v.statusChangedAtMs + gracePeriodMs) continue;
+      if (v.version > maxRemoved) maxRemoved = v.version;
+      this.#remove(k, v);
+    }
+    this.#lastGcVersion = maxRemoved;
+  }
+
+  /** Records with a version above `floor` (tombstones included), in ascending version order. */
+  staleKeyValues(floor: bigint): KeyValueMutation[] {
+    if (this.#byVersion === undefined) {
+      this.#byVersion = [...this.#kv.entries()].sort((a, b) =>
+        a[1].version < b[1].version ? -1 : a[1].version > b[1].version ? 1 : 0
+      );
+    }
+    const all = this.#byVersion;
+    // Binary search for the first record above the floor.
+    let lo = 0;
+    let hi = all.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (all[mid]![1].version <= floor) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: KeyValueMutation[] = [];
+    for (let i = lo; i < all.length; i++) {
+      const [key, v] = all[i]!;
+      out.push({ key, value: v.value, version: v.version, status: v.status });
+    }
+    return out;
+  }
+
+  /** Number of records (tombstones included) with a version above `floor`. */
+  countStale(floor: bigint): number {
+    let n = 0;
+    for (const v of this.#kv.values()) if (v.version > floor) n++;
+    return n;
+  }
+}
