@@ -2,58 +2,105 @@
  * hearsay: gossip-based peer discovery for overlay networks, byte-compatible with the Rust
  * crate `chitchat` 0.10 and with zlayer's `GossipPool`.
  *
- * - {@link GossipPool}: each worker publishes a {@link PeerInfo} and learns everyone else's;
- *   topology events as an async iterable.
+ * The root module holds what a pool or node user needs:
+ *
+ * - {@link GossipPool}: each pool member publishes a {@link PeerInfo} and learns everyone
+ *   else's; topology events as an async iterable.
  * - {@link GossipNode}: the protocol engine (scuttlebutt anti-entropy, versioned key-values
- *   with tombstones, phi-accrual failure detection, cluster-id isolation).
- * - The wire codec ({@link encodeMessage}, {@link decodeMessage}, {@link DeltaWriter}), with its
- *   hot path in WebAssembly.
- * - Transports: UDP ({@link bindUdp}) and an in-memory network on a virtual clock
- *   ({@link MemoryNetwork}, {@link VirtualClock}) for deterministic tests and simulations.
+ *   with tombstones, phi-accrual failure detection, cluster-id isolation), its options and
+ *   {@link presets}, and the views its API returns ({@link NodeState}, {@link ChitchatId}).
+ * - The UDP transport ({@link bindUdp}) and the {@link Transport} interface other transports
+ *   implement; the errors users catch ({@link HearsayError} and its subclasses).
  *
- * @example
+ * The rest lives in narrower entry points:
+ *
+ * - `@hearsay/gossip/codec`: the wire codec (encode and decode messages, digests, deltas).
+ * - `@hearsay/gossip/testing`: an in-memory network on a virtual clock, seeded randomness.
+ * - `@hearsay/gossip/transport`: opt-in encryption (`EncryptedTransport`, keyrings).
+ * - `@hearsay/gossip/pool`: zlayer's PeerInfo key and JSON helpers.
+ * - `@hearsay/gossip/worker`: the pool-member command line program.
+ *
+ * @example Two pool members on loopback
  * ```ts
- * import { GossipPool } from "./mod.ts";
+ * import { GossipPool, type PeerInfo } from "./mod.ts";
  *
- * const pool = await GossipPool.start({
- *   nodeId: 1n,
- *   gossipListen: "127.0.0.1:0",
- *   seeds: [],
- *   clusterId: "example",
- *   selfInfo: {
- *     nodeId: 1n,
- *     wgPubkey: "",
- *     wgEndpoint: "127.0.0.1:51820",
- *     overlayIp: "10.0.0.1",
- *     labels: {},
- *   },
+ * const info = (id: bigint): PeerInfo => ({
+ *   nodeId: id,
+ *   wgPubkey: `key-${id}`,
+ *   wgEndpoint: `127.0.0.1:${51820 + Number(id)}`,
+ *   overlayIp: `10.0.0.${id}`,
+ *   labels: {},
  * });
- * console.log(pool.clusterId, pool.peers().length); // example 0
- * await pool.close();
+ * const common = { clusterId: "example", gossipIntervalMs: 50, gossipListen: "127.0.0.1:0" };
+ * const a = await GossipPool.start({ ...common, nodeId: 1n, seeds: [], selfInfo: info(1n) });
+ * const b = await GossipPool.start({
+ *   ...common,
+ *   nodeId: 2n,
+ *   seeds: [a.gossipAddr],
+ *   selfInfo: info(2n),
+ * });
+ * for await (const event of a.subscribe()) {
+ *   if (event.type === "joined") {
+ *     console.log(event.peer.overlayIp); // 10.0.0.2
+ *     break;
+ *   }
+ * }
+ * await Promise.all([a.close(), b.close()]);
  * ```
  *
  * @module
  */
-export type * from "./src/common/types.ts";
-export * from "./src/common/errors.ts";
-export * from "./src/common/socket_addr.ts";
-export * from "./src/common/chitchat_id.ts";
-export * from "./src/codec/message.ts";
-export * from "./src/codec/digest.ts";
-export * from "./src/codec/delta.ts";
-export * from "./src/state/node_state.ts";
-export { ClusterState, REMOVED_NODE_MEMORY, type SampleMemo } from "./src/state/cluster_state.ts";
-export * from "./src/failure_detector/failure_detector.ts";
-export * from "./src/node/config.ts";
-export * from "./src/node/gossip_node.ts";
-export * from "./src/common/async_queue.ts";
-export * from "./src/pool/peer_info.ts";
-export * from "./src/pool/pool.ts";
-export * from "./src/common/clock.ts";
-export * from "./src/common/virtual_clock.ts";
-export * from "./src/common/random.ts";
-export type * from "./src/transport/transport.ts";
-export * from "./src/transport/udp.ts";
-export * from "./src/transport/memory.ts";
-export * from "./src/transport/encrypted.ts";
-export * from "./src/transport/keyring.ts";
+
+// The pool.
+export {
+  GossipPool,
+  type GossipPoolConfig,
+  type SubscribeOptions,
+  type TopologyEvent,
+} from "./src/pool/pool.ts";
+export {
+  decodePeerInfo,
+  encodePeerInfo,
+  type PeerInfo,
+  PeerInfoError,
+} from "./src/pool/peer_info.ts";
+
+// The node, its options and what its API returns.
+export {
+  type GossipMetrics,
+  GossipNode,
+  type KeyChangeEvent,
+  type LiveNodes,
+} from "./src/node/gossip_node.ts";
+export { DEFAULT_LIMITS, type GossipNodeOptions, type Limits, presets } from "./src/node/config.ts";
+export type { FailureDetectorConfig } from "./src/failure_detector/failure_detector.ts";
+export { type DeltaStatus, NodeState, type VersionedValue } from "./src/state/node_state.ts";
+export type {
+  ChitchatId,
+  ChitchatMessage,
+  Delta,
+  Digest,
+  KeyStatus,
+  KeyValueMutation,
+  NodeDelta,
+  NodeDigest,
+  SocketAddr,
+} from "./src/common/types.ts";
+export { AddressParseError, formatSocketAddr, parseSocketAddr } from "./src/common/socket_addr.ts";
+export { chitchatIdEquals, chitchatIdKey, formatChitchatId } from "./src/common/chitchat_id.ts";
+export type { Clock, Timer } from "./src/common/clock.ts";
+export type { Random } from "./src/common/random.ts";
+
+// Errors users catch.
+export { AddressInUseError, ConfigError, HearsayError } from "./src/common/errors.ts";
+export { SubscriberLaggedError } from "./src/common/async_queue.ts";
+
+// Transports.
+export type { DatagramHandler, Transport, TransportStats } from "./src/transport/transport.ts";
+export {
+  bindUdp,
+  type BindUdpOptions,
+  type UdpTransport,
+  type UdpTransportStats,
+} from "./src/transport/udp.ts";
+export { MAX_DATAGRAM_SIZE } from "./src/codec/message.ts";

@@ -2,8 +2,15 @@
  * The hearsay worker: runs one {@link GossipPool} member from the command line and prints each
  * topology event as one JSON line (a readable line when stdout is a terminal).
  *
- * ```sh
- * deno run -A jsr:@hearsay/gossip/worker --node-id 1 --listen 127.0.0.1:7946 --seed 127.0.0.1:7947
+ * Who needs it: operators who run pool members as processes (`deno run -A
+ * jsr:@hearsay/gossip/worker --node-id 1 --listen 127.0.0.1:7946 --seed 127.0.0.1:7947`), and
+ * programs that embed the same command line ({@link runWorker}, {@link parseWorkerArgs}).
+ *
+ * @example Parse a command line without running it
+ * ```ts
+ * import { parseWorkerArgs } from "./worker.ts";
+ * const opts = parseWorkerArgs(["--node-id", "1", "--seed", "127.0.0.1:7947", "--label", "zone=a"]);
+ * console.log(opts.nodeId, opts.seeds, opts.selfInfo.labels); // 1n [ "127.0.0.1:7947" ] { zone: "a" }
  * ```
  *
  * @module
@@ -142,7 +149,15 @@ function addr(flag: string, v: string): SocketAddr {
   }
 }
 
-/** Parses the worker's flags (`--flag value` or `--flag=value`); throws {@link UsageError}. */
+/** Parses the worker's flags (`--flag value` or `--flag=value`); throws {@link UsageError}.
+ *
+ * @example
+ * ```ts
+ * import { parseWorkerArgs } from "./worker.ts";
+ * const opts = parseWorkerArgs(["--node-id=7", "--seed", "10.0.0.1:7946", "--seed", "10.0.0.2:7946"]);
+ * console.log(opts.nodeId, opts.seeds, opts.listen); // 7n [ "10.0.0.1:7946", "10.0.0.2:7946" ] 127.0.0.1:7946
+ * ```
+ */
 export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
   const values = new Map<string, string[]>();
   let help = false;
@@ -328,7 +343,14 @@ function prometheus(pool: GossipPool, encryption: EncryptedTransport | undefined
   return lines.join("\n") + "\n";
 }
 
-/** Runs the worker until SIGINT/SIGTERM; returns the exit code (0, or 2 for usage errors). */
+/** Runs the worker until SIGINT/SIGTERM; returns the exit code (0, or 2 for usage errors).
+ *
+ * @example
+ * ```ts
+ * import { runWorker } from "./worker.ts";
+ * console.log(await runWorker(["--node-id", "not-a-number"])); // 2 (the reason goes to stderr)
+ * ```
+ */
 export async function runWorker(args: readonly string[]): Promise<number> {
   let opts: WorkerOptions;
   try {

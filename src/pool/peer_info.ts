@@ -50,7 +50,16 @@ export interface PeerInfo {
  */
 export class PeerInfoError extends HearsayError {}
 
-/** Prefix of the single key every worker publishes. */
+/** Prefix of the single key every worker publishes; subscribe to it on a plain `GossipNode` to
+ * follow a pool's PeerInfo values.
+ *
+ * @example
+ * ```ts
+ * import { parseWorkerKey, WORKER_KEY_PREFIX, workerKey } from "./peer_info.ts";
+ * const keys = [workerKey(1n), "zone", `${WORKER_KEY_PREFIX}2`];
+ * console.log(keys.filter((k) => k.startsWith(WORKER_KEY_PREFIX)).map(parseWorkerKey)); // [ 1n, 2n ]
+ * ```
+ */
 export const WORKER_KEY_PREFIX = "worker:";
 const U64_MAX = (1n << 64n) - 1n;
 

@@ -89,7 +89,29 @@ export interface GossipPoolConfig extends
   generationId?: bigint;
 }
 
-/** Options of {@link GossipPool.subscribe}. */
+/** Options of {@link GossipPool.subscribe}.
+ *
+ * @example
+ * ```ts
+ * import { GossipPool, type SubscribeOptions } from "./pool.ts";
+ * const info = (id: bigint) => ({
+ *   nodeId: id, wgPubkey: "", wgEndpoint: "127.0.0.1:51820", overlayIp: `10.0.0.${id}`,
+ *   labels: {},
+ * });
+ * const common = { clusterId: "doc-subscribe", gossipIntervalMs: 50, gossipListen: "127.0.0.1:0" };
+ * const a = await GossipPool.start({ ...common, nodeId: 1n, seeds: [], selfInfo: info(1n) });
+ * const options: SubscribeOptions = { replay: false, capacity: 64 };
+ * const changes = a.subscribe(options); // changes from now on only
+ * const b = await GossipPool.start({ ...common, nodeId: 2n, seeds: [a.gossipAddr],
+ *   selfInfo: info(2n) });
+ * const first = (await changes.next()).value;
+ * console.log(first?.type); // joined
+ * const replayed = a.subscribe(); // replay (the default): current peers first, as `joined`
+ * console.log((await replayed.next()).value?.peer.overlayIp); // 10.0.0.2
+ * await Promise.all([changes.return?.(), replayed.return?.()]);
+ * await Promise.all([a.close(), b.close()]);
+ * ```
+ */
 export interface SubscribeOptions {
   /** Emit a `joined` event for every current peer first (default true), so that nothing is
    * missed between reading the peers and following the stream. */

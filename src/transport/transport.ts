@@ -45,10 +45,17 @@ export interface TransportStats {
  * @example
  * ```ts
  * import type { Transport } from "./transport.ts";
- * function echo(t: Transport) {
+ * import { bindUdp } from "./udp.ts";
+ * function echo(t: Transport): void {
  *   t.onReceive((data, from) => t.send(from, data));
  * }
- * console.log(typeof echo);
+ * const server: Transport = await bindUdp({ ip: "127.0.0.1", port: 0 });
+ * const client: Transport = await bindUdp({ ip: "127.0.0.1", port: 0 });
+ * echo(server);
+ * const reply = new Promise<Uint8Array>((resolve) => client.onReceive((data) => resolve(data)));
+ * client.send(server.localAddr, new Uint8Array([1, 2, 3]));
+ * console.log(await reply, server.stats.datagramsIn); // Uint8Array(3) [ 1, 2, 3 ] 1
+ * await Promise.all([server.close(), client.close()]);
  * ```
  */
 export interface Transport {

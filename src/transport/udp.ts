@@ -37,11 +37,12 @@ const MAX_CONSECUTIVE_RECEIVE_ERRORS = 1000;
  *
  * @example
  * ```ts
- * import type { UdpTransportStats } from "./udp.ts";
- * function healthy(s: UdpTransportStats): boolean {
- *   return s.handlerErrors === 0 && s.receiveErrors === 0;
- * }
- * console.log(typeof healthy);
+ * import { bindUdp, type UdpTransportStats } from "./udp.ts";
+ * const t = await bindUdp({ ip: "127.0.0.1", port: 0 });
+ * t.send({ ip: "0.0.0.0", port: 9 }, new Uint8Array(1)); // refused: unspecified address
+ * const s: UdpTransportStats = t.stats;
+ * console.log(s.sendErrors, s.handlerErrors, s.oversizeDropped); // 1 0 0
+ * await t.close();
  * ```
  */
 export interface UdpTransportStats extends TransportStats {
@@ -76,9 +77,12 @@ export interface UdpTransport extends Transport {
  *
  * @example
  * ```ts
- * import type { BindUdpOptions } from "./udp.ts";
- * const o: BindUdpOptions = { onWarning: (m) => console.error(m) };
- * console.log(typeof o.onWarning);
+ * import { bindUdp, type BindUdpOptions } from "./udp.ts";
+ * const warnings: string[] = [];
+ * const options: BindUdpOptions = { forceNodeDgram: true, onWarning: (m) => warnings.push(m) };
+ * const t = await bindUdp({ ip: "127.0.0.1", port: 0 }, options);
+ * console.log(t.backend, warnings.length); // node:dgram 0
+ * await t.close();
  * ```
  */
 export interface BindUdpOptions {
