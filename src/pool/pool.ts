@@ -3,7 +3,7 @@
  * `GossipPool` (PROTOCOL.md §12). Each worker publishes one {@link PeerInfo} under the key
  * `worker:<id>` of its chitchat node `worker:<id>`, and learns every other worker's.
  *
- * Better than the seed: events fire as soon as a delta changes a peer (no polling); `left`
+ * Topology events fire as soon as a delta changes a peer, with no polling; `left`
  * fires when the failure detector declares a peer dead or when it leaves gracefully, and
  * `joined` fires again when it comes back; `peers()` lists live peers.
  *
