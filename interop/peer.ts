@@ -1,6 +1,6 @@
 /**
  * Drives the Rust interop peer (`hearsay-interop`, built against the real chitchat 0.10.1 crate)
- * over its JSON-lines protocol (see `PROTOCOL.md` next to this file). Build it first with
+ * over its JSON-lines protocol (see `COMMANDS.md` next to this file). Build it first with
  * `deno task build:interop`.
  *
  * @module

@@ -3,7 +3,7 @@
  * protocol engine (`GossipNode`), many nodes in one process, with chitchat's perf-test
  * configuration by default (300 ms interval, initial interval = interval, seed node 0, MTU
  * 65 507). The figures have the same shape as the interop peer's `sim_run` answer
- * (interop/PROTOCOL.md), so `cluster_compare.ts` can put both side by side.
+ * (interop/COMMANDS.md), so `cluster_compare.ts` can put both side by side.
  *
  * Phases, in order, on one cluster: membership (from the first start until each node sees all
  * nodes live), traffic (a steady-state window), propagation (the last node sets a new key) and

@@ -1,4 +1,4 @@
-//! Codec commands: `decode` and `bench_codec` (PROTOCOL.md, "Codec commands").
+//! Codec commands: `decode` and `bench_codec` (COMMANDS.md, "Codec commands").
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;

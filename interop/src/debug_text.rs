@@ -1,5 +1,5 @@
 //! Turns the `Debug` text of a parsed `chitchat::ChitchatMessage` into the JSON shapes of
-//! `interop/PROTOCOL.md`.
+//! `interop/COMMANDS.md`.
 //!
 //! Why text: chitchat 0.10.1 keeps `Digest`, `Delta`, `NodeDelta` and `KeyValueMutation` in
 //! private modules with crate-private fields, so a program outside the crate cannot read a parsed
@@ -44,7 +44,7 @@ use serde_json::{json, Value};
 
 use crate::json::chitchat_id_json;
 
-/// Parses the `Debug` text of a whole `ChitchatMessage` into a PROTOCOL.md `Message` JSON value.
+/// Parses the `Debug` text of a whole `ChitchatMessage` into a COMMANDS.md `Message` JSON value.
 pub fn message_json(text: &str) -> Result<Value, String> {
     let mut cur = Cursor::new(text);
     let value = if cur.eat("BadCluster") {

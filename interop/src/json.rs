@@ -1,4 +1,4 @@
-//! JSON shapes shared with the TypeScript side (see PROTOCOL.md) and typed access to request
+//! JSON shapes shared with the TypeScript side (see COMMANDS.md) and typed access to request
 //! arguments. Every u64 is written as a decimal string.
 
 use std::net::SocketAddr;

@@ -1,6 +1,6 @@
 //! `hearsay-interop`: a test peer that drives the real `chitchat` 0.10.1 crate for hearsay's
 //! interop tests. It reads one JSON request per line on stdin and writes one JSON answer per
-//! request on stdout, in order (see ../PROTOCOL.md). Logs go to stderr. It exits when stdin
+//! request on stdout, in order (see ../COMMANDS.md). Logs go to stderr. It exits when stdin
 //! closes. Bad input never panics the process: it gets an `ok: false` answer.
 //!
 //! Layout: one module per command group (`codec`, `nodes`, `sim`); `dispatch` below maps command

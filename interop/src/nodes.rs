@@ -1,5 +1,5 @@
 //! Node commands: real chitchat nodes on loopback UDP with chitchat's own `UdpTransport`
-//! (PROTOCOL.md, "Node commands"). Several nodes can run in one process; each is named by a
+//! (COMMANDS.md, "Node commands"). Several nodes can run in one process; each is named by a
 //! numeric handle.
 
 use std::collections::HashMap;

@@ -1,5 +1,5 @@
 //! Simulation commands: many real chitchat nodes in this process on chitchat's in-process
-//! `ChannelTransport`, with the configuration of chitchat's own perf test (PROTOCOL.md,
+//! `ChannelTransport`, with the configuration of chitchat's own perf test (COMMANDS.md,
 //! "Simulation commands"). Used by hearsay's cluster benchmarks to put chitchat's figures next to
 //! hearsay's, measured on the same machine in the same run.
 //!
