@@ -552,9 +552,9 @@ if (import.meta.main) {
           min: 1,
         }),
       };
-      const stagger = f.string("start-stagger", "not supported (needs integer times)");
-      if (stagger !== undefined && Number(stagger) !== 0) {
-        f.reject("start-stagger", "0 (the sharded simulator needs integer times)", stagger);
+      const stagger = f.number("start-stagger", 0, "not supported here: must be 0", { min: 0 });
+      if (stagger !== 0) {
+        f.reject("start-stagger", "0 (the sharded simulator needs integer times)", `${stagger}`);
       }
       return { options, json: f.boolean("json", "print the result as JSON") };
     },

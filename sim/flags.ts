@@ -19,24 +19,44 @@ import { type ClusterSimOptions, type Scenario, SCENARIOS } from "./scenarios.ts
  * @example
  * ```ts
  * import { FlagError } from "./flags.ts";
- * const e = new FlagError("nodes", "an integer >= 3", "2");
- * console.log(e.message); // --nodes expects an integer >= 3, got "2"
+ * console.log(FlagError.expected("nodes", "an integer >= 3", "2").message);
+ * // --nodes expects an integer >= 3, got "2"
+ * console.log(new FlagError("json", "--json takes no value").flag); // json
  * ```
  */
 export class FlagError extends HearsayError {
-  /** The flag, without its dashes (or the argument's name). */
+  /** The flag, without its dashes (or the argument's name, or the stray text). */
   readonly flag: string;
 
-  /** An error for `--flag` (or the positional argument `<flag>` when `positional`): it expects
-   * `expected` and got `got` (undefined: nothing given). */
-  constructor(flag: string, expected: string, got: string | undefined, positional = false) {
+  /** An error about `flag` with the whole message given. */
+  constructor(flag: string, message: string) {
+    super(message);
+    this.flag = flag;
+  }
+
+  /** `--flag` (or the positional argument `<flag>` when `positional`) expects `expected` and
+   * got `got` (undefined: nothing given).
+   *
+   * @example
+   * ```ts
+   * import { FlagError } from "./flags.ts";
+   * console.log(FlagError.expected("out", "a file name", undefined).message);
+   * // --out needs a value: a file name
+   * ```
+   */
+  static expected(
+    flag: string,
+    expected: string,
+    got: string | undefined,
+    positional = false,
+  ): FlagError {
     const name = positional ? `<${flag}>` : `--${flag}`;
-    super(
+    return new FlagError(
+      flag,
       got === undefined
         ? `${name} ${positional ? "is missing" : "needs a value"}: ${expected}`
         : `${name} expects ${expected}, got ${JSON.stringify(got)}`,
     );
-    this.flag = flag;
   }
 }
 
@@ -60,8 +80,10 @@ export interface NumberRule {
   max?: number;
 }
 
-function describe(rule: NumberRule): string {
-  const what = rule.integer ? "an integer" : "a number";
+function describe(rule: NumberRule, plural = false): string {
+  const what = plural
+    ? (rule.integer ? "integers" : "numbers")
+    : (rule.integer ? "an integer" : "a number");
   if (rule.min !== undefined && rule.max !== undefined) {
     return `${what} in [${rule.min}, ${rule.max}]`;
   }
@@ -168,12 +190,12 @@ export class Flags {
     const v = this.#raw(name, true);
     if (v === undefined) return fallback;
     if (v === true) {
-      this.#fail(new FlagError(name, expected, undefined));
+      this.#fail(FlagError.expected(name, expected, undefined));
       return fallback;
     }
     const x = v.trim() === "" ? NaN : Number(v);
     if (!fits(x, rule)) {
-      this.#fail(new FlagError(name, expected, v));
+      this.#fail(FlagError.expected(name, expected, v));
       return fallback;
     }
     return x;
@@ -181,18 +203,18 @@ export class Flags {
 
   /** A comma-separated list of numbers, `fallback` when absent. */
   numbers(name: string, fallback: number[], help: string, rule: NumberRule = {}): number[] {
-    const expected = `a comma-separated list of ${describe(rule).replace(/^an? /, "")}s`;
+    const expected = `a comma-separated list of ${describe(rule, true)}`;
     this.#declare(name, `--${name} <a,b,...>`, `${help} (default ${fallback.join(",")})`);
     const v = this.#raw(name, true);
     if (v === undefined) return fallback;
     if (v === true) {
-      this.#fail(new FlagError(name, expected, undefined));
+      this.#fail(FlagError.expected(name, expected, undefined));
       return fallback;
     }
     const parts = v.split(",");
     const xs = parts.map((p) => (p.trim() === "" ? NaN : Number(p)));
     if (!xs.every((x) => fits(x, rule))) {
-      this.#fail(new FlagError(name, expected, v));
+      this.#fail(FlagError.expected(name, expected, v));
       return fallback;
     }
     return xs;
@@ -205,12 +227,12 @@ export class Flags {
     const v = this.#raw(name, true);
     if (v === undefined) return undefined;
     if (v === true) {
-      this.#fail(new FlagError(name, expected, undefined));
+      this.#fail(FlagError.expected(name, expected, undefined));
       return undefined;
     }
     const parts = v.split(",");
     if (!parts.every((p) => (choices as readonly string[]).includes(p))) {
-      this.#fail(new FlagError(name, expected, v));
+      this.#fail(FlagError.expected(name, expected, v));
       return undefined;
     }
     return parts as T[];
@@ -221,7 +243,7 @@ export class Flags {
     this.#declare(name, `--${name} <text>`, help);
     const v = this.#raw(name, true);
     if (v === true) {
-      this.#fail(new FlagError(name, "a value", undefined));
+      this.#fail(FlagError.expected(name, "a value", undefined));
       return undefined;
     }
     return v;
@@ -233,7 +255,7 @@ export class Flags {
     const v = this.#raw(name, false);
     if (v === undefined || v === true) return v === true;
     if (v === "true" || v === "false") return v === "true";
-    this.#fail(new FlagError(name, "no value (or =true / =false)", v));
+    this.#fail(FlagError.expected(name, "no value (or =true / =false)", v));
     return false;
   }
 
@@ -249,14 +271,14 @@ export class Flags {
       return this.#args[i]!;
     }
     this.#positional = this.#args.length;
-    this.#fail(new FlagError(name, help, undefined, true));
+    this.#fail(FlagError.expected(name, help, undefined, true));
     return "";
   }
 
   /** Records a problem with `--name` found by the script itself (a value that the flag's type
    * accepts but the script does not). */
   reject(name: string, expected: string, got: string): void {
-    this.#fail(new FlagError(name, expected, got));
+    this.#fail(FlagError.expected(name, expected, got));
   }
 
   /** Throws the first problem: a bad value, then an unknown flag or a stray argument. */
@@ -272,11 +294,16 @@ export class Flags {
         );
         throw new FlagError(
           a.replace(/^-+/, "").split("=")[0]!,
-          `to be one of ${known.join(", ") || "(no flags)"}`,
-          a,
+          `unknown flag ${JSON.stringify(a)}; the flags are ${known.join(", ")} and --help`,
         );
       }
-      throw new FlagError(a, "no more arguments", a, true);
+      const taken = this.#declared.filter((d) => d.usage.startsWith("<")).length;
+      throw new FlagError(
+        a,
+        `unexpected argument ${JSON.stringify(a)}: ${
+          taken === 0 ? "no positional arguments are taken" : `only ${taken} are taken`
+        }`,
+      );
     }
   }
 
