@@ -241,7 +241,17 @@ export class WallBudget {
 }
 
 /** A propagation or detection phase once started: when (simulated ms), the arrivals the driver
- * records as time runs, and how to stop recording. */
+ * records as time runs, and how to stop recording.
+ *
+ * @example
+ * ```ts
+ * import type { StartedPhase } from "./scenarios.ts";
+ * import { Arrivals } from "./figures.ts";
+ * const phase: StartedPhase = { t0: 1500, arrivals: new Arrivals(3), end: () => {} };
+ * phase.arrivals.record(2, 0); // the origin, at t0
+ * console.log(phase.arrivals.count, phase.t0); // 1 1500
+ * ```
+ */
 export interface StartedPhase {
   /** Simulated time the phase started (the key was set, the node stopped). */
   t0: number;

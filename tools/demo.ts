@@ -44,14 +44,15 @@ const t0 = performance.now();
 const clock = () => dim(`[${((performance.now() - t0) / 1000).toFixed(2).padStart(6)}s]`);
 const say = (s: string) => console.log(`${clock()} ${s}`);
 
-interface Worker {
+/** One pool member: a src/cli/worker.ts process. */
+interface WorkerProcess {
   id: bigint;
   proc: Deno.ChildProcess;
   addr: string;
   peers: Set<bigint>;
   done: Promise<void>;
 }
-const workers = new Map<bigint, Worker>();
+const workers = new Map<bigint, WorkerProcess>();
 const waiters: (() => void)[] = [];
 const notify = () => waiters.splice(0).forEach((w) => w());
 
@@ -69,7 +70,7 @@ const workerScript = new URL("../src/cli/worker.ts", import.meta.url).pathname;
 let seedAddr: string | undefined;
 let rustAddr: string | undefined;
 
-async function startWorker(id: bigint): Promise<Worker> {
+async function startWorker(id: bigint): Promise<WorkerProcess> {
   const seeds = [seedAddr, rustAddr].filter((s): s is string => s !== undefined);
   const proc = new Deno.Command(Deno.execPath(), {
     args: [
@@ -100,7 +101,7 @@ async function startWorker(id: bigint): Promise<Worker> {
     stdin: "null",
   }).spawn();
   const { promise: listening, resolve: onListening } = Promise.withResolvers<string>();
-  const w: Worker = { id, proc, addr: "", peers: new Set(), done: Promise.resolve() };
+  const w: WorkerProcess = { id, proc, addr: "", peers: new Set(), done: Promise.resolve() };
   const out = readLines(proc.stdout, (line) => {
     const e = JSON.parse(line.replace(/"node_id":(\d+)/, '"node_id":"$1"'));
     const peer = BigInt(e.node_id);
@@ -130,7 +131,7 @@ async function startWorker(id: bigint): Promise<Worker> {
   return w;
 }
 
-async function stopWorker(w: Worker, signal: Deno.Signal): Promise<void> {
+async function stopWorker(w: WorkerProcess, signal: Deno.Signal): Promise<void> {
   w.proc.kill(signal);
   await w.done;
   workers.delete(w.id);

@@ -13,13 +13,18 @@ import type { DatagramHandler, Transport, TransportStats } from "./transport.ts"
  *
  * @example
  * ```ts
- * import type { EndpointHooks } from "./_endpoint.ts";
+ * import { DatagramEndpoint, type EndpointHooks } from "./_endpoint.ts";
  * const sent: number[] = [];
  * const hooks: EndpointHooks<number> = {
- *   send: (_ep, _to, data) => sent.push(data.length) > 0,
- *   unbind: () => {},
+ *   // Refuses datagrams over 10 bytes (a send error).
+ *   send: (ep, _to, data) => data.length <= 10 && sent.push(ep.id) > 0,
+ *   unbind: (ep) => console.log("unbound", ep.id), // unbound 7
  * };
- * console.log(hooks.send.length); // 3
+ * const ep = new DatagramEndpoint(7, { ip: "10.0.0.7", port: 1 }, hooks);
+ * ep.send({ ip: "10.0.0.8", port: 1 }, new Uint8Array(4));
+ * ep.send({ ip: "10.0.0.8", port: 1 }, new Uint8Array(40));
+ * await ep.close();
+ * console.log(sent, ep.stats.datagramsOut, ep.stats.sendErrors); // [ 7 ] 1 1
  * ```
  */
 export interface EndpointHooks<Id> {
