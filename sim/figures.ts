@@ -1,7 +1,7 @@
 /**
  * The figures of the cluster simulations, one definition for both simulators (one thread,
  * `cluster_sim.ts`; sharded over threads, `cluster_shards.ts`) and for chitchat's side (the
- * interop peer's `sim_run` answers in the same shape, interop/PROTOCOL.md): the result types,
+ * interop peer's `sim_run` answers in the same shape, interop/COMMANDS.md): the result types,
  * the per-node arrival record, and the statistics that turn arrivals and counters into figures.
  *
  * @module
