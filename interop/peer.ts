@@ -631,7 +631,9 @@ export class InteropPeer {
     };
   }
 
-  /** Times chitchat's deserialize and serialize of a datagram, `iterations` times each.
+  /** Times chitchat's deserialize and serialize of a datagram, `iterations` times each. The
+   * 0.10.1 peer only: 0.13.0 keeps its message (de)serializer crate-private, and its peer
+   * answers with an error saying so.
    *
    * @example
    * ```ts

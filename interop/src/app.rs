@@ -1,8 +1,8 @@
 //! The command loop shared by both builds of the interop peer (`hearsay-interop` against
 //! chitchat 0.10.1, `hearsay-interop-v013` against chitchat 0.13.0): it reads one JSON request per
-//! line on stdin and writes one JSON answer per request on stdout, in order (see ../PROTOCOL.md, to be renamed COMMANDS.md).
-//! Logs go to stderr. It exits when stdin closes. Bad input never panics the process: it gets an
-//! `ok: false` answer.
+//! line on stdin and writes one JSON answer per request on stdout, in order (see ../PROTOCOL.md,
+//! to be renamed COMMANDS.md). Logs go to stderr. It exits when stdin closes. Bad input never
+//! panics the process: it gets an `ok: false` answer.
 //!
 //! Layout: one module per command group (`codec`, `nodes`, `sim`); `dispatch` below maps command
 //! names to them. What differs between the two crate versions lives in `compat` and `codec`, which
