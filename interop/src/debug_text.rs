@@ -370,13 +370,13 @@ mod tests {
     #[test]
     fn ids_split_from_the_right() {
         let id = parse_chitchat_id("worker:42:0:0.0.0.0:7946").unwrap();
-        assert_eq!(id.node_id, "worker:42");
+        assert_eq!(&*id.node_id, "worker:42");
         assert_eq!(id.generation_id, 0);
         let id = parse_chitchat_id("n:1:[2001:db8::1]:7946").unwrap();
-        assert_eq!(id.node_id, "n");
+        assert_eq!(&*id.node_id, "n");
         assert_eq!(id.gossip_advertise_addr.to_string(), "[2001:db8::1]:7946");
         let id = parse_chitchat_id("a[b]:7:[::ffff:1.2.3.4]:1").unwrap();
-        assert_eq!(id.node_id, "a[b]");
+        assert_eq!(&*id.node_id, "a[b]");
         assert!(parse_chitchat_id("x:1:::1:7").is_err());
         assert!(parse_chitchat_id("x:99999999999999999999:1.2.3.4:7").is_err());
     }

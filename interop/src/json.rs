@@ -23,7 +23,7 @@ pub fn socket_addr_json(addr: &SocketAddr) -> Value {
 
 pub fn chitchat_id_json(id: &ChitchatId) -> Value {
     json!({
-        "nodeId": id.node_id,
+        "nodeId": &*id.node_id,
         "generationId": id.generation_id.to_string(),
         "gossipAdvertiseAddr": socket_addr_json(&id.gossip_advertise_addr),
     })
