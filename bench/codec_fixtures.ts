@@ -1,4 +1,8 @@
-// Shared inputs of the codec benchmarks: a ~64 KiB zlayer-like delta and a 1000-node digest.
+/**
+ * Shared inputs of the codec benchmarks: a ~64 KiB zlayer-like delta and a 1000-node digest.
+ *
+ * @module
+ */
 import type {
   ChitchatMessage,
   Delta,
@@ -7,7 +11,16 @@ import type {
   NodeDelta,
 } from "../src/common/types.ts";
 
-/** ~64 KiB of ops: zlayer-style records (`worker:<n>` keys, base64url PeerInfo JSON values). */
+/** ~64 KiB of ops: zlayer-style records (`worker:<n>` keys, base64url PeerInfo JSON values).
+ *
+ * @example
+ * ```ts
+ * import { realisticDelta } from "./codec_fixtures.ts";
+ * const small = realisticDelta(10_000);
+ * const keys = small.nodeDeltas.flatMap((n) => n.keyValues.map((kv) => kv.key));
+ * console.log(keys.length, keys[0]); // 68 worker:1
+ * ```
+ */
 export function realisticDelta(maxOpBytes = 65000): Delta {
   const nodeDeltas: NodeDelta[] = [];
   let bytes = 0;
@@ -39,7 +52,15 @@ export function realisticDelta(maxOpBytes = 65000): Delta {
   return { nodeDeltas };
 }
 
-/** 1000 zlayer-style digest entries. */
+/** `n` zlayer-style digest entries (default 1000).
+ *
+ * @example
+ * ```ts
+ * import { bigDigest } from "./codec_fixtures.ts";
+ * const d = bigDigest(3);
+ * console.log(d.nodes.length, d.nodes[0]!.chitchatId.nodeId); // 3 worker:1000000
+ * ```
+ */
 export function bigDigest(n = 1000): Digest {
   const nodes = [];
   for (let i = 0; i < n; i++) {
@@ -57,9 +78,47 @@ export function bigDigest(n = 1000): Digest {
   return { nodes };
 }
 
+/** The ~64 KiB delta of the benchmarks ({@link realisticDelta}).
+ *
+ * @example
+ * ```ts
+ * import { DELTA } from "./codec_fixtures.ts";
+ * console.log(DELTA.nodeDeltas.length > 10); // true
+ * ```
+ */
 export const DELTA: Delta = realisticDelta();
+
+/** Key-value records in {@link DELTA} (to report per-record costs).
+ *
+ * @example
+ * ```ts
+ * import { DELTA, RECORDS } from "./codec_fixtures.ts";
+ * console.log(RECORDS === DELTA.nodeDeltas.flatMap((n) => n.keyValues).length); // true
+ * ```
+ */
 export const RECORDS: number = DELTA.nodeDeltas.reduce((a, n) => a + n.keyValues.length, 0);
+
+/** An Ack carrying {@link DELTA}.
+ *
+ * @example
+ * ```ts
+ * import { ACK } from "./codec_fixtures.ts";
+ * import { encodeMessage } from "../src/codec/message.ts";
+ * console.log(encodeMessage(ACK).length <= 65_507); // true
+ * ```
+ */
 export const ACK: ChitchatMessage = { type: "ack", delta: DELTA };
+
+/** A Syn carrying the 1000-node {@link bigDigest}.
+ *
+ * @example
+ * ```ts
+ * import { SYN } from "./codec_fixtures.ts";
+ * import { decodeMessage, encodeMessage } from "../src/codec/message.ts";
+ * const back = decodeMessage(encodeMessage(SYN));
+ * console.log(back.type === "syn" && back.digest.nodes.length); // 1000
+ * ```
+ */
 export const SYN: ChitchatMessage = {
   type: "syn",
   clusterId: "default-cluster",

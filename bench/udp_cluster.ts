@@ -23,6 +23,7 @@
 import process from "node:process";
 import { GossipNode } from "../src/node/gossip_node.ts";
 import { readLines } from "../sim/lines.ts";
+import { parseCli } from "../sim/flags.ts";
 
 /** Convergence bound of one size. */
 const CONVERGE_MS = 30_000;
@@ -383,14 +384,11 @@ function table(rows: Row[]): string {
   return [head, sep, ...lines].join("\n");
 }
 
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
-async function hostMain(args: string[]): Promise<void> {
-  const ids = (flag(args, "--ids") ?? "").split(",").filter((s) => s !== "");
-  const intervalMs = Number(flag(args, "--interval-ms") ?? 300);
+async function hostMain(
+  ids: string[],
+  seed: string | undefined,
+  intervalMs: number,
+): Promise<void> {
   const host = new Host();
   const enc = new TextEncoder();
   const out = Deno.stdout;
@@ -398,7 +396,7 @@ async function hostMain(args: string[]): Promise<void> {
     out.writeSync(enc.encode(JSON.stringify(host.snapshot()) + "\n"));
   }, 100);
   try {
-    await host.start(ids, flag(args, "--seed"), intervalMs);
+    await host.start(ids, seed, intervalMs);
     await readLines(Deno.stdin.readable, (line) => {
       const [cmd, arg] = line.split(" ");
       if (cmd === "kill" && arg !== undefined) void host.kill(arg);
@@ -411,16 +409,35 @@ async function hostMain(args: string[]): Promise<void> {
 }
 
 async function main(args: string[]): Promise<void> {
-  if (args.includes("--host")) return await hostMain(args);
-  const intervalMs = Number(flag(args, "--interval-ms") ?? 300);
-  const p = Number(flag(args, "--processes") ?? 1);
-  const only = flag(args, "--nodes");
-  const sizes = only !== undefined
-    ? only.split(",").map(Number)
-    : [10, 50, 100, 200, 300, 400, 600, 800, 1000];
+  const o = parseCli(
+    "bench/udp_cluster.ts",
+    "hearsay clusters on real UDP sockets on 127.0.0.1, growing until they do not converge",
+    args,
+    (f) => ({
+      nodes: f.numbers("nodes", [10, 50, 100, 200, 300, 400, 600, 800, 1000], "cluster sizes", {
+        integer: true,
+        min: 3,
+      }),
+      processes: f.number("processes", 1, "child processes to spread the nodes over", {
+        integer: true,
+        min: 1,
+      }),
+      intervalMs: f.number("interval-ms", 300, "gossip interval, ms", { above: 0 }),
+      // Internal: how the parent starts a child process.
+      host: f.boolean("host", "run as a child process (internal)"),
+      ids: f.string("ids", "the node indexes of a child process (internal, with --host)"),
+      seed: f.string("seed", "the seed address of a child process (internal, with --host)"),
+    }),
+  );
+  if (o.host) {
+    const ids = (o.ids ?? "").split(",").filter((s) => s !== "");
+    return await hostMain(ids, o.seed, o.intervalMs);
+  }
+  const intervalMs = o.intervalMs;
+  const p = o.processes;
+  const sizes = o.nodes;
   const rows: Row[] = [];
   for (const n of sizes) {
-    if (!Number.isInteger(n) || n < 3) throw new Error(`--nodes must be integers >= 3, got ${n}`);
     console.error(`udp_cluster: ${n} nodes in ${p} process(es)...`);
     const row = await runSize(n, p, intervalMs);
     rows.push(row);

@@ -1,22 +1,32 @@
 /**
- * Builds the Rust interop peer (`deno task build:interop`): runs
- * `cargo build --release --locked` on `interop/Cargo.toml` with the target directory from
- * `paths.ts`, streams cargo's output to stderr, exits non-zero on failure and prints the
- * binary's path on stdout. When nothing changed, cargo's own no-op check makes this fast.
+ * Builds the Rust interop peer (`deno task build:interop`) against every chitchat release in
+ * `CHITCHAT_VERSIONS`: one `cargo build --release --locked` on `interop/Cargo.toml` (one package,
+ * one binary per release, dependencies compiled once) with the target directory from `paths.ts`.
+ * Streams cargo's output to stderr, exits non-zero on failure and prints each binary's path on
+ * stdout, one line per version, oldest first. When nothing changed, cargo's own no-op check makes
+ * this fast; after the first fetch it needs no network (`--locked`, crates in cargo's cache).
  *
  * @module
  */
-import { interopBinaryPath, interopCrateDir, interopTargetDir } from "./paths.ts";
+import {
+  CHITCHAT_VERSIONS,
+  type ChitchatVersion,
+  interopBinaryPath,
+  interopCrateDir,
+  interopTargetDir,
+} from "./paths.ts";
 
-/** Runs the cargo build; resolves to the binary path, or rejects with what went wrong.
+/** Runs the cargo build; resolves to the binary path of each version, or rejects with what went
+ * wrong.
  *
  * @example
  * ```ts ignore
  * import { buildInteropPeer } from "./build.ts";
- * console.log(await buildInteropPeer());
+ * const paths = await buildInteropPeer();
+ * console.log(paths["0.13.0"]);
  * ```
  */
-export async function buildInteropPeer(): Promise<string> {
+export async function buildInteropPeer(): Promise<Record<ChitchatVersion, string>> {
   const args = [
     "build",
     "--release",
@@ -45,12 +55,15 @@ export async function buildInteropPeer(): Promise<string> {
   if (!status.success) {
     throw new Error(`cargo ${args.join(" ")} failed with exit code ${status.code}`);
   }
-  return interopBinaryPath();
+  const paths = {} as Record<ChitchatVersion, string>;
+  for (const version of CHITCHAT_VERSIONS) paths[version] = interopBinaryPath(version);
+  return paths;
 }
 
 if (import.meta.main) {
   try {
-    console.log(await buildInteropPeer());
+    const paths = await buildInteropPeer();
+    for (const version of CHITCHAT_VERSIONS) console.log(paths[version]);
   } catch (error) {
     console.error(`build:interop: ${error instanceof Error ? error.message : String(error)}`);
     Deno.exit(1);

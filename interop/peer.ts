@@ -1,7 +1,9 @@
 /**
- * Drives the Rust interop peer (`hearsay-interop`, built against the real chitchat 0.10.1 crate)
- * over its JSON-lines protocol (see `PROTOCOL.md` next to this file). Build it first with
- * `deno task build:interop`.
+ * Drives the Rust interop peer over its JSON-lines protocol (see `COMMANDS.md` next to this file).
+ * The peer is built against two real chitchat crates:
+ * `hearsay-interop` (0.10.1, the default) and `hearsay-interop-v013` (0.13.0, which also speaks
+ * protocol version 1); choose with `InteropPeer.start({ version: "0.13.0" })`. Build both first
+ * with `deno task build:interop`.
  *
  * @module
  */
@@ -14,7 +16,21 @@ import type {
   KeyValueMutation,
   SocketAddr,
 } from "../src/common/types.ts";
-import { interopBinaryPath } from "./paths.ts";
+import { type ChitchatVersion, DEFAULT_CHITCHAT_VERSION, interopBinaryPath } from "./paths.ts";
+
+export { CHITCHAT_VERSIONS, type ChitchatVersion, DEFAULT_CHITCHAT_VERSION } from "./paths.ts";
+
+/** A chitchat protocol version: header byte 2 of every message. V0 sends the Syn's and SynAck's
+ * digest as a count and entries; V1 (chitchat >= 0.12) sends it as a compressed block stream.
+ *
+ * @example
+ * ```ts
+ * import type { ProtocolVersion } from "./peer.ts";
+ * const v: ProtocolVersion = 1;
+ * console.log(v);
+ * ```
+ */
+export type ProtocolVersion = 0 | 1;
 
 export type {
   ChitchatId,
@@ -188,20 +204,79 @@ export type MessageJson =
  * ```ts
  * import type { DecodeResult } from "./peer.ts";
  * const r: DecodeResult = {
+ *   version: 0,
  *   message: { type: "badCluster" },
  *   reserialized: new Uint8Array([0x53, 0xb0, 0, 3]),
+ *   reserializedVersion: 0,
  *   debug: "BadCluster",
  * };
  * console.log(r.debug);
  * ```
  */
 export interface DecodeResult {
+  /** The protocol version in the input's header (byte 2). */
+  version: ProtocolVersion;
   /** The message chitchat parsed. */
   message: MessageJson;
-  /** chitchat's own serialization of the parsed message. */
+  /** chitchat's own serialization of the parsed message, in {@link reserializedVersion}. */
   reserialized: Uint8Array;
+  /** The version `reserialized` is written in: the input's, unless another was asked for. */
+  reserializedVersion: ProtocolVersion;
   /** chitchat's `Debug` text of the parsed message. */
   debug: string;
+}
+
+/** Options of {@link InteropPeer.decode}.
+ *
+ * @example
+ * ```ts
+ * import type { DecodeOptions } from "./peer.ts";
+ * const o: DecodeOptions = { reserializeVersion: 1 };
+ * console.log(o.reserializeVersion);
+ * ```
+ */
+export interface DecodeOptions {
+  /** Write `reserialized` in this version instead of the input's (1 needs the 0.13.0 peer). */
+  reserializeVersion?: ProtocolVersion;
+}
+
+/** The answer to `encode`: chitchat's own bytes for a message.
+ *
+ * @example
+ * ```ts
+ * import type { EncodeResult } from "./peer.ts";
+ * const r: EncodeResult = {
+ *   version: 1,
+ *   bytes: new Uint8Array([0x53, 0xb0, 1, 3]),
+ *   message: { type: "badCluster" },
+ *   debug: "BadCluster",
+ * };
+ * console.log(r.bytes.length);
+ * ```
+ */
+export interface EncodeResult {
+  /** The protocol version the bytes are written in. */
+  version: ProtocolVersion;
+  /** chitchat's serialization. */
+  bytes: Uint8Array;
+  /** chitchat's reading of the message given (digest sorted by ChitchatId, duplicates merged). */
+  message: MessageJson;
+  /** chitchat's `Debug` text of the message. */
+  debug: string;
+}
+
+/** Options of {@link InteropPeer.start}.
+ *
+ * @example
+ * ```ts
+ * import type { InteropPeerOptions } from "./peer.ts";
+ * const o: InteropPeerOptions = { version: "0.13.0" };
+ * console.log(o.version);
+ * ```
+ */
+export interface InteropPeerOptions {
+  /** The chitchat crate the peer runs: "0.10.1" (default) or "0.13.0". */
+  version?: ChitchatVersion;
 }
 
 /** The answer to `bench_codec` (timed inside Rust).
@@ -261,6 +336,10 @@ export interface NodeStartOptions {
   deadNodeGracePeriodMs?: number;
   /** Key-values set at start. */
   initialKeyValues?: [string, string][];
+  /** chitchat's `ChitchatConfig::protocol_version`: the version of the Syns this node sends
+   * (replies always echo the version of the message they answer). 0 (default) or 1; 1 needs the
+   * 0.13.0 peer. */
+  protocolVersion?: ProtocolVersion;
 }
 
 /** The answer to `node_start`.
@@ -308,6 +387,10 @@ export interface NodeStateJson {
   lastGcVersion: string;
   /** Key-values in key order, tombstones included. */
   keyValues: KeyValueMutationJson[];
+  /** 0.13.0 peer only: chitchat's `failure_detection_timeout` for this node, in ms (mean
+   * heartbeat interval times the phi threshold); null for self, for nodes without an interval
+   * sample yet and for nodes whose samples were dropped when they were declared dead. */
+  failureDetectionTimeoutMs?: number | null;
 }
 
 /** The answer to `node_state`: what one Rust node knows about the cluster.
@@ -321,6 +404,10 @@ export interface NodeStateJson {
  * ```
  */
 export interface ClusterStateJson {
+  /** The chitchat crate the node runs (absent from peers older than this field). */
+  chitchatVersion?: ChitchatVersion;
+  /** The version of the Syns this node sends. */
+  protocolVersion?: ProtocolVersion;
   /** The node answering. */
   self: ChitchatIdJson;
   /** Every node state it holds, ordered by ChitchatId. */
@@ -357,6 +444,7 @@ const REQUEST_TIMEOUT_MS = 120_000;
  * ```
  */
 export class InteropPeer {
+  readonly #version: ChitchatVersion;
   readonly #child: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #pending = new Map<number, Pending>();
@@ -365,23 +453,27 @@ export class InteropPeer {
   #closing: Promise<void> | undefined;
   #ended: Error | undefined;
 
-  private constructor(child: Deno.ChildProcess) {
+  private constructor(child: Deno.ChildProcess, version: ChitchatVersion) {
+    this.#version = version;
     this.#child = child;
     this.#writer = child.stdin.getWriter();
     this.#reading = this.#readAnswers();
   }
 
-  /** Spawns the built peer binary. Throws if it was not built (`deno task build:interop`).
+  /** Spawns the built peer binary for a chitchat version (default 0.10.1). Throws if it was not
+   * built (`deno task build:interop`).
    *
    * @example
    * ```ts
    * import { InteropPeer } from "./peer.ts";
-   * const peer = await InteropPeer.start();
+   * const peer = await InteropPeer.start({ version: "0.13.0" });
+   * console.log(peer.version); // "0.13.0"
    * await peer.close();
    * ```
    */
-  static async start(): Promise<InteropPeer> {
-    const path = interopBinaryPath();
+  static async start(options: InteropPeerOptions = {}): Promise<InteropPeer> {
+    const version = options.version ?? DEFAULT_CHITCHAT_VERSION;
+    const path = interopBinaryPath(version);
     try {
       const info = await Deno.stat(path);
       if (!info.isFile) throw new Deno.errors.NotFound(path);
@@ -398,7 +490,37 @@ export class InteropPeer {
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
-    return new InteropPeer(child);
+    return new InteropPeer(child, version);
+  }
+
+  /** The chitchat crate this peer runs.
+   *
+   * @example
+   * ```ts
+   * import { InteropPeer } from "./peer.ts";
+   * await using peer = await InteropPeer.start();
+   * console.log(peer.version); // "0.10.1"
+   * ```
+   */
+  get version(): ChitchatVersion {
+    return this.#version;
+  }
+
+  /** Asks the running binary which chitchat it was built against and which protocol versions it
+   * can send.
+   *
+   * @example
+   * ```ts
+   * import { InteropPeer } from "./peer.ts";
+   * await using peer = await InteropPeer.start({ version: "0.13.0" });
+   * console.log(await peer.hello()); // { chitchat: "0.13.0", protocolVersions: [0, 1] }
+   * ```
+   */
+  async hello(): Promise<{ chitchat: string; protocolVersions: ProtocolVersion[] }> {
+    const r = await this.request<{ chitchat: string; protocolVersions: ProtocolVersion[] }>(
+      "version",
+    );
+    return { chitchat: r.chitchat, protocolVersions: r.protocolVersions };
   }
 
   /** Sends one command; resolves to the answer's fields (without `id` and `ok`), rejects with
@@ -466,15 +588,52 @@ export class InteropPeer {
    * }
    * ```
    */
-  async decode(bytes: Uint8Array): Promise<DecodeResult> {
-    const r = await this.request<{ message: MessageJson; reserialized: string; debug: string }>(
-      "decode",
-      { hex: bytes.toHex() },
-    );
-    return { message: r.message, reserialized: Uint8Array.fromHex(r.reserialized), debug: r.debug };
+  async decode(bytes: Uint8Array, options: DecodeOptions = {}): Promise<DecodeResult> {
+    const r = await this.request<{
+      version: ProtocolVersion;
+      message: MessageJson;
+      reserialized: string;
+      reserializedVersion: ProtocolVersion;
+      debug: string;
+    }>("decode", { hex: bytes.toHex(), reserializeVersion: options.reserializeVersion });
+    return {
+      version: r.version,
+      message: r.message,
+      reserialized: Uint8Array.fromHex(r.reserialized),
+      reserializedVersion: r.reserializedVersion,
+      debug: r.debug,
+    };
   }
 
-  /** Times chitchat's deserialize and serialize of a datagram, `iterations` times each.
+  /** chitchat's own bytes for a message given in the peer's JSON shape, in a protocol version
+   * (default 0; 1 needs the 0.13.0 peer).
+   *
+   * @example
+   * ```ts
+   * import { InteropPeer } from "./peer.ts";
+   * await using peer = await InteropPeer.start({ version: "0.13.0" });
+   * const r = await peer.encode({ type: "syn", clusterId: "c", digest: { nodes: [] } }, 1);
+   * console.log(r.bytes.toHex()); // "53b0010000010063": header, empty block stream, "c"
+   * ```
+   */
+  async encode(message: MessageJson, protocolVersion: ProtocolVersion = 0): Promise<EncodeResult> {
+    const r = await this.request<{
+      version: ProtocolVersion;
+      hex: string;
+      message: MessageJson;
+      debug: string;
+    }>("encode", { message, protocolVersion });
+    return {
+      version: r.version,
+      bytes: Uint8Array.fromHex(r.hex),
+      message: r.message,
+      debug: r.debug,
+    };
+  }
+
+  /** Times chitchat's deserialize and serialize of a datagram, `iterations` times each. The
+   * 0.10.1 peer only: 0.13.0 keeps its message (de)serializer crate-private, and its peer
+   * answers with an error saying so.
    *
    * @example
    * ```ts

@@ -1,6 +1,6 @@
 /**
  * The sharded cluster simulation (sim/cluster_shards.ts): real GossipNodes on several Deno
- * Workers, synchronised in virtual time.
+ * Workers (threads), synchronised in virtual time.
  */
 import assert from "node:assert/strict";
 import { runShardedSim, type ShardedSimResult, ShardError } from "./cluster_shards.ts";
@@ -20,10 +20,10 @@ function simulatedFigures(r: ShardedSimResult): unknown {
   };
 }
 
-Deno.test("runShardedSim() converges 24 nodes over 2 workers", async () => {
+Deno.test("runShardedSim() converges 24 nodes over 2 threads", async () => {
   const r = await runShardedSim({
     numNodes: 24,
-    workers: 2,
+    threads: 2,
     gossipIntervalMs: INTERVAL,
     scenarios: ["membership", "traffic"],
   });
@@ -44,20 +44,20 @@ Deno.test("runShardedSim() converges 24 nodes over 2 workers", async () => {
   // No loss: what was sent arrived (up to the datagrams in flight at the window's edges).
   const delivered = t.deliveredMessagesPerNodePerSec / t.messagesPerNodePerSec;
   assert.ok(delivered > 0.95 && delivered <= 1.05, `delivered ${delivered}`);
-  assert.equal(r.sharding.workers, 2);
+  assert.equal(r.sharding.threads, 2);
   assert.deepEqual(r.sharding.shards.map((s) => s.nodes), [12, 12]);
   for (const s of r.sharding.shards) {
     assert.ok(s.crossDatagrams > 0, `shard ${s.shard} sent nothing to the other shard`);
     assert.ok(s.steps > 0 && s.busyMs > 0);
   }
   assert.ok(r.run.simulatedMs >= m.allMs + 3000);
-  assert.match(r.run.transport, /^2 workers, .*delay 1 ms/);
+  assert.match(r.run.transport, /^2 threads, .*delay 1 ms/);
 });
 
 Deno.test("runShardedSim() propagates a key to every node", async () => {
   const r = await runShardedSim({
     numNodes: 20,
-    workers: 2,
+    threads: 2,
     gossipIntervalMs: INTERVAL,
     scenarios: ["propagation"],
   });
@@ -76,7 +76,7 @@ Deno.test("runShardedSim() propagates a key to every node", async () => {
 Deno.test("runShardedSim() detects a stopped node across shards", async () => {
   const r = await runShardedSim({
     numNodes: 16,
-    workers: 2,
+    threads: 2,
     gossipIntervalMs: INTERVAL,
     scenarios: ["detection"],
   });
@@ -90,7 +90,7 @@ Deno.test("runShardedSim() detects a stopped node across shards", async () => {
   assert.ok(d.maxMs !== null && d.maxMs <= 30 * INTERVAL, `${d.maxMs}`);
 });
 
-Deno.test("runShardedSim() gives the same figures on 1 and 3 workers, with loss", async () => {
+Deno.test("runShardedSim() gives the same figures on 1 and 3 threads, with loss", async () => {
   const options = {
     numNodes: 15,
     gossipIntervalMs: INTERVAL,
@@ -98,7 +98,7 @@ Deno.test("runShardedSim() gives the same figures on 1 and 3 workers, with loss"
     seed: 7,
     trafficWindowMs: 2000,
   };
-  const three = await runShardedSim({ ...options, workers: 3 });
+  const three = await runShardedSim({ ...options, threads: 3 });
   assert.equal(three.membership.converged, 15);
   assert.deepEqual(three.sharding.shards.map((s) => s.nodes), [5, 5, 5]);
   const t = three.traffic!;
@@ -107,7 +107,7 @@ Deno.test("runShardedSim() gives the same figures on 1 and 3 workers, with loss"
   assert.ok(lost > 0.05 && lost < 0.4, `lost ${lost}`);
   assert.equal(three.propagation?.reached, 15);
   assert.equal(three.detection?.detected, 14);
-  const one = await runShardedSim({ ...options, workers: 1 });
+  const one = await runShardedSim({ ...options, threads: 1 });
   assert.equal(one.sharding.shards[0]!.crossDatagrams, 0);
   assert.deepEqual(simulatedFigures(one), simulatedFigures(three));
 });
@@ -119,11 +119,11 @@ Deno.test("runShardedSim() refuses a zero lookahead", async () => {
   );
 });
 
-Deno.test("runShardedSim() gives up on a worker that does not answer in time", async () => {
-  // Starting a worker takes far longer than 1 ms: the first request times out, and every worker
+Deno.test("runShardedSim() gives up on a thread that does not answer in time", async () => {
+  // Starting a thread takes far longer than 1 ms: the first request times out, and every thread
   // is terminated (the leak sanitizer checks it).
   await assert.rejects(
-    () => runShardedSim({ numNodes: 5, workers: 2, requestTimeoutMs: 1 }),
+    () => runShardedSim({ numNodes: 5, threads: 2, requestTimeoutMs: 1 }),
     (e: unknown) => e instanceof ShardError && /did not answer "init" within 1 ms/.test(e.message),
   );
 });

@@ -1,67 +1,92 @@
 /**
  * hearsay and chitchat side by side, measured in the same run on this machine: the same cluster
- * scenarios (sim/cluster_sim.ts for hearsay; the interop peer's `sim_run` for chitchat 0.10.1 on
- * its `ChannelTransport`), with chitchat's perf-test configuration (300 ms interval, initial
- * interval = interval, seed node 0). Both run on a virtual clock (hearsay: `VirtualClock`;
- * chitchat: tokio's paused clock), so the protocol figures do not depend on this machine's speed;
- * the wall time each simulation took is reported too. A short real-clock chitchat run checks that
- * the paused clock gives chitchat's real-time figures.
+ * scenarios (`scenarios.ts`; `cluster_sim.ts` for hearsay, the interop peer's `sim_run` for
+ * chitchat 0.10.1 on its `ChannelTransport`), with chitchat's perf-test configuration (300 ms
+ * interval, initial interval = interval, seed node 0). Both run on a virtual clock (hearsay:
+ * `VirtualClock`; chitchat: tokio's paused clock), so the protocol figures do not depend on this
+ * machine's speed; the wall time each simulation took is reported too. A short real-clock
+ * chitchat run checks that the paused clock gives chitchat's real-time figures.
  *
- * Prints markdown tables; `--out file.json` also saves every raw result (tools/plot.ts reads it).
- *
- * ```sh
- * deno run -A --v8-flags=--expose-gc sim/compare.ts            # about 7 minutes
- * deno run -A sim/compare.ts --sizes 10,100 --out /tmp/r.json  # quick
- * ```
- * Flags: `--sizes 10,20,40,100,1000`, `--losses 0,0.5`, `--budget-ms 45000` (wall budget of one 1000+
- * node simulation per implementation), `--hearsay-start-stagger <ms>` (see `startStaggerMs` in
- * cluster_sim.ts), `--speed-nodes 1000` (0 = skip the real-time check of
- * hearsay at a 1 s interval), `--repeat 3` (seeds per configuration below 500 nodes), `--no-real` (skip the real-clock chitchat check), `--out <file>`.
+ * The library: {@link runCompare} measures, {@link reportMarkdown} prints markdown tables. The
+ * command line is `bench/cluster_compare.ts` (`deno task bench` runs it; tools/plot.ts draws
+ * the plots from its JSON).
  *
  * @module
  */
 import { InteropPeer } from "../interop/peer.ts";
-import {
-  type ClusterSimOptions,
-  type ClusterSimResult,
-  numberFlag,
-  runHearsaySim,
-} from "./cluster_sim.ts";
+import type { ClusterSimResult } from "./figures.ts";
+import type { ClusterSimOptions } from "./scenarios.ts";
+import { runHearsaySim } from "./cluster_sim.ts";
 import { runShardedSim } from "./cluster_shards.ts";
 
-/** One compared configuration and what each side measured (null: could not run). */
+/** One compared configuration and what each side measured.
+ *
+ * @example
+ * ```ts
+ * import type { ComparedRun } from "./compare.ts";
+ * import { runHearsaySim } from "./cluster_sim.ts";
+ * const options = { numNodes: 4, scenarios: ["membership"] as const };
+ * const run: ComparedRun = {
+ *   label: "4 nodes", options, hearsay: [await runHearsaySim(options)], chitchat: [],
+ *   chitchatError: "not run in this example",
+ * };
+ * console.log(run.hearsay[0]!.membership.converged); // 4
+ * ```
+ */
 export interface ComparedRun {
+  /** The configuration, as the table heading shows it. */
   label: string;
+  /** The options both sides ran with (the seed aside). */
   options: ClusterSimOptions;
   /** One result per seed (the tables show the mean of each figure). */
   hearsay: ClusterSimResult[];
+  /** chitchat's results, one per seed (empty when it could not run). */
   chitchat: ClusterSimResult[];
+  /** Why chitchat could not run. */
   chitchatError?: string;
 }
 
-/** Everything one compare run produced. */
+/** Everything one compare run produced (`bench/cluster_compare.ts --out` saves it as JSON).
+ *
+ * @example
+ * ```ts
+ * import { type CompareReport, reportMarkdown } from "./compare.ts";
+ * const empty: CompareReport = {
+ *   date: "2026-12-02", machine: "test", runs: [], chitchatRealClock: [], speed: null,
+ * };
+ * console.log(reportMarkdown(empty).split("\n")[0]);
+ * // ### Cluster scenarios, hearsay vs chitchat 0.10.1 (2026-12-02)
+ * ```
+ */
 export interface CompareReport {
+  /** When the run started (ISO 8601). */
   date: string;
+  /** Cores, CPU model, OS and Deno version. */
   machine: string;
+  /** The compared configurations. */
   runs: ComparedRun[];
+  /** chitchat on the real clock (10 and 100 nodes), to check its paused clock against. */
   chitchatRealClock: ClusterSimResult[];
   /** The real-time check (`speedNodes` at a 1 s interval, membership and traffic): hearsay in
-   * one thread, hearsay over 2 workers (sim/cluster_shards.ts), chitchat on its paused clock. */
+   * one thread, hearsay over 2 threads (sim/cluster_shards.ts), chitchat on its paused clock. */
   speed: ClusterSimResult | null;
+  /** The real-time check over 2 shard threads. */
   speedSharded?: ClusterSimResult | null;
+  /** The real-time check for chitchat. */
   speedChitchat?: ClusterSimResult | null;
+  /** Why chitchat's real-time check could not run. */
   speedChitchatError?: string;
 }
 
 /** Runs chitchat's side of a configuration through the interop peer.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { InteropPeer } from "../interop/peer.ts";
  * import { runChitchatSim } from "./compare.ts";
- * const peer = await InteropPeer.start();
- * console.log((await runChitchatSim(peer, { numNodes: 10 }, "virtual")).membership.allMs);
- * await peer.close();
+ * await using peer = await InteropPeer.start();
+ * const r = await runChitchatSim(peer, { numNodes: 4, scenarios: ["membership"] }, "virtual");
+ * console.log(r.run.implementation, r.membership.converged); // chitchat 0.10.1 4
  * ```
  */
 export function runChitchatSim(
@@ -114,9 +139,13 @@ export function ratio(h: number | null | undefined, c: number | null | undefined
  * flatter the side that timed out).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { meanOf } from "./compare.ts";
- * console.log(meanOf(results, (r) => r.membership.allMs));
+ * import { runHearsaySim } from "./cluster_sim.ts";
+ * const runs = [1, 2].map((seed) => runHearsaySim({ numNodes: 4, seed, scenarios: ["membership"] }));
+ * const results = await Promise.all(runs);
+ * console.log(meanOf(results, (r) => r.membership.converged)); // 4
+ * console.log(meanOf(results, (r) => r.propagation?.p99Ms)); // null (not measured)
  * ```
  */
 export function meanOf(
@@ -160,9 +189,17 @@ const ROWS: Row[] = [
 /** Markdown table of one compared run.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { compareTable } from "./compare.ts";
- * console.log(compareTable(run));
+ * import { runHearsaySim } from "./cluster_sim.ts";
+ * const options = { numNodes: 4, scenarios: ["membership"] as const };
+ * const table = compareTable({
+ *   label: "4 nodes", options, hearsay: [await runHearsaySim(options)], chitchat: [],
+ * });
+ * console.log(table.split("\n").slice(0, 3).join("\n"));
+ * // #### 4 nodes
+ * //
+ * // | figure | hearsay | chitchat | ratio (h/c) |
  * ```
  */
 export function compareTable(run: ComparedRun): string {
@@ -202,12 +239,6 @@ export function compareTable(run: ComparedRun): string {
   return lines.join("\n");
 }
 
-function listFlag(args: string[], name: string, fallback: number[]): number[] {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  return (args[i + 1] ?? "").split(",").map(Number).filter((x) => Number.isFinite(x));
-}
-
 async function machine(): Promise<string> {
   let cpu = "";
   try {
@@ -219,26 +250,46 @@ async function machine(): Promise<string> {
   return `${navigator.hardwareConcurrency} cores ${cpu}, ${Deno.build.os}, Deno ${Deno.version.deno}`;
 }
 
-/** Runs every configuration; logs progress to stderr.
+/** What {@link runCompare} measures.
  *
  * @example
- * ```ts ignore
- * import { runCompare } from "./compare.ts";
- * const report = await runCompare({ sizes: [10], losses: [0], budgetMs: 10_000, speedNodes: 0,
- *   realClock: false, repeat: 1 });
- * console.log(report.runs.length); // 1
+ * ```ts
+ * import type { CompareOptions } from "./compare.ts";
+ * const quick: CompareOptions = {
+ *   sizes: [10], losses: [0], budgetMs: 10_000, speedNodes: 0, realClock: false, repeat: 1,
+ * };
+ * console.log(quick.sizes.length * quick.losses.length * quick.repeat); // 1 configuration
  * ```
  */
-export async function runCompare(opts: {
+export interface CompareOptions {
+  /** Cluster sizes (500 and more: membership and traffic only, no loss, one seed). */
   sizes: number[];
+  /** Loss rates. */
   losses: number[];
+  /** Wall budget of one simulation of 500+ nodes, ms. */
   budgetMs: number;
+  /** Nodes of the real-time check at a 1 s interval (0: skipped). */
   speedNodes: number;
+  /** Whether to run chitchat on the real clock too (10 and 100 nodes). */
   realClock: boolean;
+  /** Seeds per configuration below 500 nodes. */
   repeat: number;
   /** hearsay only: `startStaggerMs` of every run (see `ClusterSimOptions`). Default 0. */
   hearsayStartStaggerMs?: number;
-}): Promise<CompareReport> {
+}
+
+/** Runs every configuration on both sides; logs progress to stderr. Needs the interop peer
+ * (`deno task build:interop`).
+ *
+ * @example
+ * ```ts
+ * import { runCompare } from "./compare.ts";
+ * const report = await runCompare({ sizes: [5], losses: [0], budgetMs: 10_000, speedNodes: 0,
+ *   realClock: false, repeat: 1 });
+ * console.log(report.runs.length, report.runs[0]!.chitchat.length); // 1 1
+ * ```
+ */
+export async function runCompare(opts: CompareOptions): Promise<CompareReport> {
   const peer = await InteropPeer.start();
   const report: CompareReport = {
     date: new Date().toISOString(),
@@ -308,8 +359,8 @@ export async function runCompare(opts: {
   if (opts.speedNodes > 0) {
     console.error(`cluster_compare: hearsay ${opts.speedNodes} nodes at a 1 s interval ...`);
     report.speed = await runHearsaySim(speedOptions(opts));
-    console.error(`cluster_compare: the same on 2 workers ...`);
-    report.speedSharded = await runShardedSim({ ...speedOptions(opts), workers: 2 });
+    console.error(`cluster_compare: the same on 2 threads ...`);
+    report.speedSharded = await runShardedSim({ ...speedOptions(opts), threads: 2 });
   }
   return report;
 }
@@ -326,9 +377,16 @@ function speedOptions(opts: { speedNodes: number; budgetMs: number }): ClusterSi
 /** The whole report as markdown.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { reportMarkdown } from "./compare.ts";
- * console.log(reportMarkdown(report));
+ * import { runHearsaySim } from "./cluster_sim.ts";
+ * const options = { numNodes: 4, scenarios: ["membership"] as const };
+ * const hearsay = [await runHearsaySim(options)];
+ * const md = reportMarkdown({
+ *   date: "today", machine: "here", runs: [{ label: "4 nodes", options, hearsay, chitchat: [] }],
+ *   chitchatRealClock: [], speed: null,
+ * });
+ * console.log(md.includes("#### 4 nodes")); // true
  * ```
  */
 export function reportMarkdown(report: CompareReport): string {
@@ -383,28 +441,9 @@ export function reportMarkdown(report: CompareReport): string {
       );
     };
     row("hearsay, 1 thread", s);
-    row("hearsay, 2 workers", report.speedSharded);
+    row("hearsay, 2 threads", report.speedSharded);
     row("chitchat 0.10.1 (paused tokio clock)", report.speedChitchat, report.speedChitchatError);
     out.push("");
   }
   return out.join("\n");
-}
-
-if (import.meta.main) {
-  const args = Deno.args;
-  const report = await runCompare({
-    sizes: listFlag(args, "sizes", [10, 20, 40, 100, 1000]),
-    losses: listFlag(args, "losses", [0, 0.5]),
-    budgetMs: numberFlag(args, "budget-ms", 45_000),
-    speedNodes: numberFlag(args, "speed-nodes", 1000),
-    realClock: !args.includes("--no-real"),
-    repeat: numberFlag(args, "repeat", 3),
-    hearsayStartStaggerMs: numberFlag(args, "hearsay-start-stagger", 0),
-  });
-  console.log(reportMarkdown(report));
-  const i = args.indexOf("--out");
-  if (i >= 0 && args[i + 1] !== undefined) {
-    await Deno.writeTextFile(args[i + 1]!, JSON.stringify(report, null, 1) + "\n");
-    console.error(`cluster_compare: raw results in ${args[i + 1]}`);
-  }
 }

@@ -1,19 +1,22 @@
 /**
- * Reads a byte stream as UTF-8 text, line by line (used by the demo and the tests that drive
- * worker processes).
+ * Reads a byte stream as UTF-8 text, line by line (used by the demo, the UDP benchmark and the
+ * tests that drive worker processes, the pool members of src/cli/worker.ts).
+ *
+ * @module
+ */
+
+/** Calls `onLine` for every complete line (without its newline) until the stream ends; a last
+ * line without a newline is not reported.
  *
  * @example
  * ```ts
  * import { readLines } from "./lines.ts";
  * const seen: string[] = [];
- * await readLines(ReadableStream.from([new TextEncoder().encode("a\nb\n")]), (l) => seen.push(l));
- * console.log(seen); // ["a", "b"]
+ * const chunks = ["a\nb", "c\n", "tail"].map((t) => new TextEncoder().encode(t));
+ * await readLines(ReadableStream.from(chunks), (l) => seen.push(l));
+ * console.log(seen); // [ "a", "bc" ]
  * ```
- *
- * @module
  */
-
-/** Calls `onLine` for every complete line (without its newline) until the stream ends. */
 export async function readLines(
   stream: ReadableStream<Uint8Array>,
   onLine: (line: string) => void,

@@ -1,15 +1,16 @@
 /**
- * One shard of the sharded cluster simulation (`cluster_shards.ts`): a Deno Worker that owns the
- * nodes `i` with `i % workers === shard`, each a real `GossipNode` on this worker's own
- * `VirtualClock`, connected by a small shard-local network that delivers every datagram exactly
- * `delayMs` after it was sent. Every datagram goes into an outbox, one batch (one ArrayBuffer)
+ * One shard of the sharded cluster simulation (`cluster_shards.ts`): a thread (a Deno Worker)
+ * that owns the nodes `i` with `i % threads === shard`, each a real `GossipNode` on this
+ * thread's own `VirtualClock`, connected by a small shard-local network that delivers every
+ * datagram exactly `delayMs` after it was sent. Its endpoints are the in-memory network's
+ * (`src/transport/_endpoint.ts`), so they count and deliver as `MemoryNetwork`'s do. Every datagram goes into an outbox, one batch (one ArrayBuffer)
  * per destination shard per window, which the coordinator routes (batches for this shard come
  * straight back): deliveries are then scheduled in one canonical order, so the figures do not
  * depend on the sharding.
  *
- * The coordinator drives the worker with requests ({@link ShardRequest}); the worker answers
+ * The coordinator drives the thread with requests ({@link ShardRequest}); the thread answers
  * each with exactly one {@link ShardReply}. A `step` request carries the window end `end`
- * (exclusive): the worker schedules the inbound batches, runs every timer due before `end`, and
+ * (exclusive): the thread schedules the inbound batches, runs every timer due before `end`, and
  * answers with its outbound batches, its next due time and what its nodes observed.
  *
  * Batch format (little-endian), repeated: `from: u32, to: u32, deliverAt: f64, seq: u32,
@@ -20,9 +21,9 @@
 import { GossipNode } from "../src/node/gossip_node.ts";
 import { createRandom, type Random } from "../src/common/random.ts";
 import { VirtualClock } from "../src/common/virtual_clock.ts";
-import type { DatagramHandler, Transport, TransportStats } from "../src/transport/transport.ts";
+import { DatagramEndpoint } from "../src/transport/_endpoint.ts";
 import type { SocketAddr } from "../src/common/types.ts";
-import { PROPAGATION_KEY, simAddr } from "./cluster_sim.ts";
+import { PROPAGATION_KEY, simAddr, simNodeOptions } from "./scenarios.ts";
 
 /** Parameters of one shard, sent once in the `init` request.
  *
@@ -30,17 +31,19 @@ import { PROPAGATION_KEY, simAddr } from "./cluster_sim.ts";
  * ```ts
  * import type { ShardConfig } from "./shard_thread.ts";
  * const c: ShardConfig = {
- *   shard: 0, workers: 2, numNodes: 10, gossipIntervalMs: 1000, initialIntervalMs: 1000,
+ *   shard: 1, threads: 2, numNodes: 10, gossipIntervalMs: 1000, initialIntervalMs: 1000,
  *   phiThreshold: 8, lossRate: 0, seed: 1, delayMs: 1,
  * };
- * console.log(c.workers);
+ * // Shard 1 of 2 owns the odd nodes.
+ * console.log(Array.from({ length: c.numNodes }, (_, i) => i).filter((i) => i % c.threads === c.shard));
+ * // [ 1, 3, 5, 7, 9 ]
  * ```
  */
 export interface ShardConfig {
-  /** This worker's index, 0..workers-1. */
+  /** This thread's index, 0..threads-1. */
   shard: number;
-  /** Number of shards. */
-  workers: number;
+  /** Number of shard threads. */
+  threads: number;
   /** Cluster size (all shards). */
   numNodes: number;
   /** Gossip interval, ms. */
@@ -57,7 +60,7 @@ export interface ShardConfig {
   delayMs: number;
 }
 
-/** A request from the coordinator to a shard worker.
+/** A request from the coordinator to a shard thread.
  *
  * @example
  * ```ts
@@ -117,7 +120,7 @@ export type ShardCounters = [
   number,
 ];
 
-/** A shard worker's answer. Arrival lists are flat `[node, ms, node, ms, ...]` pairs of what
+/** A shard thread's answer. Arrival lists are flat `[node, ms, node, ms, ...]` pairs of what
  * happened since the previous answer (membership: ms since the start; propagation and
  * detection: ms since the phase's `t0`).
  *
@@ -147,9 +150,9 @@ export type ShardReply =
 const HEADER = 24;
 const MAX_DATAGRAM = 65_507;
 
-/** Batch buffers of this worker that are free for reuse: the batches it received go back here
+/** Batch buffers of this thread that are free for reuse: the batches it received go back here
  * once every datagram in them was delivered. A window moves tens of megabytes between the
- * workers; allocating (and copying) that much each window cost more than the sync itself. */
+ * threads; allocating (and copying) that much each window cost more than the sync itself. */
 class BufferPool {
   readonly #spare: ArrayBuffer[] = [];
   static readonly KEEP = 16;
@@ -237,46 +240,8 @@ class BatchWriter {
   }
 }
 
-/** One bound endpoint of the shard network. */
-class ShardEndpoint implements Transport {
-  readonly localAddr: SocketAddr;
-  readonly stats: TransportStats = {
-    datagramsIn: 0,
-    bytesIn: 0,
-    datagramsOut: 0,
-    bytesOut: 0,
-    sendErrors: 0,
-  };
-  handler: DatagramHandler | null = null;
-  closed = false;
-  readonly index: number;
-  readonly #net: ShardNetwork;
-
-  constructor(net: ShardNetwork, index: number, addr: SocketAddr) {
-    this.#net = net;
-    this.index = index;
-    this.localAddr = addr;
-  }
-
-  send(to: SocketAddr, data: Uint8Array): void {
-    if (this.#net.send(this, to, data)) {
-      this.stats.datagramsOut++;
-      this.stats.bytesOut += data.length;
-    } else {
-      this.stats.sendErrors++;
-    }
-  }
-
-  onReceive(handler: DatagramHandler): void {
-    this.handler = handler;
-  }
-
-  close(): Promise<void> {
-    this.closed = true;
-    this.handler = null;
-    return Promise.resolve();
-  }
-}
+/** One bound endpoint of the shard network; its id is its node index. */
+type ShardEndpoint = DatagramEndpoint<number>;
 
 /** An inbound batch buffer and how many of its datagrams are still to be delivered. */
 interface Inbound {
@@ -302,7 +267,7 @@ function arrivalOrder(a: Arrival, b: Arrival): number {
  * destination shard (this one included). Every datagram goes through the outboxes and is
  * scheduled when the coordinator hands it back, sorted by (delivery time, sender, sender's send
  * order): so each node sees the same events in the same order whatever the sharding, and the
- * figures do not depend on the number of workers. */
+ * figures do not depend on the number of threads. */
 class ShardNetwork {
   readonly counters: ShardCounters = [0, 0, 0, 0, 0, 0, 0, 0, 0];
   readonly #clock: VirtualClock;
@@ -331,11 +296,14 @@ class ShardNetwork {
     }
     this.#endpoints = new Array<ShardEndpoint | undefined>(cfg.numNodes);
     this.#outboxes = [];
-    for (let k = 0; k < cfg.workers; k++) this.#outboxes.push(new BatchWriter(this.#pool));
+    for (let k = 0; k < cfg.threads; k++) this.#outboxes.push(new BatchWriter(this.#pool));
   }
 
   bind(index: number): ShardEndpoint {
-    const ep = new ShardEndpoint(this, index, this.#addrs[index]!);
+    const ep: ShardEndpoint = new DatagramEndpoint(index, this.#addrs[index]!, {
+      send: (from, to, data) => this.send(from, to, data),
+      unbind: () => {},
+    });
     this.#endpoints[index] = ep;
     return ep;
   }
@@ -361,14 +329,14 @@ class ShardNetwork {
     const dest = this.#indexOf(to);
     if (dest === undefined) return true; // nobody listens there: lost, like UDP
     const loss = this.#cfg.lossRate;
-    if (loss > 0 && this.#lossRandom[from.index]!.next() < loss) return true;
-    const owner = dest % this.#cfg.workers;
+    if (loss > 0 && this.#lossRandom[from.id]!.next() < loss) return true;
+    const owner = dest % this.#cfg.threads;
     if (owner !== this.#cfg.shard) {
       c[7]++;
       c[8] += data.length;
     }
     const at = this.#clock.now() + this.#cfg.delayMs;
-    this.#outboxes[owner]!.write(from.index, dest, this.#seq++, at, data);
+    this.#outboxes[owner]!.write(from.id, dest, this.#seq++, at, data);
     return true;
   }
 
@@ -424,13 +392,11 @@ class ShardNetwork {
   }
 
   #deliver(from: number, to: number, bytes: Uint8Array): void {
-    const ep = this.#endpoints[to];
-    if (ep === undefined || ep.closed || ep.handler === null) return;
-    ep.stats.datagramsIn++;
-    ep.stats.bytesIn += bytes.length;
+    const handler = this.#endpoints[to]?.receiver(bytes.length);
+    if (handler === undefined || handler === null) return;
     this.counters[2]++;
     this.counters[3] += bytes.length;
-    ep.handler(bytes, this.#addrs[from]!);
+    handler(bytes, this.#addrs[from]!);
   }
 
   takeOutboxes(): OutBatch[] {
@@ -447,7 +413,7 @@ function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-/** The state of this worker once initialised. */
+/** The state of this thread once initialised. */
 class Shard {
   readonly cfg: ShardConfig;
   readonly clock = new VirtualClock();
@@ -468,22 +434,8 @@ class Shard {
   async start(): Promise<void> {
     const c = this.cfg;
     const n = c.numNodes;
-    for (let i = c.shard; i < n; i += c.workers) {
-      const node = await GossipNode.start({
-        nodeId: `node_${i}`,
-        generationId: 0n,
-        clusterId: "default-cluster",
-        gossipIntervalMs: c.gossipIntervalMs,
-        seeds: ["127.0.0.1:10000"],
-        failureDetector: { phiThreshold: c.phiThreshold, initialIntervalMs: c.initialIntervalMs },
-        markedForDeletionGracePeriodMs: 10_000_000,
-        transport: this.net.bind(i),
-        clock: this.clock,
-        random: createRandom(c.seed * 1_000_003 + i),
-        onWarning: (m) => {
-          throw new Error(`node_${i}: unexpected warning: ${m}`);
-        },
-      });
+    for (let i = c.shard; i < n; i += c.threads) {
+      const node = await GossipNode.start(simNodeOptions(i, c, this.net.bind(i), this.clock));
       const off = node.onLiveNodesChange((live) => {
         if (live.length === n) {
           this.membership.push(i, this.clock.now());
@@ -599,7 +551,7 @@ class Shard {
   }
 }
 
-interface WorkerScope {
+interface ThreadScope {
   onmessage: ((e: MessageEvent<ShardRequest>) => void) | null;
   postMessage(message: ShardReply, transfer?: Transferable[]): void;
 }
@@ -607,7 +559,7 @@ interface WorkerScope {
 let shard: Shard | null = null;
 
 function need(): Shard {
-  if (shard === null) throw new Error("shard worker got a request before init");
+  if (shard === null) throw new Error("shard thread got a request before init");
   return shard;
 }
 
@@ -635,8 +587,8 @@ async function handle(req: ShardRequest): Promise<ShardReply> {
   }
 }
 
-// Only install the handler inside a worker (a doc test importing the types must not).
-const scope = globalThis as unknown as WorkerScope & { WorkerGlobalScope?: unknown };
+// Only install the handler inside a Deno Worker (a doc test importing the types must not).
+const scope = globalThis as unknown as ThreadScope & { WorkerGlobalScope?: unknown };
 if (typeof scope.WorkerGlobalScope !== "undefined" || "DedicatedWorkerGlobalScope" in globalThis) {
   scope.onmessage = (e: MessageEvent<ShardRequest>) => {
     handle(e.data).then(

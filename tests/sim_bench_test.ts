@@ -4,12 +4,13 @@
  * clock). Needs `deno task build:interop` (the test task runs it).
  */
 import assert from "node:assert/strict";
-import { medianMax, quantileOfTotal, runHearsaySim, simAddr } from "../sim/cluster_sim.ts";
+import { runHearsaySim } from "../sim/cluster_sim.ts";
+import { type ClusterSimResult, medianMax, quantileOfTotal } from "../sim/figures.ts";
+import { simAddr } from "../sim/scenarios.ts";
 import { meanOf, ratio } from "../sim/compare.ts";
 import { behindDigest, loadedClusterState } from "../sim/fixtures.ts";
 import { decodeDelta } from "../src/codec/delta.ts";
 import { InteropPeer } from "../interop/peer.ts";
-import type { ClusterSimResult } from "../sim/cluster_sim.ts";
 
 Deno.test("quantileOfTotal() counts nodes that never got the value as missing", () => {
   assert.equal(quantileOfTotal([0, 5, 9, 12], 4, 0.5), 5);

@@ -10,20 +10,23 @@
 import { encodePeerInfo, workerKey } from "../src/pool/peer_info.ts";
 import { InteropPeer } from "../interop/peer.ts";
 import { readLines } from "../sim/lines.ts";
+import { parseCli } from "../sim/flags.ts";
 
-const args = Deno.args;
-function flag(name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isInteger(v)) {
-    console.error(`demo: --${name} needs an integer`);
-    Deno.exit(2);
-  }
-  return v;
-}
-const WORKERS = Math.min(20, Math.max(2, flag("workers", 5)));
-const INTERVAL = flag("interval-ms", 200);
+const flags = parseCli(
+  "tools/demo.ts",
+  "a local hearsay pool of worker processes on loopback UDP, watched phase by phase",
+  Deno.args,
+  (f) => ({
+    workers: f.number("workers", 5, "pool members (worker processes), kept within 2..20", {
+      integer: true,
+    }),
+    intervalMs: f.number("interval-ms", 200, "gossip interval, ms", { integer: true, min: 1 }),
+    noRust: f.boolean("no-rust", "leave out the Rust chitchat node"),
+    fast: f.boolean("fast", "no pauses between the phases"),
+  }),
+);
+const WORKERS = Math.min(20, Math.max(2, flags.workers));
+const INTERVAL = flags.intervalMs;
 const DEADLINE_MS = 50_000;
 const RUST_ID = 99n;
 
@@ -41,14 +44,15 @@ const t0 = performance.now();
 const clock = () => dim(`[${((performance.now() - t0) / 1000).toFixed(2).padStart(6)}s]`);
 const say = (s: string) => console.log(`${clock()} ${s}`);
 
-interface Worker {
+/** One pool member: a src/cli/worker.ts process. */
+interface WorkerProcess {
   id: bigint;
   proc: Deno.ChildProcess;
   addr: string;
   peers: Set<bigint>;
   done: Promise<void>;
 }
-const workers = new Map<bigint, Worker>();
+const workers = new Map<bigint, WorkerProcess>();
 const waiters: (() => void)[] = [];
 const notify = () => waiters.splice(0).forEach((w) => w());
 
@@ -66,7 +70,7 @@ const workerScript = new URL("../src/cli/worker.ts", import.meta.url).pathname;
 let seedAddr: string | undefined;
 let rustAddr: string | undefined;
 
-async function startWorker(id: bigint): Promise<Worker> {
+async function startWorker(id: bigint): Promise<WorkerProcess> {
   const seeds = [seedAddr, rustAddr].filter((s): s is string => s !== undefined);
   const proc = new Deno.Command(Deno.execPath(), {
     args: [
@@ -97,7 +101,7 @@ async function startWorker(id: bigint): Promise<Worker> {
     stdin: "null",
   }).spawn();
   const { promise: listening, resolve: onListening } = Promise.withResolvers<string>();
-  const w: Worker = { id, proc, addr: "", peers: new Set(), done: Promise.resolve() };
+  const w: WorkerProcess = { id, proc, addr: "", peers: new Set(), done: Promise.resolve() };
   const out = readLines(proc.stdout, (line) => {
     const e = JSON.parse(line.replace(/"node_id":(\d+)/, '"node_id":"$1"'));
     const peer = BigInt(e.node_id);
@@ -127,7 +131,7 @@ async function startWorker(id: bigint): Promise<Worker> {
   return w;
 }
 
-async function stopWorker(w: Worker, signal: Deno.Signal): Promise<void> {
+async function stopWorker(w: WorkerProcess, signal: Deno.Signal): Promise<void> {
   w.proc.kill(signal);
   await w.done;
   workers.delete(w.id);
@@ -139,7 +143,7 @@ const everyoneKnowsEveryone = (expected: bigint[]) => () =>
 console.log(bold(`hearsay demo: ${WORKERS} workers, ${INTERVAL} ms gossip interval, loopback UDP`));
 let peer: InteropPeer | undefined;
 let rustHandle: number | undefined;
-if (!args.includes("--no-rust")) {
+if (!flags.noRust) {
   try {
     peer = await InteropPeer.start();
     const key = workerKey(RUST_ID);
@@ -178,7 +182,7 @@ if (!args.includes("--no-rust")) {
 
 const summary: [string, number][] = [];
 /** A short breath between phases, so a person can read along. */
-const pause = () => new Promise((r) => setTimeout(r, args.includes("--fast") ? 0 : 1000));
+const pause = () => new Promise((r) => setTimeout(r, flags.fast ? 0 : 1000));
 try {
   const ids = Array.from({ length: WORKERS }, (_, i) => BigInt(i + 1));
   const startAt = performance.now();

@@ -1,8 +1,9 @@
 /**
- * Draws the SVG plots of docs/BENCHMARKS.md from the raw results of sim/compare.ts:
+ * Draws the SVG plots of docs/BENCHMARKS.md from the raw results of bench/cluster_compare.ts
+ * (a `CompareReport` of sim/compare.ts):
  *
  * ```sh
- * deno run -A --v8-flags=--expose-gc sim/compare.ts --out docs/data/cluster_compare.json
+ * deno run -A --v8-flags=--expose-gc bench/cluster_compare.ts --out docs/data/cluster_compare.json
  * deno run -A tools/plot.ts docs/data/cluster_compare.json docs/plots
  * ```
  *
@@ -13,9 +14,18 @@
  * @module
  */
 import type { CompareReport } from "../sim/compare.ts";
-import type { ClusterSimResult } from "../sim/cluster_sim.ts";
+import type { ClusterSimResult } from "../sim/figures.ts";
+import { parseCli } from "../sim/flags.ts";
 
-/** One line of a chart. */
+/** One line of a chart.
+ *
+ * @example
+ * ```ts
+ * import { lineChart, type Series } from "./plot.ts";
+ * const cdf: Series = { name: "arrivals", color: "#1f77b4", step: true, points: [[0, 10], [300, 100]] };
+ * console.log(lineChart("t", "ms", "%", [cdf]).includes("arrivals")); // true
+ * ```
+ */
 export interface Series {
   name: string;
   color: string;
@@ -133,9 +143,10 @@ function cdf(r: ClusterSimResult | undefined): [number, number][] {
 /** The three plots of BENCHMARKS.md, by file name.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { plots } from "./plot.ts";
- * for (const [name, svg] of Object.entries(plots(report))) console.log(name, svg.length);
+ * const report = { date: "", machine: "", runs: [], chitchatRealClock: [], speed: null };
+ * console.log(Object.keys(plots(report))); // [ "convergence.svg", "detection.svg", "bandwidth.svg" ]
  * ```
  */
 export function plots(report: CompareReport): Record<string, string> {
@@ -231,11 +242,15 @@ export function plots(report: CompareReport): Record<string, string> {
 }
 
 if (import.meta.main) {
-  const [input, dir] = Deno.args;
-  if (input === undefined || dir === undefined) {
-    console.error("usage: deno run -A tools/plot.ts <cluster_compare.json> <output dir>");
-    Deno.exit(2);
-  }
+  const { input, dir } = parseCli(
+    "tools/plot.ts",
+    "draws the SVG plots from a bench/cluster_compare.ts --out file",
+    Deno.args,
+    (f) => ({
+      input: f.argument("input", "the JSON results (cluster_compare.json)"),
+      dir: f.argument("dir", "the directory to write the SVG files to"),
+    }),
+  );
   const report = JSON.parse(await Deno.readTextFile(input)) as CompareReport;
   await Deno.mkdir(dir, { recursive: true });
   for (const [name, svg] of Object.entries(plots(report))) {

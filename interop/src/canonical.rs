@@ -1,6 +1,7 @@
 //! Rebuilds datagram bytes from a decoded `Message` JSON value, cutting and compressing the delta
 //! the way chitchat 0.10.1's writer does (PROTOCOL.md §4.3: 16 384-byte blocks, each zstd level 0
-//! into a buffer the size of the block, stored raw when that does not fit).
+//! into a buffer the size of the block, stored raw when that does not fit; 0.13.0's `delta.rs` is
+//! the same file, so this serves both builds).
 //!
 //! Why: chitchat keeps the length of the delta bytes it parsed and its `serialize` asserts that
 //! its own writer produces exactly that length. An input whose delta was cut or compressed

@@ -1,4 +1,6 @@
-//! Codec commands: `decode` and `bench_codec` (PROTOCOL.md, "Codec commands").
+//! Codec commands of the 0.10.1 build: `decode`, `encode` and `bench_codec` (COMMANDS.md,
+//! "Codec commands"), on chitchat's public `Serializable` / `Deserializable` impls of
+//! `ChitchatMessage`. The 0.13.0 build does the same through a loopback socket (`codec_v013.rs`).
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
@@ -74,20 +76,61 @@ fn serializable(msg: ChitchatMessage, json: &Value) -> Result<(ChitchatMessage, 
     }
 }
 
-pub fn decode(args: &Args) -> CmdResult {
+/// `reserializeVersion` / `protocolVersion`: 0.10.1 can only write V0.
+fn check_version(args: &Args, name: &str) -> Result<(), String> {
+    match args.opt_u64(name)? {
+        None | Some(0) => Ok(()),
+        Some(other) => Err(format!(
+            "`{name}` {other}: chitchat {} writes only protocol version 0; use the 0.13.0 peer",
+            crate::compat::CHITCHAT_VERSION
+        )),
+    }
+}
+
+pub async fn decode(args: &Args<'_>) -> CmdResult {
+    check_version(args, "reserializeVersion")?;
     let bytes = input_bytes(args)?;
     let msg = parse(&bytes)?;
     let debug = format!("{msg:?}");
     let message = message_json(&debug)?;
     let (_, out) = serializable(msg, &message)?;
     Ok(fields(json!({
+        "version": 0,
         "message": message,
         "reserialized": hex_encode(&out),
+        "reserializedVersion": 0,
         "debug": debug,
     })))
 }
 
-pub fn bench_codec(args: &Args) -> CmdResult {
+/// `encode {"message": Message}`: chitchat's own bytes for a message given as JSON (built as
+/// canonical bytes, parsed by chitchat, serialized); `message` in the answer is chitchat's reading
+/// of it (digest sorted, duplicates merged).
+pub async fn encode(args: &Args<'_>) -> CmdResult {
+    check_version(args, "protocolVersion")?;
+    let json = args
+        .0
+        .get("message")
+        .ok_or_else(|| "missing argument `message` (a Message JSON value)".to_string())?;
+    let msg = parse(&encode_message(json)?)
+        .map_err(|e| format!("chitchat rejected the message's canonical bytes: {e}"))?;
+    let debug = format!("{msg:?}");
+    let message = message_json(&debug)?;
+    let (_, out) = serializable(msg, &message)?;
+    Ok(fields(
+        json!({ "version": 0, "hex": hex_encode(&out), "message": message, "debug": debug }),
+    ))
+}
+
+pub async fn bench_codec(args: &Args<'_>) -> CmdResult {
+    // CPU-bound: keep it off the async workers that run the chitchat nodes.
+    let owned = args.0.clone();
+    tokio::task::spawn_blocking(move || bench_codec_blocking(&Args(&owned)))
+        .await
+        .map_err(|e| format!("bench_codec failed: {e}"))?
+}
+
+fn bench_codec_blocking(args: &Args) -> CmdResult {
     let bytes = input_bytes(args)?;
     let iterations = args.u64("iterations")?;
     if iterations == 0 || iterations > MAX_ITERATIONS {

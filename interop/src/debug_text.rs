@@ -1,5 +1,5 @@
 //! Turns the `Debug` text of a parsed `chitchat::ChitchatMessage` into the JSON shapes of
-//! `interop/PROTOCOL.md`.
+//! `interop/COMMANDS.md`.
 //!
 //! Why text: chitchat 0.10.1 keeps `Digest`, `Delta`, `NodeDelta` and `KeyValueMutation` in
 //! private modules with crate-private fields, so a program outside the crate cannot read a parsed
@@ -44,7 +44,7 @@ use serde_json::{json, Value};
 
 use crate::json::chitchat_id_json;
 
-/// Parses the `Debug` text of a whole `ChitchatMessage` into a PROTOCOL.md `Message` JSON value.
+/// Parses the `Debug` text of a whole `ChitchatMessage` into a COMMANDS.md `Message` JSON value.
 pub fn message_json(text: &str) -> Result<Value, String> {
     let mut cur = Cursor::new(text);
     let value = if cur.eat("BadCluster") {
@@ -370,13 +370,13 @@ mod tests {
     #[test]
     fn ids_split_from_the_right() {
         let id = parse_chitchat_id("worker:42:0:0.0.0.0:7946").unwrap();
-        assert_eq!(id.node_id, "worker:42");
+        assert_eq!(&*id.node_id, "worker:42");
         assert_eq!(id.generation_id, 0);
         let id = parse_chitchat_id("n:1:[2001:db8::1]:7946").unwrap();
-        assert_eq!(id.node_id, "n");
+        assert_eq!(&*id.node_id, "n");
         assert_eq!(id.gossip_advertise_addr.to_string(), "[2001:db8::1]:7946");
         let id = parse_chitchat_id("a[b]:7:[::ffff:1.2.3.4]:1").unwrap();
-        assert_eq!(id.node_id, "a[b]");
+        assert_eq!(&*id.node_id, "a[b]");
         assert!(parse_chitchat_id("x:1:::1:7").is_err());
         assert!(parse_chitchat_id("x:99999999999999999999:1.2.3.4:7").is_err());
     }

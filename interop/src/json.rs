@@ -1,4 +1,4 @@
-//! JSON shapes shared with the TypeScript side (see PROTOCOL.md) and typed access to request
+//! JSON shapes shared with the TypeScript side (see COMMANDS.md) and typed access to request
 //! arguments. Every u64 is written as a decimal string.
 
 use std::net::SocketAddr;
@@ -23,7 +23,7 @@ pub fn socket_addr_json(addr: &SocketAddr) -> Value {
 
 pub fn chitchat_id_json(id: &ChitchatId) -> Value {
     json!({
-        "nodeId": id.node_id,
+        "nodeId": &*id.node_id,
         "generationId": id.generation_id.to_string(),
         "gossipAdvertiseAddr": socket_addr_json(&id.gossip_advertise_addr),
     })

@@ -1,160 +1,23 @@
-//! `hearsay-interop`: a test peer that drives the real `chitchat` 0.10.1 crate for hearsay's
-//! interop tests. It reads one JSON request per line on stdin and writes one JSON answer per
-//! request on stdout, in order (see ../PROTOCOL.md). Logs go to stderr. It exits when stdin
-//! closes. Bad input never panics the process: it gets an `ok: false` answer.
-//!
-//! Layout: one module per command group (`codec`, `nodes`, `sim`); `dispatch` below maps command
-//! names to them. To add a command group, add a module and its arms in `dispatch`.
+//! `hearsay-interop`: the interop peer built against the real `chitchat` 0.10.1 crate. The
+//! command loop and most commands are shared with `hearsay-interop-v013` (see `app.rs`); this
+//! root maps the version-specific modules to their 0.10.1 files.
 
+extern crate chitchat010 as chitchat;
+
+mod app;
 mod canonical;
+#[path = "codec.rs"]
 mod codec;
+#[path = "compat_v010.rs"]
+mod compat;
 mod debug_text;
 mod json;
 mod nodes;
 mod sim;
 mod zlayer;
 
-use serde_json::{Map, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+pub use app::quiet_catch_unwind;
 
-use crate::json::{Args, CmdResult};
-
-/// Longest request line accepted (a 65 507-byte datagram is 131 014 hex digits).
-const MAX_LINE_BYTES: u64 = 8 << 20;
-
-/// Everything the commands share.
-#[derive(Default)]
-struct Peer {
-    nodes: nodes::Nodes,
-}
-
-impl Peer {
-    async fn dispatch(&mut self, cmd: &str, args: &Args<'_>) -> CmdResult {
-        match cmd {
-            "decode" => codec::decode(args),
-            "bench_codec" => {
-                // CPU-bound: keep it off the async workers that run the chitchat nodes.
-                let owned = args.0.clone();
-                tokio::task::spawn_blocking(move || codec::bench_codec(&Args(&owned)))
-                    .await
-                    .map_err(|e| format!("bench_codec failed: {e}"))?
-            }
-            "node_start" => self.nodes.start(args).await,
-            "node_set" => self.nodes.set(args, false).await,
-            "node_set_with_ttl" => self.nodes.set(args, true).await,
-            "node_delete" => self.nodes.delete(args, false).await,
-            "node_delete_after_ttl" => self.nodes.delete(args, true).await,
-            "node_state" => self.nodes.state(args).await,
-            "node_stop" => self.nodes.stop(args).await,
-            "node_kill" => self.nodes.kill(args).await,
-            // Runs on its own thread and runtime (see sim.rs).
-            "zlayer_peers" => self.nodes.zlayer_peers(args).await,
-            "zlayer_announce" => self.nodes.zlayer_announce(args).await,
-            "sim_run" => sim::run(args).await,
-            other => Err(format!("unknown command {other:?}")),
-        }
-    }
-
-    /// Answers one request line.
-    async fn answer(&mut self, line: &str) -> Value {
-        let request: Map<String, Value> = match serde_json::from_str(line) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => return failure(Value::Null, "a request must be a JSON object".into()),
-            Err(e) => return failure(Value::Null, format!("request is not valid JSON: {e}")),
-        };
-        let id = request.get("id").cloned().unwrap_or(Value::Null);
-        let Some(cmd) = request.get("cmd").and_then(Value::as_str) else {
-            return failure(id, "missing `cmd` (a string)".into());
-        };
-        match self.dispatch(cmd, &Args(&request)).await {
-            Ok(mut result) => {
-                result.insert("id".into(), id);
-                result.insert("ok".into(), Value::Bool(true));
-                Value::Object(result)
-            }
-            Err(error) => failure(id, error),
-        }
-    }
-}
-
-thread_local! {
-    static EXPECTING_PANIC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// `catch_unwind` that keeps the panic hook quiet: chitchat asserts inside code the codec
-/// commands call on untrusted input, and such a panic becomes an `ok: false` answer.
-pub fn quiet_catch_unwind<T>(
-    f: impl FnOnce() -> T + std::panic::UnwindSafe,
-) -> std::thread::Result<T> {
-    EXPECTING_PANIC.with(|flag| flag.set(true));
-    let result = std::panic::catch_unwind(f);
-    EXPECTING_PANIC.with(|flag| flag.set(false));
-    result
-}
-
-fn install_panic_hook() {
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if !EXPECTING_PANIC.with(|flag| flag.get()) {
-            default_hook(info);
-        }
-    }));
-}
-
-fn failure(id: Value, error: String) -> Value {
-    serde_json::json!({ "id": id, "ok": false, "error": error })
-}
-
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    install_panic_hook();
-    let mut peer = Peer::default();
-    let mut stdin = BufReader::new(tokio::io::stdin());
-    let mut stdout = tokio::io::stdout();
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let read = (&mut stdin)
-            .take(MAX_LINE_BYTES)
-            .read_until(b'\n', &mut line)
-            .await;
-        let answer = match read {
-            Ok(0) => break,
-            Err(e) => {
-                eprintln!("hearsay-interop: stdin read failed: {e}");
-                break;
-            }
-            Ok(_) if !line.ends_with(b"\n") && line.len() as u64 >= MAX_LINE_BYTES => {
-                // Skip the rest of the oversized line.
-                let mut sink = Vec::new();
-                loop {
-                    sink.clear();
-                    match (&mut stdin)
-                        .take(MAX_LINE_BYTES)
-                        .read_until(b'\n', &mut sink)
-                        .await
-                    {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) if sink.ends_with(b"\n") => break,
-                        Ok(_) => {}
-                    }
-                }
-                failure(
-                    Value::Null,
-                    format!("request line longer than {MAX_LINE_BYTES} bytes"),
-                )
-            }
-            Ok(_) => match std::str::from_utf8(&line) {
-                Ok(text) if text.trim().is_empty() => continue,
-                Ok(text) => peer.answer(text.trim_end()).await,
-                Err(_) => failure(Value::Null, "request line is not UTF-8".into()),
-            },
-        };
-        let mut out = answer.to_string();
-        out.push('\n');
-        if stdout.write_all(out.as_bytes()).await.is_err() || stdout.flush().await.is_err() {
-            break;
-        }
-    }
-    peer.nodes.abort_all();
+fn main() {
+    app::main();
 }

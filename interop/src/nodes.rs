@@ -1,5 +1,5 @@
 //! Node commands: real chitchat nodes on loopback UDP with chitchat's own `UdpTransport`
-//! (PROTOCOL.md, "Node commands"). Several nodes can run in one process; each is named by a
+//! (COMMANDS.md, "Node commands"). Several nodes can run in one process; each is named by a
 //! numeric handle.
 
 use std::collections::HashMap;
@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use chitchat::transport::UdpTransport;
-use chitchat::{spawn_chitchat, Chitchat, ChitchatConfig, ChitchatHandle, ChitchatId};
+use chitchat::{spawn_chitchat, Chitchat, ChitchatHandle, ChitchatId};
 use chitchat::{FailureDetectorConfig, NodeState};
 use serde_json::{json, Value};
 
@@ -25,7 +25,7 @@ const MAX_MS: u64 = 1_000 * 3_600 * 24 * 365;
 #[derive(Default)]
 pub struct Nodes {
     next_handle: u64,
-    handles: HashMap<u64, ChitchatHandle>,
+    handles: HashMap<u64, (ChitchatHandle, crate::compat::Wire)>,
 }
 
 struct NodeOptions {
@@ -39,6 +39,32 @@ struct NodeOptions {
     marked_for_deletion_grace_period: Duration,
     failure_detector: FailureDetectorConfig,
     initial_key_values: Vec<(String, String)>,
+    protocol_version: crate::compat::Wire,
+}
+
+/// What every chitchat version's `ChitchatConfig` has; `compat::chitchat_config` adds the
+/// version's own fields (0.13: `protocol_version`).
+pub struct ConfigParts {
+    pub chitchat_id: ChitchatId,
+    pub cluster_id: String,
+    pub gossip_interval: Duration,
+    pub listen_addr: SocketAddr,
+    pub seed_nodes: Vec<String>,
+    pub failure_detector_config: FailureDetectorConfig,
+    pub marked_for_deletion_grace_period: Duration,
+    // Read only by the 0.13 build (0.10.1 has no choice).
+    #[allow(dead_code)]
+    pub protocol_version: crate::compat::Wire,
+}
+
+/// The optional `protocolVersion` argument (0 or 1; default 0), checked against what this
+/// build's chitchat knows.
+pub fn protocol_version_arg(args: &Args) -> Result<crate::compat::Wire, String> {
+    match args.opt_u64("protocolVersion")? {
+        None => crate::compat::wire_from_code(0),
+        Some(code) if code <= u8::MAX as u64 => crate::compat::wire_from_code(code as u8),
+        Some(code) => Err(format!("`protocolVersion` must be 0 or 1, got {code}")),
+    }
 }
 
 fn millis(args: &Args, name: &str, default: Duration, min: u64) -> Result<Duration, String> {
@@ -142,7 +168,9 @@ fn node_options(args: &Args) -> Result<NodeOptions, String> {
             }
         }
     }
+    let protocol_version = protocol_version_arg(args)?;
     Ok(NodeOptions {
+        protocol_version,
         node_id,
         generation_id,
         listen_ip,
@@ -166,7 +194,7 @@ fn free_loopback_port(ip: IpAddr) -> Result<u16, String> {
 
 async fn spawn_node(opts: &NodeOptions, port: u16) -> anyhow::Result<ChitchatHandle> {
     let addr = SocketAddr::from((opts.listen_ip, port));
-    let config = ChitchatConfig {
+    let config = crate::compat::chitchat_config(ConfigParts {
         chitchat_id: ChitchatId::new(opts.node_id.clone(), opts.generation_id, addr),
         cluster_id: opts.cluster_id.clone(),
         gossip_interval: opts.gossip_interval,
@@ -174,24 +202,27 @@ async fn spawn_node(opts: &NodeOptions, port: u16) -> anyhow::Result<ChitchatHan
         seed_nodes: opts.seeds.clone(),
         failure_detector_config: opts.failure_detector.clone(),
         marked_for_deletion_grace_period: opts.marked_for_deletion_grace_period,
-        catchup_callback: None,
-        extra_liveness_predicate: None,
-    };
+        protocol_version: opts.protocol_version,
+    });
     spawn_chitchat(config, opts.initial_key_values.clone(), &UdpTransport).await
 }
 
-fn node_state_json(state: &NodeState) -> Value {
+fn node_state_json(chitchat: &Chitchat, state: &NodeState) -> Value {
     let key_values: Vec<Value> = state
         .key_values_including_deleted()
         .map(|(key, value)| versioned_value_json(key, value))
         .collect();
-    json!({
+    let mut out = json!({
         "chitchatId": chitchat_id_json(state.chitchat_id()),
         "heartbeat": u64::from(state.heartbeat()).to_string(),
         "maxVersion": state.max_version().to_string(),
         "lastGcVersion": state.last_gc_version().to_string(),
         "keyValues": key_values,
-    })
+    });
+    if let Value::Object(map) = &mut out {
+        crate::compat::node_state_extras(chitchat, state.chitchat_id(), map);
+    }
+    out
 }
 
 fn ids_json<'a>(ids: impl Iterator<Item = &'a ChitchatId>) -> Vec<Value> {
@@ -203,6 +234,7 @@ impl Nodes {
         let h = args.u64("handle")?;
         self.handles
             .get(&h)
+            .map(|(handle, _)| handle)
             .ok_or_else(|| format!("no running node with handle {h}"))
     }
 
@@ -210,6 +242,7 @@ impl Nodes {
         let h = args.u64("handle")?;
         self.handles
             .remove(&h)
+            .map(|(handle, _)| handle)
             .ok_or_else(|| format!("no running node with handle {h}"))
     }
 
@@ -248,7 +281,7 @@ impl Nodes {
         self.next_handle += 1;
         let h = self.next_handle;
         let id = chitchat_id_json(handle.chitchat_id());
-        self.handles.insert(h, handle);
+        self.handles.insert(h, (handle, opts.protocol_version));
         Ok(fields(json!({ "handle": h, "chitchatId": id })))
     }
 
@@ -283,7 +316,8 @@ impl Nodes {
 
     /// zlayer's `peers()` on this node (see `zlayer.rs`).
     pub async fn zlayer_peers(&self, args: &Args<'_>) -> CmdResult {
-        self.with_node(args, |c| fields(crate::zlayer::peers(c))).await
+        self.with_node(args, |c| fields(crate::zlayer::peers(c)))
+            .await
     }
 
     /// zlayer's `announce_self(info)`: sets `worker:<id>` to the encoded PeerInfo.
@@ -293,15 +327,25 @@ impl Nodes {
             .get("info")
             .ok_or_else(|| "missing field info".to_string())?;
         let (key, value) = crate::zlayer::encode(info)?;
-        self.with_node(args, |c| c.self_node_state().set(key.clone(), value.clone()))
-            .await?;
+        self.with_node(args, |c| {
+            c.self_node_state().set(key.clone(), value.clone())
+        })
+        .await?;
         Ok(Default::default())
     }
 
     pub async fn state(&self, args: &Args<'_>) -> CmdResult {
+        let h = args.u64("handle")?;
+        let wire = self.handles.get(&h).map(|(_, wire)| *wire);
         self.with_node(args, |c| {
-            let nodes: Vec<Value> = c.node_states().values().map(node_state_json).collect();
+            let nodes: Vec<Value> = c
+                .node_states()
+                .values()
+                .map(|state| node_state_json(c, state))
+                .collect();
             fields(json!({
+                "chitchatVersion": crate::compat::CHITCHAT_VERSION,
+                "protocolVersion": wire.map(crate::compat::wire_code),
                 "self": chitchat_id_json(c.self_chitchat_id()),
                 "nodes": nodes,
                 "live": ids_json(c.live_nodes()),
@@ -339,7 +383,7 @@ impl Nodes {
 
     /// Aborts every node (used when stdin closes).
     pub fn abort_all(&mut self) {
-        for (_, handle) in self.handles.drain() {
+        for (_, (handle, _)) in self.handles.drain() {
             handle.abort();
         }
     }

@@ -1,5 +1,5 @@
 //! Simulation commands: many real chitchat nodes in this process on chitchat's in-process
-//! `ChannelTransport`, with the configuration of chitchat's own perf test (PROTOCOL.md,
+//! `ChannelTransport`, with the configuration of chitchat's own perf test (COMMANDS.md,
 //! "Simulation commands"). Used by hearsay's cluster benchmarks to put chitchat's figures next to
 //! hearsay's, measured on the same machine in the same run.
 //!
@@ -21,10 +21,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chitchat::transport::{ChannelTransport, Socket, Transport};
-use chitchat::{
-    spawn_chitchat, ChitchatConfig, ChitchatHandle, ChitchatId, ChitchatMessage,
-    FailureDetectorConfig, Serializable,
-};
+use chitchat::{spawn_chitchat, ChitchatHandle, ChitchatId, FailureDetectorConfig};
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
@@ -59,6 +56,7 @@ struct SimOptions {
     phase_timeout: Duration,
     traffic_window: Duration,
     wall_budget: Duration,
+    protocol_version: crate::compat::Wire,
 }
 
 fn sim_options(args: &Args) -> Result<SimOptions, String> {
@@ -133,6 +131,7 @@ fn sim_options(args: &Args) -> Result<SimOptions, String> {
         phase_timeout: ms("phaseTimeoutMs", 60_000, 1, MAX_PHASE_MS)?,
         traffic_window: ms("trafficWindowMs", 3_000, 1, MAX_PHASE_MS)?,
         wall_budget: ms("wallBudgetMs", 120_000, 1, MAX_WALL_MS)?,
+        protocol_version: crate::nodes::protocol_version_arg(args)?,
     })
 }
 
@@ -141,7 +140,7 @@ fn sim_options(args: &Args) -> Result<SimOptions, String> {
 /// What the nodes handed to the network, before any loss (hearsay's `datagramsOut` counts the
 /// same thing). `ChannelTransport::statistics()` counts what survived the loss.
 #[derive(Default)]
-struct Offered {
+pub struct Offered {
     messages: AtomicU64,
     bytes: AtomicU64,
     syn: AtomicU64,
@@ -150,20 +149,35 @@ struct Offered {
 }
 
 /// Wraps chitchat's `ChannelTransport`: counts every send, then drops it with probability
-/// `loss_rate` (a seeded xorshift per socket, so a run's loss pattern is reproducible).
-struct LossyTransport {
+/// `loss_rate` (a seeded xorshift per socket, so a run's loss pattern is reproducible). Its
+/// `Socket` impl is version-specific (the trait changed in 0.12 and 0.13): see `compat`.
+pub struct LossyTransport {
     inner: ChannelTransport,
+    /// A second in-process transport on which nothing listens: chitchat 0.13 keeps a message's
+    /// serialized length crate-private, so a dropped message is measured by sending it there.
+    sizer: ChannelTransport,
     loss_rate: f64,
     seed: u64,
     opened: AtomicU64,
     offered: Arc<Offered>,
 }
 
-struct LossySocket {
-    inner: Box<dyn Socket>,
+pub struct LossySocket {
+    pub inner: Box<dyn Socket>,
+    /// This socket on `LossyTransport::sizer` (only the 0.13 build opens and reads it).
+    #[allow(dead_code)]
+    pub sizer: Option<Box<dyn Socket>>,
     loss_rate: f64,
     rng: u64,
     offered: Arc<Offered>,
+}
+
+/// What kind of message a send carried.
+pub enum SentKind {
+    Syn,
+    SynAck,
+    Ack,
+    Other,
 }
 
 /// SplitMix64: turns (seed, socket index) into a well-mixed non-zero xorshift state.
@@ -181,6 +195,24 @@ impl LossySocket {
         self.rng ^= self.rng << 17;
         (self.rng >> 11) as f64 / (1u64 << 53) as f64
     }
+
+    /// Counts one offered send of `bytes` bytes.
+    pub fn offer(&self, kind: SentKind, bytes: usize) {
+        let o = &self.offered;
+        o.messages.fetch_add(1, Ordering::Relaxed);
+        o.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        match kind {
+            SentKind::Syn => o.syn.fetch_add(1, Ordering::Relaxed),
+            SentKind::SynAck => o.syn_ack.fetch_add(1, Ordering::Relaxed),
+            SentKind::Ack => o.ack.fetch_add(1, Ordering::Relaxed),
+            SentKind::Other => 0,
+        };
+    }
+
+    /// Whether the loss model drops this send (one draw per send when `loss_rate` > 0).
+    pub fn drops(&mut self) -> bool {
+        self.loss_rate > 0.0 && self.next_unit() < self.loss_rate
+    }
 }
 
 #[async_trait]
@@ -188,36 +220,14 @@ impl Transport for LossyTransport {
     async fn open(&self, listen_addr: SocketAddr) -> anyhow::Result<Box<dyn Socket>> {
         let index = self.opened.fetch_add(1, Ordering::Relaxed);
         let inner = self.inner.open(listen_addr).await?;
+        let sizer = crate::compat::open_sizer(&self.sizer, listen_addr).await?;
         Ok(Box::new(LossySocket {
             inner,
+            sizer,
             loss_rate: self.loss_rate,
             rng: splitmix(self.seed ^ index.wrapping_mul(0x100_0000_01B3)),
             offered: self.offered.clone(),
         }))
-    }
-}
-
-#[async_trait]
-impl Socket for LossySocket {
-    async fn send(&mut self, to: SocketAddr, msg: ChitchatMessage) -> anyhow::Result<()> {
-        let o = &self.offered;
-        o.messages.fetch_add(1, Ordering::Relaxed);
-        o.bytes
-            .fetch_add(msg.serialized_len() as u64, Ordering::Relaxed);
-        match msg {
-            ChitchatMessage::Syn { .. } => o.syn.fetch_add(1, Ordering::Relaxed),
-            ChitchatMessage::SynAck { .. } => o.syn_ack.fetch_add(1, Ordering::Relaxed),
-            ChitchatMessage::Ack { .. } => o.ack.fetch_add(1, Ordering::Relaxed),
-            _ => 0,
-        };
-        if self.loss_rate > 0.0 && self.next_unit() < self.loss_rate {
-            return Ok(());
-        }
-        self.inner.send(to, msg).await
-    }
-
-    async fn recv(&mut self) -> anyhow::Result<(SocketAddr, ChitchatMessage)> {
-        self.inner.recv().await
     }
 }
 
@@ -392,7 +402,7 @@ async fn spawn_one(
     transport: &dyn Transport,
 ) -> anyhow::Result<ChitchatHandle> {
     let addr = node_addr(i);
-    let config = ChitchatConfig {
+    let config = crate::compat::chitchat_config(crate::nodes::ConfigParts {
         chitchat_id: ChitchatId::new(format!("node_{i}"), 0, addr),
         cluster_id: "default-cluster".to_string(),
         gossip_interval: opts.gossip_interval,
@@ -404,9 +414,8 @@ async fn spawn_one(
             ..Default::default()
         },
         marked_for_deletion_grace_period: Duration::from_secs(10_000),
-        catchup_callback: None,
-        extra_liveness_predicate: None,
-    };
+        protocol_version: opts.protocol_version,
+    });
     spawn_chitchat(config, Vec::new(), transport).await
 }
 
@@ -432,6 +441,7 @@ async fn simulate(opts: SimOptions) -> Result<Map<String, Value>, String> {
     let offered = Arc::new(Offered::default());
     let transport = LossyTransport {
         inner: channel.clone(),
+        sizer: ChannelTransport::default(),
         loss_rate: opts.loss_rate,
         seed: opts.seed,
         opened: AtomicU64::new(0),
@@ -646,7 +656,8 @@ async fn simulate(opts: SimOptions) -> Result<Map<String, Value>, String> {
     out.insert(
         "run".into(),
         json!({
-            "implementation": "chitchat 0.10.1",
+            "implementation": format!("chitchat {}", crate::compat::CHITCHAT_VERSION),
+            "protocolVersion": crate::compat::wire_code(opts.protocol_version),
             "transport": "ChannelTransport (in-process, MTU 65507)",
             "numNodes": n,
             "gossipIntervalMs": opts.gossip_interval.as_millis() as u64,

@@ -10,7 +10,8 @@ import type { Clock, Timer } from "../common/clock.ts";
 import { AddressInUseError, ConfigError } from "../common/errors.ts";
 import { createRandom, type Random } from "../common/random.ts";
 import type { SocketAddr } from "../common/types.ts";
-import type { DatagramHandler, Transport, TransportStats } from "./transport.ts";
+import type { Transport } from "./transport.ts";
+import { DatagramEndpoint } from "./_endpoint.ts";
 
 /** A delay in milliseconds: a fixed value, or uniform in `[min, max]`.
  *
@@ -383,14 +384,12 @@ export class MemoryNetwork {
     const local: SocketAddr = Object.freeze({ ip: addr.ip, port });
     const key = addrKey(local);
     if (this.#endpoints.has(key)) throw new AddressInUseError(key);
-    const endpoint = new MemoryEndpoint(
-      local,
-      key,
-      (ep, to, data) => this.#send(ep, to, data),
-      (ep) => {
-        if (this.#endpoints.get(ep.key) === ep) this.#endpoints.delete(ep.key);
+    const endpoint: MemoryEndpoint = new DatagramEndpoint(key, local, {
+      send: (ep, to, data) => this.#send(ep, to, data),
+      unbind: (ep) => {
+        if (this.#endpoints.get(ep.id) === ep) this.#endpoints.delete(ep.id);
       },
-    );
+    });
     this.#endpoints.set(key, endpoint);
     return endpoint;
   }
@@ -517,7 +516,7 @@ export class MemoryNetwork {
       return false;
     }
     this.#sent++;
-    const fromKey = sender.key;
+    const fromKey = sender.id;
     const destKey = addrKey(to);
     if (this.#separated(fromKey, destKey)) {
       this.#drop("partition", from, to, size);
@@ -572,14 +571,12 @@ export class MemoryNetwork {
       this.#drop("noListener", from, to, size);
       return;
     }
-    const handler = endpoint.handler;
+    const handler = endpoint.receiver(size);
     if (handler === null) {
       this.#drop("noHandler", from, to, size);
       return;
     }
     this.#delivered++;
-    endpoint.stats.datagramsIn++;
-    endpoint.stats.bytesIn += size;
     this.#onEvent?.({ kind: "deliver", at: this.#clock.now(), from, to, size });
     try {
       handler(bytes, from);
@@ -591,56 +588,5 @@ export class MemoryNetwork {
   }
 }
 
-/** One bound endpoint of a {@link MemoryNetwork}. */
-class MemoryEndpoint implements Transport {
-  readonly localAddr: SocketAddr;
-  readonly stats: TransportStats = {
-    datagramsIn: 0,
-    bytesIn: 0,
-    datagramsOut: 0,
-    bytesOut: 0,
-    sendErrors: 0,
-  };
-  readonly key: string;
-  handler: DatagramHandler | null = null;
-  closed = false;
-  readonly #send: (ep: MemoryEndpoint, to: SocketAddr, data: Uint8Array) => boolean;
-  readonly #unbind: (ep: MemoryEndpoint) => void;
-
-  constructor(
-    localAddr: SocketAddr,
-    key: string,
-    send: (ep: MemoryEndpoint, to: SocketAddr, data: Uint8Array) => boolean,
-    unbind: (ep: MemoryEndpoint) => void,
-  ) {
-    this.localAddr = localAddr;
-    this.key = key;
-    this.#send = send;
-    this.#unbind = unbind;
-  }
-
-  send(to: SocketAddr, data: Uint8Array): void {
-    if (this.#send(this, to, data)) {
-      this.stats.datagramsOut++;
-      this.stats.bytesOut += data.length;
-    } else {
-      this.stats.sendErrors++;
-    }
-  }
-
-  onReceive(handler: DatagramHandler): void {
-    this.handler = handler;
-  }
-
-  closeNow(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.handler = null;
-    this.#unbind(this);
-  }
-
-  close(): Promise<void> {
-    this.closeNow();
-    return Promise.resolve();
-  }
-}
+/** One bound endpoint of a {@link MemoryNetwork}, keyed by its address text. */
+type MemoryEndpoint = DatagramEndpoint<string>;
