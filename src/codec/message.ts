@@ -6,13 +6,12 @@
  * @module
  */
 import { DecodeError } from "../common/errors.ts";
-import { deltaEncodedLength, encodeDelta } from "./delta.ts";
-import { digestEncodedLength, utf8Length } from "./digest.ts";
+import { encodeDelta } from "./delta.ts";
 import type { ChitchatMessage, Digest } from "../common/types.ts";
 import { MAX_DATAGRAM_BYTES, wasmDecodeMessage, wasmEncodeMessage } from "./wasm.ts";
+import { MAX_DATAGRAM_SIZE } from "./wire.ts";
 
-/** The largest UDP payload chitchat sends or receives (65 507 bytes). */
-export const MAX_DATAGRAM_SIZE = 65507;
+export { MAX_DATAGRAM_SIZE, messageEncodedLength } from "./wire.ts";
 
 /** Options of {@link encodeMessage}. */
 export interface EncodeMessageOptions {
@@ -116,27 +115,6 @@ export function encodeMessage(
       return encodeAck(encodeDelta(msg.delta, options));
     case "badCluster":
       return wasmEncodeMessage({ type: 3 });
-  }
-}
-
-/** Exact size of `encodeMessage(msg, { compress: false })`.
- *
- * @example
- * ```ts
- * import { messageEncodedLength } from "./message.ts";
- * console.log(messageEncodedLength({ type: "syn", clusterId: "cluster-a", digest: { nodes: [] } })); // 17
- * ```
- */
-export function messageEncodedLength(msg: ChitchatMessage): number {
-  switch (msg.type) {
-    case "syn":
-      return 4 + digestEncodedLength(msg.digest) + 2 + utf8Length(msg.clusterId);
-    case "synAck":
-      return 4 + digestEncodedLength(msg.digest) + deltaEncodedLength(msg.delta);
-    case "ack":
-      return 4 + deltaEncodedLength(msg.delta);
-    case "badCluster":
-      return 4;
   }
 }
 

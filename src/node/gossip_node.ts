@@ -11,6 +11,7 @@ import { ClusterState, type SampleMemo } from "../state/cluster_state.ts";
 import { type GossipNodeOptions, resolveConfig, type ResolvedConfig } from "./config.ts";
 import { ConfigError, DecodeError, HearsayError } from "../common/errors.ts";
 import { FailureDetector } from "../failure_detector/failure_detector.ts";
+import { DeltaWriter } from "../codec/delta.ts";
 import {
   encodeAck,
   encodeMessage,
@@ -244,6 +245,7 @@ export class GossipNode {
       random,
       onKeyChange: (s, k, v) => this.#emitKeyChange(s, k, v),
       limits: config.limits,
+      newDeltaSink: (budget, compress) => new DeltaWriter({ budget, compress }),
     });
     this.#fd = new FailureDetector(config.failureDetector, clock);
     const self = this.#state.selfState;
