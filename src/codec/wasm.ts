@@ -16,6 +16,7 @@ import {
   zstdDecompressSync,
 } from "node:zlib";
 import { DecodeError, type DecodeErrorReason, EncodeError } from "../common/errors.ts";
+import { BLOCK_THRESHOLD, MAX_DATAGRAM_SIZE } from "./wire.ts";
 import { compareChitchatIds } from "../common/chitchat_id.ts";
 import { formatIp, ipBytes } from "../common/socket_addr.ts";
 import type {
@@ -82,13 +83,10 @@ wasm.internSetup(INTERN);
 
 // ================================================================ codec
 
-/** The largest datagram chitchat receives (and the most any decode accepts). */
-export const MAX_DATAGRAM_BYTES = 65507;
 /** Cap on a delta's total op stream after decompression (chitchat has none; 4 MiB is far above
  * anything a chitchat sender produces within one datagram). */
 export const MAX_DELTA_OPS_BYTES = 4 * 1024 * 1024;
 const MAX_BLOCK_OUTPUT = 65535;
-const BLOCK_THRESHOLD = 16384;
 const ZSTD_BITSTREAM_SLACK = 8;
 type ZstdOptions = Parameters<typeof zstdCompressSync>[1];
 const U64_MAX = (1n << 64n) - 1n;
@@ -614,11 +612,11 @@ function decodeDeltaAt(len: number, scratch: number): Delta {
 
 function loadInput(bytes: Uint8Array): number {
   const len = bytes.length;
-  if (len > MAX_DATAGRAM_BYTES) {
+  if (len > MAX_DATAGRAM_SIZE) {
     throw new DecodeError(
       "tooLarge",
-      MAX_DATAGRAM_BYTES,
-      `input is ${len} bytes; a chitchat datagram is at most ${MAX_DATAGRAM_BYTES} bytes`,
+      MAX_DATAGRAM_SIZE,
+      `input is ${len} bytes; a chitchat datagram is at most ${MAX_DATAGRAM_SIZE} bytes`,
     );
   }
   refreshViews();
