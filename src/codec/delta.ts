@@ -9,7 +9,8 @@ import { chitchatIdKey } from "../common/chitchat_id.ts";
 import { ConfigError, EncodeError } from "../common/errors.ts";
 import { MIN_DELTA_BUDGET } from "./wire.ts";
 import type { ChitchatId, Delta, KeyValueMutation } from "../common/types.ts";
-import { type MutableNodeDelta, wasmDecodeDelta, WasmDeltaWriter } from "./wasm.ts";
+import { type MutableNodeDelta, wasmDecodeDelta } from "./_decode.ts";
+import { WasmDeltaWriter } from "./_delta_writer.ts";
 
 export {
   BLOCK_THRESHOLD,

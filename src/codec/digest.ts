@@ -8,7 +8,8 @@
 import { compareChitchatIds } from "../common/chitchat_id.ts";
 import { EncodeError } from "../common/errors.ts";
 import type { Digest, NodeDigest } from "../common/types.ts";
-import { wasmDecodeDigest, wasmEncodeMessage } from "./wasm.ts";
+import { wasmDecodeDigest } from "./_decode.ts";
+import { wasmEncodeMessage } from "./_encode.ts";
 
 export { utf8Length } from "../common/utf8.ts";
 export { chitchatIdEncodedLength, digestEncodedLength } from "./wire.ts";

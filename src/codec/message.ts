@@ -12,8 +12,8 @@ import {
   releaseDigestLease as wasmReleaseDigestLease,
   wasmDecodeMessage,
   wasmDecodeMessageLeased,
-  wasmEncodeMessage,
-} from "./wasm.ts";
+} from "./_decode.ts";
+import { wasmEncodeMessage } from "./_encode.ts";
 
 export { MAX_DATAGRAM_SIZE, messageEncodedLength } from "./wire.ts";
 
