@@ -8,18 +8,8 @@
 import { zstdCompressSync } from "node:zlib";
 import { EncodeError } from "../common/errors.ts";
 import type { ChitchatId, KeyStatus, KeyValueMutation } from "../common/types.ts";
-import {
-  align64,
-  ensure,
-  refreshViews,
-  SCRATCH,
-  STATE,
-  u32,
-  u64,
-  u8,
-  wasm,
-  WPEND,
-} from "./_memory.ts";
+import * as wasm from "./hearsay.wasm";
+import { align64, ensure, refreshViews, SCRATCH, STATE, u32, u64, u8, WPEND } from "./_memory.ts";
 import { checkU64, encodedId, putString, u64Error } from "./_encode.ts";
 import { reusedZstdCompress, zstdLevel3 } from "./_zstd.ts";
 import { BLOCK_THRESHOLD } from "./wire.ts";
@@ -210,6 +200,9 @@ export class WasmDeltaWriter {
         continue;
       }
       let n = 0;
+      // Locals: the imported views would be re-read at every store.
+      const w32 = u32;
+      const w64 = u64;
       for (let j = i; j < end; j++, n++) {
         const kv = kvs[j]!;
         const v = kv.version;
@@ -223,10 +216,10 @@ export class WasmDeltaWriter {
           break;
         }
         const e = (table >>> 2) + 6 * n;
-        u32[e] = kv.key.length;
-        u32[e + 1] = kv.value.length;
-        u64[(e >>> 1) + 1] = v;
-        u32[e + 4] = status;
+        w32[e] = kv.key.length;
+        w32[e + 1] = kv.value.length;
+        w64[(e >>> 1) + 1] = v;
+        w32[e + 4] = status;
       }
       let src = stage;
       let done = 0;

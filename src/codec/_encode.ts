@@ -9,17 +9,8 @@ import { EncodeError } from "../common/errors.ts";
 import { compareChitchatIds } from "../common/chitchat_id.ts";
 import { ipBytes } from "../common/socket_addr.ts";
 import type { ChitchatId, NodeDigest } from "../common/types.ts";
-import {
-  align64,
-  allocRegion,
-  ensure,
-  freeRegion,
-  SCRATCH,
-  u32,
-  u64,
-  u8,
-  wasm,
-} from "./_memory.ts";
+import * as wasm from "./hearsay.wasm";
+import { align64, allocRegion, ensure, freeRegion, SCRATCH, u32, u64, u8 } from "./_memory.ts";
 
 const U64_MAX = (1n << 64n) - 1n;
 const textEncoder = new TextEncoder();
@@ -35,10 +26,11 @@ export function putString(text: string, at: number, what: string): number {
   if (n <= 32) {
     // Short ASCII (node ids, keys): a plain loop beats a subarray plus encodeInto.
     let i = 0;
+    const bytes = u8; // a local: the imported view would be re-read at every store
     for (; i < n; i++) {
       const c = text.charCodeAt(i);
       if (c >= 0x80) break;
-      u8[at + i] = c;
+      bytes[at + i] = c;
     }
     if (i === n) return n;
   }

@@ -1,8 +1,9 @@
 /**
- * The WASM instance and its memory layout: the one module that imports `hearsay.wasm` (built
- * from `wasm/assembly/` by `wasm/build.ts`). The codec's other internal modules (`_decode.ts`,
- * `_encode.ts`, `_delta_writer.ts`, `_zstd.ts`, `_phi_table.ts`) work on this memory through the
- * views and regions defined here; no address leaves `src/codec/`.
+ * The WASM instance's memory and its layout. `hearsay.wasm` (built from `wasm/assembly/` by
+ * `wasm/build.ts`) is one instance per process, imported only inside `src/codec/`: by this module
+ * and by the role modules (`_decode.ts`, `_encode.ts`, `_delta_writer.ts`, `_phi_table.ts`),
+ * which call its exports directly and work on its memory through the views and regions defined
+ * here. No address leaves `src/codec/`.
  *
  * Layout, from the module's heap base up:
  *
@@ -18,8 +19,6 @@
  * @module
  */
 import * as wasm from "./hearsay.wasm";
-
-export { wasm };
 
 const memory = wasm.memory as WebAssembly.Memory;
 

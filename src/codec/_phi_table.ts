@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { allocRegion, ensure, freeRegion, memoryBuffer, u32, u8, wasm } from "./_memory.ts";
+import * as wasm from "./hearsay.wasm";
+import { allocRegion, ensure, freeRegion, memoryBuffer, u32, u8 } from "./_memory.ts";
 
 /** Bytes per phi slot and per ring chunk; must match wasm/assembly/phi.ts. */
 const SLOT_BYTES = 64;
