@@ -12,11 +12,12 @@
  *
  * and a node is alive iff phi is defined (at least one interval) and `phi ≤ phiThreshold`.
  *
- * Data layout: each detector owns a table of 32-byte slots in the WASM module's memory (sum of
- * intervals, count, last heartbeat, and the phi / alive outputs), one slot per node that ever
- * reported a heartbeat, reused after {@link FailureDetector.remove} or garbage collection. The
- * interval ring buffers stay in JavaScript (they only feed the running sum), grow lazily up to
- * `samplingWindowSize` and are dropped when a node is found dead.
+ * Data layout: each detector owns a table of 64-byte slots in the WASM module's memory (sum of
+ * intervals, count, last heartbeat, the phi / alive outputs and ring bookkeeping), one slot per
+ * node that ever reported a heartbeat, reused after {@link FailureDetector.remove} or garbage
+ * collection. The interval rings are in WASM memory too, as chains of 128-byte chunks that grow
+ * lazily up to `samplingWindowSize` and are returned when a node is found dead. The detector
+ * addresses slots by number through the codec's `PhiTable` (src/codec/_phi_table.ts).
  *
  * @module
  */

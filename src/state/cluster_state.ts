@@ -582,7 +582,8 @@ export class ClusterState {
     return writer.finish();
   }
 
-  /** Applies a received delta. Returns true when at least one node state was reset. */
+  /** Applies a received delta. Returns whether at least one node state was reset (`reset`) and
+   * the node states it changed (`changed`). */
   applyDelta(delta: Delta): { reset: boolean; changed: NodeState[] } {
     let reset = false;
     const changed: NodeState[] = [];
