@@ -32,7 +32,7 @@ import { PhiTable } from "../codec/_phi_table.ts";
  * ```ts
  * import { DEFAULT_FAILURE_DETECTOR_CONFIG, type FailureDetectorConfig } from "./failure_detector.ts";
  * const cfg: FailureDetectorConfig = { ...DEFAULT_FAILURE_DETECTOR_CONFIG, phiThreshold: 12 };
- * console.log(cfg.phiThreshold);
+ * console.log(cfg.phiThreshold, cfg.samplingWindowSize); // 12 1000
  * ```
  */
 export interface FailureDetectorConfig {
@@ -148,7 +148,7 @@ export function phiReference(
  * ```ts
  * import type { PhiBackend } from "./failure_detector.ts";
  * const b: PhiBackend = "typescript";
- * console.log(b);
+ * console.log(b); // typescript
  * ```
  */
 export type PhiBackend = "wasm" | "typescript";
@@ -159,7 +159,7 @@ export type PhiBackend = "wasm" | "typescript";
  * ```ts
  * import type { FailureDetectorOptions } from "./failure_detector.ts";
  * const o: FailureDetectorOptions = { backend: "wasm" };
- * console.log(o.backend);
+ * console.log(o.backend); // wasm
  * ```
  */
 export interface FailureDetectorOptions {

@@ -130,7 +130,7 @@ interface Candidate {
  * const self = { nodeId: "a", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 1 } };
  * const cs = new ClusterState(self, { clockNow: () => 0, random: createRandom(1) });
  * cs.selfState.set("k", "v");
- * console.log(cs.digest(new Set()).nodes.length);
+ * console.log(cs.digest(new Set()).nodes.length); // 1 (the local node)
  * ```
  */
 export class ClusterState {
