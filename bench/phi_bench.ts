@@ -10,7 +10,7 @@ import {
   type PhiBackend,
   phiReference,
 } from "../src/failure_detector/failure_detector.ts";
-import { phiKernel } from "../src/codec/wasm.ts";
+import { PhiTable } from "../src/codec/_phi_table.ts";
 import { VirtualClock } from "../src/common/virtual_clock.ts";
 import { createRandom } from "../src/common/random.ts";
 
@@ -57,32 +57,51 @@ Deno.bench("phi(key) x 1000: TS reference", { group: "phi(key)" }, () => {
   for (const k of keys) sink += ts.fd.phi(k)!;
 });
 
-// Bare kernels over the same 1000-slot table: one WASM call against a TypeScript loop.
-const kernel = phiKernel();
-const table = kernel.alloc(NODES * 32);
-const random = createRandom(11);
-{
-  const f = new Float64Array(kernel.buffer(), table, NODES * 4);
-  const u = new Uint32Array(kernel.buffer(), table, NODES * 8);
-  for (let i = 0; i < NODES; i++) {
-    f[i * 4] = 90 + random.next() * 20; // sum of 100 intervals of about 1 s
-    f[i * 4 + 1] = 100_000 + random.next() * 1_000;
-    u[i * 8 + 6] = WINDOW;
-  }
-}
-const copy = new ArrayBuffer(NODES * 32);
-new Uint8Array(copy).set(new Uint8Array(kernel.buffer(), table, NODES * 32));
+// Bare kernels over 1000-slot tables with the same contents (100 intervals of about 1 s per
+// slot): one WASM call against a TypeScript loop over the same 64-byte slot layout.
+const SLOT_F64 = 8;
+const SLOT_U32 = 16;
+const table = new PhiTable(globalThis);
+table.grow(1024, 0);
+const copy = new ArrayBuffer(NODES * 64);
 const tf = new Float64Array(copy);
 const tu = new Uint32Array(copy);
+{
+  const random = createRandom(11);
+  const slots = new Uint32Array(NODES * (WINDOW + 1));
+  const times = new Float64Array(slots.length);
+  for (let i = 0; i < NODES; i++) {
+    table.init(i);
+    let t = 100_000 - (WINDOW + 1) * 1_000 + random.next() * 1_000;
+    let sum = 0;
+    for (let beat = 0; beat <= WINDOW; beat++) {
+      const interval = 900 + random.next() * 200;
+      if (beat > 0) sum += interval / 1000;
+      t += beat > 0 ? interval : 0;
+      slots[i * (WINDOW + 1) + beat] = i;
+      times[i * (WINDOW + 1) + beat] = t;
+    }
+    tf[i * SLOT_F64] = sum;
+    tf[i * SLOT_F64 + 1] = t;
+    tu[i * SLOT_U32 + 6] = WINDOW;
+  }
+  table.reportMany(slots, times, slots.length, 10_000, WINDOW);
+}
 
 Deno.bench("bare kernel, 1000 slots: one WASM call", { group: "kernel", baseline: true }, () => {
-  kernel.computeAll(table, NODES, 101_500, 5, 8);
+  table.computeAll(NODES, 101_500, 5, 8);
 });
 Deno.bench("bare kernel, 1000 slots: TS loop", { group: "kernel" }, () => {
   for (let i = 0; i < NODES; i++) {
-    const phi = phiReference(tf[i * 4]!, tu[i * 8 + 6]!, tf[i * 4 + 1]!, 101_500, 5) ?? NaN;
-    tf[i * 4 + 2] = phi;
-    tu[i * 8 + 7] = phi <= 8 ? 1 : 0;
+    const phi = phiReference(
+      tf[i * SLOT_F64]!,
+      tu[i * SLOT_U32 + 6]!,
+      tf[i * SLOT_F64 + 1]!,
+      101_500,
+      5,
+    ) ?? NaN;
+    tf[i * SLOT_F64 + 2] = phi;
+    tu[i * SLOT_U32 + 7] = phi <= 8 ? 1 : 0;
   }
 });
 

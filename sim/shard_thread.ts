@@ -23,6 +23,7 @@ import { createRandom, type Random } from "../src/common/random.ts";
 import { VirtualClock } from "../src/common/virtual_clock.ts";
 import { DatagramEndpoint } from "../src/transport/_endpoint.ts";
 import type { SocketAddr } from "../src/common/types.ts";
+import { MAX_DATAGRAM_SIZE } from "../src/codec/wire.ts";
 import { PROPAGATION_KEY, simAddr, simNodeOptions } from "./scenarios.ts";
 
 /** Parameters of one shard, sent once in the `init` request.
@@ -148,7 +149,6 @@ export type ShardReply =
   | { type: "error"; message: string };
 
 const HEADER = 24;
-const MAX_DATAGRAM = 65_507;
 
 /** Batch buffers of this thread that are free for reuse: the batches it received go back here
  * once every datagram in them was delivered. A window moves tens of megabytes between the
@@ -318,7 +318,7 @@ class ShardNetwork {
   }
 
   send(from: ShardEndpoint, to: SocketAddr, data: Uint8Array): boolean {
-    if (from.closed || data.length > MAX_DATAGRAM) return false;
+    if (from.closed || data.length > MAX_DATAGRAM_SIZE) return false;
     const c = this.counters;
     c[0]++;
     c[1] += data.length;

@@ -1,4 +1,4 @@
-// The encoder caches ChitchatId bytes and digest layouts (src/codec/wasm.ts): these tests check that a
+// The encoder caches ChitchatId bytes and digest layouts (src/codec/_encode.ts): these tests check that a
 // cached encoding is always the bytes a fresh encoding gives, whatever the reuse pattern.
 import assert from "node:assert/strict";
 import { encodeSyn, encodeSynAck } from "./message.ts";

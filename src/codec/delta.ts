@@ -7,14 +7,17 @@
  */
 import { chitchatIdKey } from "../common/chitchat_id.ts";
 import { ConfigError, EncodeError } from "../common/errors.ts";
-import { chitchatIdEncodedLength, utf8Length } from "./digest.ts";
-import type { ChitchatId, Delta, KeyValueMutation, NodeDelta } from "../common/types.ts";
-import { type MutableNodeDelta, wasmDecodeDelta, WasmDeltaWriter } from "./wasm.ts";
+import { MIN_DELTA_BUDGET } from "./wire.ts";
+import type { ChitchatId, Delta, KeyValueMutation } from "../common/types.ts";
+import { type MutableNodeDelta, wasmDecodeDelta } from "./_decode.ts";
+import { WasmDeltaWriter } from "./_delta_writer.ts";
 
-/** The block size chitchat cuts op streams into (also capped by the budget). */
-export const BLOCK_THRESHOLD = 16384;
-/** The smallest budget chitchat's serializer accepts. */
-export const MIN_DELTA_BUDGET = 100;
+export {
+  BLOCK_THRESHOLD,
+  deltaEncodedLength,
+  MIN_DELTA_BUDGET,
+  nodeDeltaOpsLength,
+} from "./wire.ts";
 
 /** Options of {@link DeltaWriter}. */
 export interface DeltaWriterOptions {
@@ -194,42 +197,6 @@ export function encodeDelta(delta: Delta, options: EncodeDeltaOptions = {}): Uin
     }
   }
   return w.finish();
-}
-
-/** Exact size of the op stream of a node delta (no blocks).
- *
- * @example
- * ```ts
- * import { nodeDeltaOpsLength } from "./delta.ts";
- * console.log(nodeDeltaOpsLength({
- *   chitchatId: { nodeId: "node-10001", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 10001 } },
- *   lastGcVersion: 0n,
- *   fromVersionExcluded: 0n,
- *   keyValues: [],
- *   maxVersion: 0n,
- * })); // 44
- * ```
- */
-export function nodeDeltaOpsLength(nd: NodeDelta): number {
-  let n = 1 + chitchatIdEncodedLength(nd.chitchatId) + 16;
-  for (const kv of nd.keyValues) n += 1 + 2 + utf8Length(kv.key) + 2 + utf8Length(kv.value) + 9;
-  if (nd.keyValues.length === 0 && nd.maxVersion > 0n) n += 9;
-  return n;
-}
-
-/** Exact size of `encodeDelta(delta, { compress: false })`: op bytes, 3 bytes per started
- * 16 384-byte block, and the end tag.
- *
- * @example
- * ```ts
- * import { deltaEncodedLength } from "./delta.ts";
- * console.log(deltaEncodedLength({ nodeDeltas: [] })); // 1
- * ```
- */
-export function deltaEncodedLength(delta: Delta): number {
-  let ops = 0;
-  for (const nd of delta.nodeDeltas) ops += nodeDeltaOpsLength(nd);
-  return ops + 3 * Math.ceil(ops / BLOCK_THRESHOLD) + 1;
 }
 
 /** Decodes delta bytes (blocks + end tag; trailing bytes are ignored), enforcing chitchat's

@@ -7,69 +7,12 @@
  */
 import { compareChitchatIds } from "../common/chitchat_id.ts";
 import { EncodeError } from "../common/errors.ts";
-import { ipBytes } from "../common/socket_addr.ts";
-import type { ChitchatId, Digest, NodeDigest } from "../common/types.ts";
-import { wasmDecodeDigest, wasmEncodeMessage } from "./wasm.ts";
+import type { Digest, NodeDigest } from "../common/types.ts";
+import { wasmDecodeDigest } from "./_decode.ts";
+import { wasmEncodeMessage } from "./_encode.ts";
 
-/** Number of UTF-8 bytes of `text` (lone surrogates count as U+FFFD, 3 bytes, as encoders write).
- *
- * @example
- * ```ts
- * import { utf8Length } from "./digest.ts";
- * console.log(utf8Length("héllo")); // 6
- * ```
- */
-export function utf8Length(text: string): number {
-  let n = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) {
-      n += 1;
-    } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 2; // 4 bytes for 2 code units
-        i++;
-      } else {
-        n += 2;
-      }
-    } else {
-      n += 2;
-    }
-  }
-  return n;
-}
-
-/** Exact encoded size of a ChitchatId: `2 + len(nodeId) + 8 + 7` (IPv4) or `+ 19` (IPv6).
- *
- * @example
- * ```ts
- * import { chitchatIdEncodedLength } from "./digest.ts";
- * console.log(chitchatIdEncodedLength({
- *   nodeId: "node-10001",
- *   generationId: 0n,
- *   gossipAdvertiseAddr: { ip: "127.0.0.1", port: 10001 },
- * })); // 27
- * ```
- */
-export function chitchatIdEncodedLength(id: ChitchatId): number {
-  return 2 + utf8Length(id.nodeId) + 8 + (ipBytes(id.gossipAdvertiseAddr.ip).length === 4 ? 7 : 19);
-}
-
-/** Exact encoded size of a digest in bytes (`2 + Σ (id + 24)`).
- *
- * @example
- * ```ts
- * import { digestEncodedLength } from "./digest.ts";
- * console.log(digestEncodedLength({ nodes: [] })); // 2
- * ```
- */
-export function digestEncodedLength(digest: Digest): number {
-  let n = 2;
-  for (const e of digest.nodes) n += chitchatIdEncodedLength(e.chitchatId) + 24;
-  return n;
-}
+export { utf8Length } from "../common/utf8.ts";
+export { chitchatIdEncodedLength, digestEncodedLength } from "./wire.ts";
 
 /** Returns the entries in wire order (ascending ChitchatId); the input is not modified.
  *

@@ -1,4 +1,4 @@
-// The decoder's fast paths (src/codec/wasm.ts): strings materialised in one JSON batch (escapes, IPv4
+// The decoder's fast paths (src/codec/_decode.ts): strings materialised in one JSON batch (escapes, IPv4
 // text, sizes), and the reused zstd decompression context (errors must not poison later decodes).
 import assert from "node:assert/strict";
 import { zstdCompressSync } from "node:zlib";

@@ -1,4 +1,4 @@
-// The decoder interns ChitchatIds (wasm/assembly/intern.ts + src/codec/wasm.ts): a known id is handed
+// The decoder interns ChitchatIds (wasm/assembly/intern.ts + src/codec/_decode.ts): a known id is handed
 // out as the object decoded first. These tests check that interning never changes what is
 // decoded, whatever the sequence: repeats, table overflow, ids too long to intern, failures in
 // the middle of a message, and that it does give back the same object.
@@ -149,7 +149,7 @@ Deno.test("decodeMessage() with interning matches a plain re-decode on random me
 });
 
 Deno.test("wasmDecodeMessageLeased() lends entry objects once, and fresh ones while lent", async () => {
-  const { releaseDigestLease, wasmDecodeMessageLeased } = await import("./wasm.ts");
+  const { releaseDigestLease, wasmDecodeMessageLeased } = await import("./_decode.ts");
   const ids = Array.from({ length: 4 }, (_, i) => id(`lease-${i}`, 1n, "10.4.4.4", 40 + i));
   const bytesA = encodeSyn("c", digestOf(ids, 5n));
   const bytesB = encodeSyn("c", digestOf(ids, 6n));

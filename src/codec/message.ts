@@ -6,13 +6,16 @@
  * @module
  */
 import { DecodeError } from "../common/errors.ts";
-import { deltaEncodedLength, encodeDelta } from "./delta.ts";
-import { digestEncodedLength, utf8Length } from "./digest.ts";
+import { encodeDelta } from "./delta.ts";
 import type { ChitchatMessage, Digest } from "../common/types.ts";
-import { MAX_DATAGRAM_BYTES, wasmDecodeMessage, wasmEncodeMessage } from "./wasm.ts";
+import {
+  releaseDigestLease as wasmReleaseDigestLease,
+  wasmDecodeMessage,
+  wasmDecodeMessageLeased,
+} from "./_decode.ts";
+import { wasmEncodeMessage } from "./_encode.ts";
 
-/** The largest UDP payload chitchat sends or receives (65 507 bytes). */
-export const MAX_DATAGRAM_SIZE = 65507;
+export { MAX_DATAGRAM_SIZE, messageEncodedLength } from "./wire.ts";
 
 /** Options of {@link encodeMessage}. */
 export interface EncodeMessageOptions {
@@ -119,27 +122,6 @@ export function encodeMessage(
   }
 }
 
-/** Exact size of `encodeMessage(msg, { compress: false })`.
- *
- * @example
- * ```ts
- * import { messageEncodedLength } from "./message.ts";
- * console.log(messageEncodedLength({ type: "syn", clusterId: "cluster-a", digest: { nodes: [] } })); // 17
- * ```
- */
-export function messageEncodedLength(msg: ChitchatMessage): number {
-  switch (msg.type) {
-    case "syn":
-      return 4 + digestEncodedLength(msg.digest) + 2 + utf8Length(msg.clusterId);
-    case "synAck":
-      return 4 + digestEncodedLength(msg.digest) + deltaEncodedLength(msg.delta);
-    case "ack":
-      return 4 + deltaEncodedLength(msg.delta);
-    case "badCluster":
-      return 4;
-  }
-}
-
 /** Decodes one datagram. Throws only {@link DecodeError} (with a reason and an offset);
  * datagrams over {@link MAX_DATAGRAM_SIZE} bytes are rejected before any work. Digest entries
  * come back in wire order.
@@ -151,11 +133,77 @@ export function messageEncodedLength(msg: ChitchatMessage): number {
  * ```
  */
 export function decodeMessage(bytes: Uint8Array): ChitchatMessage {
-  if (MAX_DATAGRAM_BYTES !== MAX_DATAGRAM_SIZE) throw new DecodeError("tooLarge", 0, "config");
   try {
     return wasmDecodeMessage(bytes);
   } catch (e) {
-    if (e instanceof DecodeError) throw e;
-    throw new DecodeError("badOp", 0, `unexpected failure: ${e instanceof Error ? e.message : e}`);
+    throw asDecodeError(e);
   }
+}
+
+/** What {@link decodeMessageLeased} returns: the message, and whether its digest entries are
+ * lent (then call {@link releaseDigestLease} once done with them).
+ *
+ * @example
+ * ```ts
+ * import { decodeMessageLeased, type LeasedMessage, releaseDigestLease } from "./message.ts";
+ * const r: LeasedMessage = decodeMessageLeased(new Uint8Array([0x53, 0xb0, 0, 2, 0]));
+ * console.log(r.message.type, r.leased); // ack false
+ * if (r.leased) releaseDigestLease();
+ * ```
+ */
+export interface LeasedMessage {
+  /** The decoded message. */
+  readonly message: ChitchatMessage;
+  /** Whether the digest entries are lent objects, valid until {@link releaseDigestLease}. */
+  readonly leased: boolean;
+}
+
+/** {@link decodeMessage} for a receiver that only reads the message while it handles it (the
+ * node's receive path): the digest entries of a Syn or SynAck are objects lent by the codec and
+ * reused by a later decode, valid until {@link releaseDigestLease}. While a lease is out (a
+ * handler further up the stack), the entries are fresh objects and `leased` is false. Throws
+ * only {@link DecodeError}, exactly as {@link decodeMessage}.
+ *
+ * @example
+ * ```ts
+ * import { decodeMessageLeased, encodeSyn, releaseDigestLease } from "./message.ts";
+ * const id = { nodeId: "a", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 1 } };
+ * const syn = encodeSyn("c", { nodes: [{ chitchatId: id, heartbeat: 7n, lastGcVersion: 0n, maxVersion: 0n }] });
+ * const first = decodeMessageLeased(syn);
+ * const nested = decodeMessageLeased(syn); // while the first lease is out
+ * console.log(first.leased, nested.leased); // true false
+ * releaseDigestLease();
+ * console.log(decodeMessageLeased(syn).leased); // true
+ * releaseDigestLease();
+ * ```
+ */
+export function decodeMessageLeased(bytes: Uint8Array): LeasedMessage {
+  try {
+    return wasmDecodeMessageLeased(bytes);
+  } catch (e) {
+    throw asDecodeError(e);
+  }
+}
+
+/** Ends the lease of {@link decodeMessageLeased}: the lent digest entries may be reused.
+ *
+ * @example
+ * ```ts
+ * import { decodeMessageLeased, encodeSyn, releaseDigestLease } from "./message.ts";
+ * const syn = encodeSyn("c", { nodes: [] });
+ * const { leased } = decodeMessageLeased(syn);
+ * releaseDigestLease();
+ * console.log(leased, decodeMessageLeased(syn).leased); // true true
+ * releaseDigestLease();
+ * ```
+ */
+export function releaseDigestLease(): void {
+  wasmReleaseDigestLease();
+}
+
+/** The decoders' one error mapping: a DecodeError as it is, anything else (a bug, or memory
+ * that cannot grow) as an unexpected failure with reason `badOp`. */
+function asDecodeError(e: unknown): DecodeError {
+  if (e instanceof DecodeError) return e;
+  return new DecodeError("badOp", 0, `unexpected failure: ${e instanceof Error ? e.message : e}`);
 }

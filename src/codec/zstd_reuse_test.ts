@@ -1,11 +1,11 @@
-// The decoder decompresses zstd blocks with one reused context (src/codec/wasm.ts). A bad frame must
+// The decoder decompresses zstd blocks with one reused context (src/codec/_zstd.ts). A bad frame must
 // not poison it and must not cost a new context: it is reset, and the next good frame decodes
 // exactly.
 import assert from "node:assert/strict";
 import { zstdCompressSync } from "node:zlib";
 import { decodeDelta, encodeDelta } from "./delta.ts";
 import { DecodeError } from "../common/errors.ts";
-import { reusedZstdOpens } from "./wasm.ts";
+import { reusedZstdOpens } from "./_zstd.ts";
 import type { Delta } from "../common/types.ts";
 import { id } from "./_test_utils.ts";
 

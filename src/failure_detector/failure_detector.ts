@@ -12,17 +12,18 @@
  *
  * and a node is alive iff phi is defined (at least one interval) and `phi ≤ phiThreshold`.
  *
- * Data layout: each detector owns a table of 32-byte slots in the WASM module's memory (sum of
- * intervals, count, last heartbeat, and the phi / alive outputs), one slot per node that ever
- * reported a heartbeat, reused after {@link FailureDetector.remove} or garbage collection. The
- * interval ring buffers stay in JavaScript (they only feed the running sum), grow lazily up to
- * `samplingWindowSize` and are dropped when a node is found dead.
+ * Data layout: each detector owns a table of 64-byte slots in the WASM module's memory (sum of
+ * intervals, count, last heartbeat, the phi / alive outputs and ring bookkeeping), one slot per
+ * node that ever reported a heartbeat, reused after {@link FailureDetector.remove} or garbage
+ * collection. The interval rings are in WASM memory too, as chains of 128-byte chunks that grow
+ * lazily up to `samplingWindowSize` and are returned when a node is found dead. The detector
+ * addresses slots by number through the codec's `PhiTable` (src/codec/_phi_table.ts).
  *
  * @module
  */
 import type { Clock } from "../common/clock.ts";
-import { ConfigError, HearsayError } from "../common/errors.ts";
-import { type PhiKernel, phiKernel } from "../codec/wasm.ts";
+import { ConfigError } from "../common/errors.ts";
+import { PhiTable } from "../codec/_phi_table.ts";
 
 /** Settings of the failure detector (chitchat's `FailureDetectorConfig`, times in
  * milliseconds).
@@ -31,7 +32,7 @@ import { type PhiKernel, phiKernel } from "../codec/wasm.ts";
  * ```ts
  * import { DEFAULT_FAILURE_DETECTOR_CONFIG, type FailureDetectorConfig } from "./failure_detector.ts";
  * const cfg: FailureDetectorConfig = { ...DEFAULT_FAILURE_DETECTOR_CONFIG, phiThreshold: 12 };
- * console.log(cfg.phiThreshold);
+ * console.log(cfg.phiThreshold, cfg.samplingWindowSize); // 12 1000
  * ```
  */
 export interface FailureDetectorConfig {
@@ -147,7 +148,7 @@ export function phiReference(
  * ```ts
  * import type { PhiBackend } from "./failure_detector.ts";
  * const b: PhiBackend = "typescript";
- * console.log(b);
+ * console.log(b); // typescript
  * ```
  */
 export type PhiBackend = "wasm" | "typescript";
@@ -158,7 +159,7 @@ export type PhiBackend = "wasm" | "typescript";
  * ```ts
  * import type { FailureDetectorOptions } from "./failure_detector.ts";
  * const o: FailureDetectorOptions = { backend: "wasm" };
- * console.log(o.backend);
+ * console.log(o.backend); // wasm
  * ```
  */
 export interface FailureDetectorOptions {
@@ -182,16 +183,11 @@ const FIRST_CAPACITY = 16;
 /** Heartbeat reports queued at most before they are applied anyway. */
 const MAX_PENDING = 1 << 16;
 
-/** A table of slots, the interval rings behind them and the kernel that computes phi over
- * them. Views are valid after {@link SlotTable.views} until the next allocation anywhere in
- * WASM memory. */
+/** A table of slots and the interval rings behind them, addressed by slot number: the WASM
+ * backend's {@link PhiTable} or the TypeScript backend's {@link TsTable}. */
 interface SlotTable {
   readonly capacity: number;
-  f64: Float64Array;
-  u32: Uint32Array;
-  /** Makes `f64` / `u32` current. */
-  views(): void;
-  /** Grows to at least `capacity` slots, keeping the contents of the first `used`. */
+  /** Grows to `capacity` slots, keeping the contents of the first `used`. */
   grow(capacity: number, used: number): void;
   /** Records a heartbeat of `slot` at `nowMs` (see `phiReport` in wasm/assembly/phi.ts). */
   report(slot: number, nowMs: number, maxIntervalMs: number, window: number): void;
@@ -209,106 +205,11 @@ interface SlotTable {
   reset(slot: number): void;
   /** Makes `slot` empty without reading it (never used, or already reset). */
   init(slot: number): void;
+  /** Computes phi and the alive flag of slots `0..slots`. */
   computeAll(slots: number, nowMs: number, priorSecs: number, threshold: number): void;
+  /** The alive flag of `slot` as the last `computeAll` set it. */
+  isAlive(slot: number): boolean;
   phiAt(slot: number, nowMs: number, priorSecs: number): number;
-}
-
-/** Released WASM tables by capacity, reused before allocating more memory. WASM memory never
- * shrinks, so this keeps it bounded by the peak number of slots in use. */
-const wasmPool = new Map<number, number[]>();
-/** A detector's table (and how many of its slots were handed out), returned to the pool with
- * its ring memory when the detector is garbage collected. */
-interface WasmBlock {
-  ptr: number;
-  capacity: number;
-  used: number;
-}
-const wasmFinalizer = new FinalizationRegistry<WasmBlock>((held) => {
-  phiKernel().releaseTable(held.ptr, held.used);
-  releaseWasmBlock(held.ptr, held.capacity);
-});
-
-function releaseWasmBlock(ptr: number, capacity: number): void {
-  if (capacity === 0) return;
-  let list = wasmPool.get(capacity);
-  if (list === undefined) wasmPool.set(capacity, list = []);
-  list.push(ptr);
-}
-
-class WasmTable implements SlotTable {
-  readonly #kernel: PhiKernel;
-  /** Shared with the finalizer; updated when the table moves or hands out slots. */
-  readonly #block: WasmBlock = { ptr: 0, capacity: 0, used: 0 };
-  f64: Float64Array = new Float64Array(0);
-  u32: Uint32Array = new Uint32Array(0);
-
-  constructor(kernel: PhiKernel, owner: object) {
-    this.#kernel = kernel;
-    wasmFinalizer.register(owner, this.#block);
-  }
-
-  get capacity(): number {
-    return this.#block.capacity;
-  }
-
-  views(): void {
-    // Growing WASM memory detaches the old buffer and empties its views: a non-empty view is
-    // current (much cheaper to check than reading the memory's buffer).
-    if (this.f64.length !== 0) return;
-    const buf = this.#kernel.buffer();
-    if (this.f64.buffer === buf) return;
-    const { ptr, capacity } = this.#block;
-    this.f64 = new Float64Array(buf, ptr, capacity * SLOT_F64);
-    this.u32 = new Uint32Array(buf, ptr, capacity * SLOT_U32);
-  }
-
-  grow(capacity: number, used: number): void {
-    const old = { ...this.#block };
-    const ptr = wasmPool.get(capacity)?.pop() ?? this.#kernel.alloc(capacity * SLOT_BYTES);
-    if (ptr % 8 !== 0) throw new HearsayError(`phi table at ${ptr} is not 8-byte aligned`);
-    const bytes = new Uint8Array(this.#kernel.buffer());
-    bytes.copyWithin(ptr, old.ptr, old.ptr + used * SLOT_BYTES);
-    this.#block.ptr = ptr;
-    this.#block.capacity = capacity;
-    this.f64 = new Float64Array(0);
-    this.views();
-    releaseWasmBlock(old.ptr, old.capacity);
-  }
-
-  report(slot: number, nowMs: number, maxIntervalMs: number, window: number): void {
-    this.#kernel.report(this.#block.ptr + slot * SLOT_BYTES, nowMs, maxIntervalMs, window);
-  }
-
-  reportMany(
-    slots: Uint32Array,
-    times: Float64Array,
-    count: number,
-    maxIntervalMs: number,
-    window: number,
-  ): void {
-    this.#kernel.reportBatch(this.#block.ptr, slots, times, count, maxIntervalMs, window);
-  }
-
-  clear(slot: number): void {
-    this.#kernel.clear(this.#block.ptr + slot * SLOT_BYTES);
-  }
-
-  reset(slot: number): void {
-    this.#kernel.resetSlot(this.#block.ptr + slot * SLOT_BYTES);
-  }
-
-  init(slot: number): void {
-    if (slot >= this.#block.used) this.#block.used = slot + 1;
-    this.#kernel.initSlot(this.#block.ptr + slot * SLOT_BYTES);
-  }
-
-  computeAll(slots: number, nowMs: number, priorSecs: number, threshold: number): void {
-    this.#kernel.computeAll(this.#block.ptr, slots, nowMs, priorSecs, threshold);
-  }
-
-  phiAt(slot: number, nowMs: number, priorSecs: number): number {
-    return this.#kernel.phiAt(this.#block.ptr, slot, nowMs, priorSecs);
-  }
 }
 
 /** The TypeScript backend: the same slot layout in a JavaScript buffer, with the rings as
@@ -320,8 +221,6 @@ class TsTable implements SlotTable {
   u32: Uint32Array = new Uint32Array(0);
   /** Ring of intervals per slot, its write position once full, and whether it is full. */
   readonly #rings: { ring: number[]; index: number; filled: boolean }[] = [];
-
-  views(): void {}
 
   grow(capacity: number, used: number): void {
     const buf = new ArrayBuffer(capacity * SLOT_BYTES);
@@ -399,6 +298,10 @@ class TsTable implements SlotTable {
       f[i * SLOT_F64 + F_PHI] = phi;
       u[i * SLOT_U32 + U_ALIVE] = phi <= threshold ? 1 : 0;
     }
+  }
+
+  isAlive(slot: number): boolean {
+    return this.u32[slot * SLOT_U32 + U_ALIVE] === 1;
   }
 
   phiAt(slot: number, nowMs: number, priorSecs: number): number {
@@ -481,7 +384,7 @@ export class FailureDetector {
     this.#clock = clock;
     this.#priorSecs = config.initialIntervalMs / 1000;
     const backend = options.backend ?? "wasm";
-    if (backend === "wasm") this.#table = new WasmTable(phiKernel(), this);
+    if (backend === "wasm") this.#table = new PhiTable(this);
     else if (backend === "typescript") this.#table = new TsTable();
     else {throw new ConfigError(
         "backend",
@@ -542,16 +445,12 @@ export class FailureDetector {
     const now = this.#clock.now();
     const t = this.#table;
     this.#flush();
-    if (this.#used > 0) {
-      t.computeAll(this.#used, now, this.#priorSecs, this.#config.phiThreshold);
-      t.views();
-    }
-    const u = t.u32;
+    if (this.#used > 0) t.computeAll(this.#used, now, this.#priorSecs, this.#config.phiThreshold);
     // A key is in `#live` exactly when it has a window marked live, so the sets are only
     // touched (and the version only moves) when a node changes sides.
     for (const key of keys) {
       const w = this.#slotOf.get(key);
-      if (w !== undefined && u[w.slot * SLOT_U32 + U_ALIVE] === 1) {
+      if (w !== undefined && t.isAlive(w.slot)) {
         if (!w.live) {
           w.live = true;
           this.#live.add(key);

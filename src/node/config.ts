@@ -11,53 +11,14 @@ import {
   type FailureDetectorConfig,
   validateFailureDetectorConfig,
 } from "../failure_detector/failure_detector.ts";
+import { DEFAULT_LIMITS, type Limits } from "../state/limits.ts";
 import type { NodeState } from "../state/node_state.ts";
 import type { Random } from "../common/random.ts";
 import { parseSocketAddr } from "../common/socket_addr.ts";
 import type { Transport } from "../transport/transport.ts";
 import type { SocketAddr } from "../common/types.ts";
 
-/** Bounds that keep one hostile or buggy peer from exhausting memory or CPU. Anything over a
- * bound is rejected whole (never half-applied) and counted in `metrics().rejected`.
- *
- * @example
- * ```ts
- * import { DEFAULT_LIMITS, type Limits } from "./config.ts";
- * const tight: Limits = { ...DEFAULT_LIMITS, maxNodes: 100 };
- * console.log(tight.maxNodes, DEFAULT_LIMITS.maxKeysPerNode);
- * ```
- */
-export interface Limits {
-  /** Node states held (self included); digest entries about further nodes are ignored. */
-  maxNodes: number;
-  /** Records (tombstones included) held for one remote node; a node delta that would exceed
-   * it is rejected. */
-  maxKeysPerNode: number;
-  /** UTF-8 bytes of keys + values held for one remote node. */
-  maxBytesPerNode: number;
-  /** UTF-8 bytes of one received value. */
-  maxValueBytes: number;
-  /** Entries in one received digest (a datagram holds at most ~1 600 anyway). */
-  maxDigestEntries: number;
-}
-
-/** Default {@link Limits}: generous for real clusters (chitchat itself has none).
- *
- * | limit | default |
- * |---|---|
- * | maxNodes | 10 000 |
- * | maxKeysPerNode | 100 000 |
- * | maxBytesPerNode | 64 MiB |
- * | maxValueBytes | 65 535 (the wire's own bound) |
- * | maxDigestEntries | 4 096 |
- */
-export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
-  maxNodes: 10_000,
-  maxKeysPerNode: 100_000,
-  maxBytesPerNode: 64 * 1024 * 1024,
-  maxValueBytes: 65_535,
-  maxDigestEntries: 4_096,
-});
+export { DEFAULT_LIMITS, type Limits } from "../state/limits.ts";
 
 /** Options of {@link GossipNode.start}. Only `nodeId`, `clusterId` and an address (or a
  * transport) are required.

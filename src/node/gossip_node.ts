@@ -9,21 +9,24 @@ import { chitchatIdKey, compareChitchatIds } from "../common/chitchat_id.ts";
 import { type Clock, systemClock, type Timer } from "../common/clock.ts";
 import { ClusterState, type SampleMemo } from "../state/cluster_state.ts";
 import { type GossipNodeOptions, resolveConfig, type ResolvedConfig } from "./config.ts";
-import { ConfigError, DecodeError, HearsayError } from "../common/errors.ts";
+import { ConfigError, type DecodeError, HearsayError } from "../common/errors.ts";
 import { FailureDetector } from "../failure_detector/failure_detector.ts";
+import { DeltaWriter } from "../codec/delta.ts";
 import {
+  decodeMessageLeased,
   encodeAck,
   encodeMessage,
   encodeSyn,
   encodeSynAck,
   MAX_DATAGRAM_SIZE,
+  releaseDigestLease,
 } from "../codec/message.ts";
+import { deltaBudget } from "../codec/wire.ts";
 import type { NodeState, VersionedValue } from "../state/node_state.ts";
 import { defaultRandom, type Random } from "../common/random.ts";
 import { formatSocketAddr, parseSocketAddr } from "../common/socket_addr.ts";
 import type { Transport } from "../transport/transport.ts";
 import { bindUdp } from "../transport/udp.ts";
-import { releaseDigestLease, wasmDecodeMessageLeased } from "../codec/wasm.ts";
 import type { ChitchatId, ChitchatMessage, Delta, Digest, SocketAddr } from "../common/types.ts";
 
 /** Outgoing messages go straight to the transport: pooled encoding saves an allocation each
@@ -244,6 +247,7 @@ export class GossipNode {
       random,
       onKeyChange: (s, k, v) => this.#emitKeyChange(s, k, v),
       limits: config.limits,
+      newDeltaSink: (budget, compress) => new DeltaWriter({ budget, compress }),
     });
     this.#fd = new FailureDetector(config.failureDetector, clock);
     const self = this.#state.selfState;
@@ -590,7 +594,7 @@ export class GossipNode {
   };
 
   #deltaFor(digest: Digest, budget: number, scheduled: ReadonlySet<string>): Uint8Array {
-    if (budget < 100) return EMPTY_DELTA;
+    if (budget === 0) return EMPTY_DELTA; // deltaBudget(): too little room for a delta
     return this.#state.computeDelta(digest, budget, scheduled, this.#config.compress);
   }
 
@@ -613,10 +617,10 @@ export class GossipNode {
     let leased = false;
     try {
       // The handler only reads the message: its digest entries can be lent objects.
-      ({ message: msg, leased } = wasmDecodeMessageLeased(data));
+      ({ message: msg, leased } = decodeMessageLeased(data));
     } catch (e) {
-      // As decodeMessage() reports it: anything but a DecodeError is an unexpected failure.
-      this.#drop(e instanceof DecodeError ? e.reason : "badOp");
+      // The codec throws only DecodeError (it maps unexpected failures to reason "badOp").
+      this.#drop((e as DecodeError).reason);
       return;
     }
     try {
@@ -641,7 +645,7 @@ export class GossipNode {
         }
         this.#reportHeartbeats(msg.digest);
         const { digest, encodedLength, scheduled } = this.#selfDigest();
-        const budget = this.#maxDatagram - 4 - encodedLength;
+        const budget = deltaBudget(this.#maxDatagram, encodedLength);
         const delta = this.#deltaFor(msg.digest, budget, scheduled);
         this.#send(from, encodeSynAck(digest, delta, POOLED), "synAck");
         return;
@@ -651,7 +655,7 @@ export class GossipNode {
         this.#reportHeartbeats(msg.digest);
         this.#applyDelta(msg.delta);
         const scheduled = this.#scheduledForDeletion();
-        const delta = this.#deltaFor(msg.digest, this.#maxDatagram - 4, scheduled);
+        const delta = this.#deltaFor(msg.digest, deltaBudget(this.#maxDatagram), scheduled);
         this.#send(from, encodeAck(delta, POOLED), "ack");
         return;
       }

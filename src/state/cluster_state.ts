@@ -6,16 +6,53 @@
  * @module
  */
 import { chitchatIdEquals, chitchatIdKey, compareChitchatIds } from "../common/chitchat_id.ts";
-import { DeltaWriter } from "../codec/delta.ts";
+import { ConfigError } from "../common/errors.ts";
 import { type KeyChangeHook, NodeState } from "./node_state.ts";
 import type { Random } from "../common/random.ts";
-import { DEFAULT_LIMITS, type Limits } from "../node/config.ts";
-import { chitchatIdEncodedLength, utf8Length } from "../codec/digest.ts";
-import type { ChitchatId, Delta, Digest, NodeDigest } from "../common/types.ts";
+import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import { chitchatIdEncodedLength } from "../codec/wire.ts";
+import { utf8Length } from "../common/utf8.ts";
+import type { ChitchatId, Delta, Digest, KeyValueMutation, NodeDigest } from "../common/types.ts";
 
 /** How many removed nodes are remembered (with their last heartbeat) so that stale gossip
  * cannot bring them back. */
 export const REMOVED_NODE_MEMORY = 500;
+
+/** Where {@link ClusterState.computeDelta} writes the delta it selects: a budgeted delta
+ * serializer. The codec's `DeltaWriter` is one; the state layer only knows this shape, so that
+ * loading it never loads the codec's WASM module.
+ *
+ * @example
+ * ```ts
+ * import type { DeltaSink } from "./cluster_state.ts";
+ * import { DeltaWriter } from "../codec/delta.ts";
+ * const sink: DeltaSink = new DeltaWriter({ budget: 1000 });
+ * console.log(sink.finish()); // Uint8Array(1) [ 0 ]
+ * ```
+ */
+export interface DeltaSink {
+  /** Adds a Node op; false when it does not fit. */
+  tryAddNode(id: ChitchatId, lastGcVersion: bigint, fromVersionExcluded: bigint): boolean;
+  /** Adds `kvs[start..]` in order until one does not fit; returns how many were added. */
+  tryAddKeyValues(kvs: readonly KeyValueMutation[], start?: number): number;
+  /** Adds a SetMaxVersion op; false when it does not fit. */
+  trySetMaxVersion(maxVersion: bigint): boolean;
+  /** The delta bytes (blocks + end tag). */
+  finish(): Uint8Array;
+}
+
+/** Makes the {@link DeltaSink} of one {@link ClusterState.computeDelta} call: at most `budget`
+ * bytes, blocks zstd-compressed when `compress`.
+ *
+ * @example
+ * ```ts
+ * import type { DeltaSinkFactory } from "./cluster_state.ts";
+ * import { DeltaWriter } from "../codec/delta.ts";
+ * const factory: DeltaSinkFactory = (budget, compress) => new DeltaWriter({ budget, compress });
+ * console.log(factory(100, false).finish().length); // 1
+ * ```
+ */
+export type DeltaSinkFactory = (budget: number, compress: boolean) => DeltaSink;
 
 /** What {@link ClusterState.reportHeartbeats} passes to its `onSample` callback with the key:
  * a per-node place where the caller may keep a token between samples of the same node (the
@@ -93,7 +130,7 @@ interface Candidate {
  * const self = { nodeId: "a", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 1 } };
  * const cs = new ClusterState(self, { clockNow: () => 0, random: createRandom(1) });
  * cs.selfState.set("k", "v");
- * console.log(cs.digest(new Set()).nodes.length);
+ * console.log(cs.digest(new Set()).nodes.length); // 1 (the local node)
  * ```
  */
 export class ClusterState {
@@ -125,6 +162,7 @@ export class ClusterState {
   readonly #random: Random;
   readonly #onKeyChange: KeyChangeHook | undefined;
   readonly #limits: Readonly<Limits>;
+  readonly #newDeltaSink: DeltaSinkFactory | undefined;
   /** Inputs refused by a resource limit, by limit name. */
   readonly rejected: Record<string, number> = {};
 
@@ -136,9 +174,12 @@ export class ClusterState {
       random: Random;
       onKeyChange?: KeyChangeHook;
       limits?: Readonly<Limits>;
+      /** Where {@link ClusterState.computeDelta} writes (required to compute deltas). */
+      newDeltaSink?: DeltaSinkFactory;
     },
   ) {
     this.#limits = options.limits ?? DEFAULT_LIMITS;
+    this.#newDeltaSink = options.newDeltaSink;
     this.selfId = selfId;
     const self = intern(chitchatIdKey(selfId), selfId);
     this.selfKey = self.key;
@@ -519,7 +560,15 @@ export class ClusterState {
       }
       return b.stale - a.stale;
     });
-    const writer = new DeltaWriter({ budget, compress });
+    const newSink = this.#newDeltaSink;
+    if (newSink === undefined) {
+      throw new ConfigError(
+        "newDeltaSink",
+        "ClusterState needs a delta sink factory to compute deltas, got none " +
+          "(pass e.g. (budget, compress) => new DeltaWriter({ budget, compress }))",
+      );
+    }
+    const writer = newSink(budget, compress);
     for (const c of candidates) {
       if (!writer.tryAddNode(c.state.chitchatId, c.state.lastGcVersion, c.from)) break;
       const records = c.state.staleKeyValues(c.from);
@@ -533,7 +582,8 @@ export class ClusterState {
     return writer.finish();
   }
 
-  /** Applies a received delta. Returns true when at least one node state was reset. */
+  /** Applies a received delta. Returns whether at least one node state was reset (`reset`) and
+   * the node states it changed (`changed`). */
   applyDelta(delta: Delta): { reset: boolean; changed: NodeState[] } {
     let reset = false;
     const changed: NodeState[] = [];

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ClusterState } from "./cluster_state.ts";
-import { decodeDelta } from "../codec/delta.ts";
+import { decodeDelta, DeltaWriter } from "../codec/delta.ts";
 import { createRandom } from "../common/random.ts";
 import type { ChitchatId, Digest, NodeDigest } from "../common/types.ts";
 
@@ -16,7 +16,11 @@ function id(i: number, ip = i === 7 ? "fd00::7" : `10.0.${i >> 8}.${i & 255}`): 
 
 /** A state that holds nodes 0..n-1 (heartbeat 5) and whose replicas got keys through deltas. */
 function loaded(n: number, seed: number): ClusterState {
-  const cs = new ClusterState(id(1000), { clockNow: () => 0, random: createRandom(seed) });
+  const cs = new ClusterState(id(1000), {
+    clockNow: () => 0,
+    random: createRandom(seed),
+    newDeltaSink: (budget, compress) => new DeltaWriter({ budget, compress }),
+  });
   const nodes: NodeDigest[] = [];
   for (let i = 0; i < n; i++) {
     nodes.push({ chitchatId: id(i), heartbeat: 5n, lastGcVersion: 0n, maxVersion: 0n });

@@ -9,10 +9,8 @@
 import { ConfigError } from "../common/errors.ts";
 import { DecryptError, ENCRYPTION_OVERHEAD, type Keyring, NONCE_SIZE } from "./keyring.ts";
 import type { SocketAddr } from "../common/types.ts";
+import { MAX_DATAGRAM_SIZE } from "../codec/wire.ts";
 import type { DatagramHandler, Transport, TransportStats } from "./transport.ts";
-
-/** The largest UDP payload over IPv4 (65 535 - 8 - 20). */
-const MAX_UDP_PAYLOAD = 65_507;
 
 /** The largest plaintext an {@link EncryptedTransport} sends in one UDP datagram:
  * 65 507 - 29 = 65 478 bytes. The engine's datagram budgets must stay within it, or its largest
@@ -24,7 +22,7 @@ const MAX_UDP_PAYLOAD = 65_507;
  * console.log(MAX_ENCRYPTED_PLAINTEXT); // 65478
  * ```
  */
-export const MAX_ENCRYPTED_PLAINTEXT: number = MAX_UDP_PAYLOAD - ENCRYPTION_OVERHEAD;
+export const MAX_ENCRYPTED_PLAINTEXT: number = MAX_DATAGRAM_SIZE - ENCRYPTION_OVERHEAD;
 
 /** Default size of the replay window (nonces remembered). */
 const DEFAULT_REPLAY_WINDOW = 4096;

@@ -54,7 +54,8 @@ export const TAG_SIZE = 16;
  * @example
  * ```ts
  * import { ENCRYPTION_OVERHEAD } from "./keyring.ts";
- * console.log(65_507 - ENCRYPTION_OVERHEAD); // 65478: largest plaintext in one UDP datagram
+ * import { MAX_DATAGRAM_SIZE } from "../codec/wire.ts";
+ * console.log(MAX_DATAGRAM_SIZE - ENCRYPTION_OVERHEAD); // 65478: largest plaintext in one UDP datagram
  * ```
  */
 export const ENCRYPTION_OVERHEAD: number = 1 + NONCE_SIZE + TAG_SIZE;

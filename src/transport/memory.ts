@@ -10,6 +10,7 @@ import type { Clock, Timer } from "../common/clock.ts";
 import { AddressInUseError, ConfigError } from "../common/errors.ts";
 import { createRandom, type Random } from "../common/random.ts";
 import type { SocketAddr } from "../common/types.ts";
+import { MAX_DATAGRAM_SIZE } from "../codec/wire.ts";
 import type { Transport } from "./transport.ts";
 import { DatagramEndpoint } from "./_endpoint.ts";
 
@@ -64,7 +65,7 @@ export interface MemoryNetworkOptions extends LinkFault {
   /** Seed of the fault decisions (loss, duplication, delays). */
   readonly seed: number | bigint;
   /** Largest datagram carried, in bytes; larger sends are dropped (reason `mtu`) and counted as
-   * send errors. Default 65 507, the largest UDP payload over IPv4. */
+   * send errors. Default `MAX_DATAGRAM_SIZE` (65 507), the largest UDP payload over IPv4. */
   readonly mtu?: number;
   /** Sees every delivery and drop, in order (for traces and debugging). */
   readonly onEvent?: (event: NetworkEvent) => void;
@@ -338,7 +339,7 @@ export class MemoryNetwork {
   /** Creates a network. Throws a {@link ConfigError} for out-of-range settings. */
   constructor(options: MemoryNetworkOptions) {
     checkFault("", options);
-    this.#mtu = MemoryNetwork.#checkMtu(options.mtu ?? 65_507);
+    this.#mtu = MemoryNetwork.#checkMtu(options.mtu ?? MAX_DATAGRAM_SIZE);
     if (options.copy !== undefined && typeof options.copy !== "boolean") {
       throw new ConfigError("copy", `must be a boolean, got ${typeof options.copy}`);
     }

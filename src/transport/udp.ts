@@ -8,18 +8,8 @@
  */
 import { AddressInUseError, ConfigError, HearsayError } from "../common/errors.ts";
 import type { SocketAddr } from "../common/types.ts";
+import { MAX_DATAGRAM_SIZE } from "../codec/wire.ts";
 import type { DatagramHandler, Transport, TransportStats } from "./transport.ts";
-
-/** The largest UDP payload over IPv4 (65 535 - 8 UDP header - 20 IP header) and chitchat's
- * receive buffer size. Larger sends are refused; larger received datagrams are dropped.
- *
- * @example
- * ```ts
- * import { MAX_UDP_PAYLOAD } from "./udp.ts";
- * console.log(MAX_UDP_PAYLOAD); // 65507
- * ```
- */
-export const MAX_UDP_PAYLOAD = 65_507;
 
 /** Receive buffer: larger than any datagram we accept, so an oversize one is seen (and dropped)
  * rather than silently truncated. */
@@ -50,7 +40,7 @@ export interface UdpTransportStats extends TransportStats {
   handlerErrors: number;
   /** Errors reported by the socket while receiving. */
   receiveErrors: number;
-  /** Received datagrams larger than {@link MAX_UDP_PAYLOAD}, dropped. */
+  /** Received datagrams larger than {@link MAX_DATAGRAM_SIZE}, dropped. */
   oversizeDropped: number;
   /** Datagrams that arrived while no handler was set, dropped. */
   unhandledDropped: number;
@@ -152,7 +142,7 @@ abstract class UdpBase implements UdpTransport {
 
   /** Hands one received datagram (already copied to its own buffer) to the handler. */
   protected deliver(data: Uint8Array, from: SocketAddr): void {
-    if (data.length > MAX_UDP_PAYLOAD) {
+    if (data.length > MAX_DATAGRAM_SIZE) {
       this.stats.oversizeDropped++;
       return;
     }
@@ -175,7 +165,7 @@ abstract class UdpBase implements UdpTransport {
       this.stats.sendErrors++;
       return;
     }
-    if (data.length > MAX_UDP_PAYLOAD) {
+    if (data.length > MAX_DATAGRAM_SIZE) {
       this.stats.sendErrors++;
       return;
     }
@@ -349,7 +339,7 @@ function bindError(where: string, e: unknown): Error {
 
 /** Binds a UDP socket (port 0 picks a free port; `localAddr` reports the real one).
  *
- * `send` never throws: failures, oversize datagrams (over {@link MAX_UDP_PAYLOAD}), sends to an
+ * `send` never throws: failures, oversize datagrams (over {@link MAX_DATAGRAM_SIZE}), sends to an
  * unspecified address (0.0.0.0, ::) or port 0, and sends after close are counted in
  * `stats.sendErrors`. Received datagrams are copied to their own buffer before the handler runs;
  * a throwing handler is counted and the receive loop continues. `close()` is idempotent and

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { bindUdp, MAX_UDP_PAYLOAD, type UdpTransport } from "./udp.ts";
+import { bindUdp, type UdpTransport } from "./udp.ts";
+import { MAX_DATAGRAM_SIZE as MAX_UDP_PAYLOAD } from "../codec/wire.ts";
 import { AddressInUseError, ConfigError } from "../common/errors.ts";
 import type { SocketAddr } from "../common/types.ts";
 
