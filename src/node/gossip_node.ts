@@ -28,15 +28,21 @@ import { formatSocketAddr, parseSocketAddr } from "../common/socket_addr.ts";
 import type { Transport } from "../transport/transport.ts";
 import { bindUdp } from "../transport/udp.ts";
 import type { ChitchatId, ChitchatMessage, Delta, Digest, SocketAddr } from "../common/types.ts";
+import {
+  type GossipCandidates,
+  gossipCandidates,
+  isUnspecified,
+  selectGossipTargets,
+} from "./peer_selection.ts";
+import { resolveSeeds, type SeedSpec, splitSeeds } from "./seeds.ts";
+
+export { GOSSIP_FANOUT } from "./peer_selection.ts";
 
 /** Outgoing messages go straight to the transport: pooled encoding saves an allocation each
  * (transports copy or send them at once, see `Transport.send`). */
 const POOLED = { pooled: true } as const;
 
 const NONE_SCHEDULED: ReadonlySet<string> = new Set();
-
-/** How many peers a round gossips with (chitchat's fan-out). */
-export const GOSSIP_FANOUT = 3;
 
 const EMPTY_DELTA = new Uint8Array([0]);
 
@@ -112,50 +118,11 @@ interface KeySubscription {
   readonly deliver: (e: KeyChangeEvent) => void;
 }
 
-function isUnspecified(addr: SocketAddr): boolean {
-  return addr.ip === "0.0.0.0" || addr.ip === "::";
-}
-
-/** `formatSocketAddr` per address object: a round formats the address of every peer, and the
- * objects (those of the held ChitchatIds) live as long as their node states. */
-const formattedAddrs = new WeakMap<SocketAddr, string>();
-
-function formatAddrCached(addr: SocketAddr): string {
-  let s = formattedAddrs.get(addr);
-  if (s === undefined) {
-    s = formatSocketAddr(addr);
-    formattedAddrs.set(addr, s);
-  }
-  return s;
-}
-
-/** `count` distinct items drawn at random (a partial Fisher-Yates shuffle of `items` in place:
- * the order of `items` changes, not its contents). */
-function sample<T>(random: Random, items: T[], count: number): T[] {
-  const n = Math.min(count, items.length);
-  for (let i = 0; i < n; i++) {
-    const j = i + random.int(items.length - i);
-    const t = items[i]!;
-    items[i] = items[j]!;
-    items[j] = t;
-  }
-  return items.slice(0, n);
-}
-
-/** See `GossipNode.#gossipCandidates`. */
-interface Candidates {
+/** The gossip candidates cached by a node, with what they were built from. */
+interface CachedCandidates extends GossipCandidates {
   readonly fdVersion: number;
   readonly membershipVersion: number;
   readonly seedMap: ReadonlyMap<string, SocketAddr>;
-  /** Live peers (addresses), counted once each. */
-  readonly liveCount: number;
-  /** Addresses to pick the fanout from: the live ones, or every peer when none is live. */
-  readonly peers: string[];
-  readonly dead: string[];
-  readonly seeds: ReadonlySet<string>;
-  readonly seedList: string[];
-  /** Every address above, parsed. */
-  readonly addrs: ReadonlyMap<string, SocketAddr>;
 }
 
 /** A chitchat-compatible gossip node.
@@ -192,9 +159,8 @@ export class GossipNode {
     GossipMetrics,
     "datagramsIn" | "bytesIn" | "datagramsOut" | "bytesOut" | "sendErrors" | "rejected"
   >;
-  #seeds = new Map<string, SocketAddr>();
-  readonly #staticSeeds = new Map<string, SocketAddr>();
-  readonly #dnsSeeds: string[] = [];
+  #seeds: ReadonlyMap<string, SocketAddr> = new Map();
+  #seedSpec: SeedSpec = { fixed: new Map(), names: [] };
   #roundTimer: Timer | undefined;
   #seedTimer: Timer | undefined;
   #nextRoundAt = 0;
@@ -281,38 +247,13 @@ export class GossipNode {
   // ---------------------------------------------------------------- seeds
 
   async #initSeeds(): Promise<void> {
-    for (const s of this.#config.seeds) {
-      try {
-        const addr = parseSocketAddr(s);
-        this.#staticSeeds.set(formatSocketAddr(addr), addr);
-      } catch {
-        this.#dnsSeeds.push(s);
-      }
-    }
+    this.#seedSpec = splitSeeds(this.#config.seeds);
     await this.#resolveSeeds();
-    if (this.#dnsSeeds.length > 0) this.#scheduleSeedRefresh();
+    if (this.#seedSpec.names.length > 0) this.#scheduleSeedRefresh();
   }
 
   async #resolveSeeds(): Promise<void> {
-    const next = new Map(this.#staticSeeds);
-    if (this.#dnsSeeds.length > 0) {
-      const { lookup } = await import("node:dns/promises");
-      await Promise.all(this.#dnsSeeds.map(async (seed) => {
-        const colon = seed.lastIndexOf(":");
-        const host = seed.slice(0, colon).replace(/^\[|\]$/g, "");
-        const port = Number(seed.slice(colon + 1));
-        try {
-          for (const { address } of await lookup(host, { all: true })) {
-            const addr = parseSocketAddr(
-              address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`,
-            );
-            next.set(formatSocketAddr(addr), addr);
-          }
-        } catch (e) {
-          this.#warn(`cannot resolve seed ${seed}: ${(e as Error).message}`);
-        }
-      }));
-    }
+    const next = await resolveSeeds(this.#seedSpec, this.#warn);
     if (!this.#closed) this.#seeds = next;
   }
 
@@ -342,9 +283,9 @@ export class GossipNode {
   /** The gossip candidates of a round: live, dead and seed addresses (each address once). They
    * only depend on the failure detector's sets, which nodes are held (not their contents) and
    * the seeds, so they are rebuilt only when one of those changed. */
-  #candidates: Candidates | undefined = undefined;
+  #candidates: CachedCandidates | undefined = undefined;
 
-  #gossipCandidates(): Candidates {
+  #gossipCandidates(): GossipCandidates {
     const fdVersion = this.#fd.livenessVersion;
     const membershipVersion = this.#state.membershipVersion;
     const cached = this.#candidates;
@@ -354,57 +295,18 @@ export class GossipNode {
     ) {
       return cached;
     }
-    const selfKey = this.#state.selfKey;
-    const selfAddr = formatSocketAddr(this.chitchatId.gossipAdvertiseAddr);
-    const addrs = new Map<string, SocketAddr>();
-    const toSet = (ids: Iterable<ChitchatId>): Set<string> => {
-      const out = new Set<string>();
-      for (const id of ids) {
-        const a = id.gossipAdvertiseAddr;
-        if (isUnspecified(a)) continue;
-        const s = formatAddrCached(a);
-        addrs.set(s, a);
-        out.add(s);
-      }
-      return out;
-    };
-    const states = this.#state.states;
-    const liveIds: ChitchatId[] = [];
-    for (const k of this.#fd.liveNodes()) {
-      const s = states.get(k);
-      if (s !== undefined && k !== selfKey) liveIds.push(s.chitchatId);
-    }
-    const deadIds: ChitchatId[] = [];
-    for (const k of this.#fd.deadNodes()) {
-      const s = states.get(k);
-      if (s !== undefined) deadIds.push(s.chitchatId);
-    }
-    const live = toSet(liveIds);
-    // Every peer is a candidate only when none is live (live added nothing to `addrs` then, so
-    // the later sets still overwrite in the same order).
-    let peers = live;
-    if (live.size === 0) {
-      const peerIds: ChitchatId[] = [];
-      for (const [k, s] of states) if (k !== selfKey) peerIds.push(s.chitchatId);
-      peers = toSet(peerIds);
-    }
-    const dead = toSet(deadIds);
-    const seeds = new Set<string>();
-    for (const [s, a] of this.#seeds) {
-      if (s === selfAddr) continue;
-      seeds.add(s);
-      addrs.set(s, a);
-    }
-    const fresh: Candidates = {
+    const fresh: CachedCandidates = {
+      ...gossipCandidates({
+        selfAddr: formatSocketAddr(this.chitchatId.gossipAdvertiseAddr),
+        selfKey: this.#state.selfKey,
+        states: this.#state.states,
+        liveKeys: this.#fd.liveNodes(),
+        deadKeys: this.#fd.deadNodes(),
+        seeds: this.#seeds,
+      }),
       fdVersion,
       membershipVersion,
       seedMap: this.#seeds,
-      liveCount: live.size,
-      peers: [...peers],
-      dead: [...dead],
-      seeds,
-      seedList: [...seeds],
-      addrs,
     };
     this.#candidates = fresh;
     return fresh;
@@ -415,24 +317,12 @@ export class GossipNode {
     const started = performance.now();
     const c = this.#gossipCandidates();
     const addrs = c.addrs;
-    const targets = sample(this.#random, c.peers, GOSSIP_FANOUT);
-    const gossipedWithSeed = targets.some((t) => c.seeds.has(t));
-    let deadTarget: string | undefined;
-    if (c.dead.length / (c.liveCount + 1) > this.#random.next()) {
-      deadTarget = sample(this.#random, c.dead, 1)[0];
-    }
-    let seedTarget: string | undefined;
-    if (!gossipedWithSeed || c.liveCount < c.seeds.size) {
-      const p = c.seeds.size / (c.liveCount + c.dead.length);
-      if (c.seeds.size > 0 && (c.liveCount === 0 || this.#random.next() <= p)) {
-        seedTarget = sample(this.#random, c.seedList, 1)[0];
-      }
-    }
+    const t = selectGossipTargets(this.#random, c);
     this.#state.selfState.incHeartbeat();
     this.#state.gcKeysMarkedForDeletion(this.#config.markedForDeletionGracePeriodMs);
-    for (const t of targets) this.#sendSyn(addrs.get(t)!);
-    if (deadTarget !== undefined) this.#sendSyn(addrs.get(deadTarget)!);
-    if (seedTarget !== undefined) this.#sendSyn(addrs.get(seedTarget)!);
+    for (const p of t.peers) this.#sendSyn(addrs.get(p)!);
+    if (t.dead !== undefined) this.#sendSyn(addrs.get(t.dead)!);
+    if (t.seed !== undefined) this.#sendSyn(addrs.get(t.seed)!);
     this.#updateLiveness();
     this.#metrics.rounds++;
     this.#metrics.lastRoundMs = performance.now() - started;
