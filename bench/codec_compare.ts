@@ -74,7 +74,7 @@ console.log(
 );
 
 // How much of the zstd rows is zstd itself: node:zlib's one-shot calls on the Ack's blocks (the
-// codec reuses one context per direction where the runtime allows it; see src/codec/wasm.ts).
+// codec reuses one context per direction where the runtime allows it; see src/codec/_zstd.ts).
 const ops = encodeMessage(ACK, { compress: false });
 const blocks: Uint8Array[] = [];
 for (let p = 4; ops[p] !== 0;) {

@@ -6,7 +6,7 @@
  * @module
  */
 import { behindDigest, loadedClusterState } from "../sim/fixtures.ts";
-import { MAX_DATAGRAM_SIZE } from "../src/codec/message.ts";
+import { deltaBudget, MAX_DATAGRAM_SIZE } from "../src/codec/wire.ts";
 
 const NONE: ReadonlySet<string> = new Set();
 
@@ -20,7 +20,7 @@ for (const nodes of [10, 100, 1000]) {
       group: `delta ${nodes} nodes`,
       baseline: behind === 0,
       fn: () => {
-        state.computeDelta(digest, MAX_DATAGRAM_SIZE - 4, NONE, true);
+        state.computeDelta(digest, deltaBudget(MAX_DATAGRAM_SIZE), NONE, true);
       },
     });
   }
@@ -30,7 +30,7 @@ for (const nodes of [10, 100, 1000]) {
     name: `computeDelta: ${nodes} nodes x 10 keys, peer knows nothing (MTU-bound)`,
     group: `delta ${nodes} nodes`,
     fn: () => {
-      state.computeDelta(empty, MAX_DATAGRAM_SIZE - 4, NONE, true);
+      state.computeDelta(empty, deltaBudget(MAX_DATAGRAM_SIZE), NONE, true);
     },
   });
 }

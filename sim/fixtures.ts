@@ -5,6 +5,7 @@
  * @module
  */
 import { chitchatIdKey } from "../src/common/chitchat_id.ts";
+import { DeltaWriter } from "../src/codec/delta.ts";
 import { ClusterState } from "../src/state/cluster_state.ts";
 import { createRandom } from "../src/common/random.ts";
 import type { ChitchatId, Delta, Digest, NodeDelta } from "../src/common/types.ts";
@@ -86,7 +87,11 @@ export function clusterDeltas(
  * ```
  */
 export function loadedClusterState(nodes: number, keys: number): ClusterState {
-  const state = new ClusterState(benchId(0), { clockNow: () => 0, random: createRandom(1) });
+  const state = new ClusterState(benchId(0), {
+    clockNow: () => 0,
+    random: createRandom(1),
+    newDeltaSink: (budget, compress) => new DeltaWriter({ budget, compress }),
+  });
   for (let k = 0; k < keys; k++) state.selfState.set(`key_${k}`, `self-value-${k}`);
   // A node is known through a digest first (deltas about unknown nodes are ignored).
   for (let i = 1; i < nodes; i++) state.reportHeartbeat(chitchatIdKey(benchId(i)), benchId(i), 5n);
