@@ -108,6 +108,24 @@ export interface ResolvedConfig {
   readonly compress: boolean;
   /** See {@link GossipNodeOptions.limits}. */
   readonly limits: Readonly<Limits>;
+  /** See {@link GossipNodeOptions.initialKeyValues} (validated pairs; empty when not given). */
+  readonly initialKeyValues: readonly (readonly [string, string])[];
+  /** See {@link GossipNodeOptions.catchupCallback}; undefined = nothing to call. */
+  readonly catchupCallback: (() => void) | undefined;
+  /** See {@link GossipNodeOptions.extraLivenessPredicate}; undefined = every live node counts. */
+  readonly extraLivenessPredicate: ((state: NodeState) => boolean) | undefined;
+  /** The warning hook the user gave ({@link GossipNodeOptions.onWarning}), undefined = none
+   * (the node then warns on `console.warn`; see {@link ResolvedConfig.warn}). */
+  readonly onWarning: ((message: string) => void) | undefined;
+  /** Where this node's warnings go: the user's hook, or `console.warn` with a `hearsay:` prefix. */
+  readonly warn: (message: string) => void;
+}
+
+function optionalFunction<F>(name: string, value: F | undefined): F | undefined {
+  if (value !== undefined && typeof value !== "function") {
+    throw new ConfigError(name, `must be a function, got ${typeof value}`);
+  }
+  return value;
 }
 
 /** Named option sets, to spread into {@link GossipNodeOptions}.
@@ -239,6 +257,7 @@ export function resolveConfig(options: GossipNodeOptions): ResolvedConfig {
       throw new ConfigError(`initialKeyValues[${i}]`, "must be a [key, value] pair of strings");
     }
   }
+  const onWarning = optionalFunction("onWarning", options.onWarning);
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   for (const [k, v] of Object.entries(limits)) {
     if (!Number.isInteger(v) || v < 1) {
@@ -263,5 +282,13 @@ export function resolveConfig(options: GossipNodeOptions): ResolvedConfig {
     failureDetector,
     seedRefreshIntervalMs: positive("seedRefreshIntervalMs", options.seedRefreshIntervalMs, 60_000),
     compress: options.compress ?? true,
+    initialKeyValues: [...(options.initialKeyValues ?? [])],
+    catchupCallback: optionalFunction("catchupCallback", options.catchupCallback),
+    extraLivenessPredicate: optionalFunction(
+      "extraLivenessPredicate",
+      options.extraLivenessPredicate,
+    ),
+    onWarning,
+    warn: onWarning ?? ((m) => console.warn(`hearsay: ${m}`)),
   };
 }

@@ -148,7 +148,6 @@ export class GossipNode {
   /** The cluster this node belongs to. */
   readonly clusterId: string;
   readonly #config: ResolvedConfig;
-  readonly #options: GossipNodeOptions;
   readonly #transport: Transport;
   readonly #clock: Clock;
   readonly #random: Random;
@@ -174,17 +173,15 @@ export class GossipNode {
 
   private constructor(
     config: ResolvedConfig,
-    options: GossipNodeOptions,
     transport: Transport,
     clock: Clock,
     random: Random,
   ) {
     this.#config = config;
-    this.#options = options;
     this.#transport = transport;
     this.#clock = clock;
     this.#random = random;
-    this.#warn = options.onWarning ?? ((m) => console.warn(`hearsay: ${m}`));
+    this.#warn = config.warn;
     const advertise = config.advertiseAddr ?? transport.localAddr;
     if (isUnspecified(advertise)) {
       throw new ConfigError(
@@ -218,7 +215,7 @@ export class GossipNode {
     this.#fd = new FailureDetector(config.failureDetector, clock);
     const self = this.#state.selfState;
     self.incHeartbeat();
-    for (const [k, v] of options.initialKeyValues ?? []) self.set(k, v);
+    for (const [k, v] of config.initialKeyValues) self.set(k, v);
   }
 
   /**
@@ -230,10 +227,10 @@ export class GossipNode {
     const clock = options.clock ?? systemClock;
     const random = options.random ?? defaultRandom();
     const transport = options.transport ??
-      await bindUdp(config.listenAddr, options.onWarning ? { onWarning: options.onWarning } : {});
+      await bindUdp(config.listenAddr, config.onWarning ? { onWarning: config.onWarning } : {});
     let node: GossipNode;
     try {
-      node = new GossipNode(config, options, transport, clock, random);
+      node = new GossipNode(config, transport, clock, random);
     } catch (e) {
       if (options.transport === undefined) await transport.close();
       throw e;
@@ -386,7 +383,7 @@ export class GossipNode {
     }
     if (same) return;
     this.#previousLive = current;
-    const predicate = this.#options.extraLivenessPredicate;
+    const predicate = this.#config.extraLivenessPredicate;
     const nodes: NodeState[] = [];
     for (const k of current.keys()) {
       const s = this.#state.states.get(k)!;
@@ -492,7 +489,7 @@ export class GossipNode {
     const { reset, changed } = this.#state.applyDelta(delta);
     if (reset) {
       this.#metrics.resets++;
-      this.#options.catchupCallback?.();
+      this.#config.catchupCallback?.();
     }
     if (
       changed.some((s) => s.isSelf || this.#fd.isLive(this.#state.keyOf(s.chitchatId) ?? ""))
