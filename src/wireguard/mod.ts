@@ -58,3 +58,9 @@ export {
   WireGuardReconciler,
   type WireGuardReconcilerOptions,
 } from "./reconciler.ts";
+export {
+  prepareWgInterface,
+  type PrepareWgInterfaceOptions,
+  type WgInterfaceInfo,
+} from "./interface.ts";
+export { wireGuardPrometheus } from "./metrics.ts";

@@ -55,6 +55,8 @@ export interface WireGuardReconcilerOptions {
   onWarning?: (message: string) => void;
   /** Wall clock in ms (for handshake ages). Default `Date.now`. */
   now?: () => number;
+  /** Called after every run, successful or not (e.g. to report tunnels going up). */
+  onRun?: () => void;
 }
 
 /** Counters of a reconciler. */
@@ -136,6 +138,7 @@ export class WireGuardReconciler {
   readonly #maxPeers: number;
   readonly #warn: (m: string) => void;
   readonly #now: () => number;
+  readonly #onRun: (() => void) | undefined;
   #selfKey: string | undefined;
   #selfIp: string | undefined;
   #peers: readonly PeerInfo[] = [];
@@ -193,6 +196,7 @@ export class WireGuardReconciler {
     );
     this.#warn = options.onWarning ?? ((m) => console.warn(`hearsay wireguard: ${m}`));
     this.#now = options.now ?? Date.now;
+    this.#onRun = options.onRun;
     this.setSelf({
       ...(options.selfPublicKey !== undefined ? { publicKey: options.selfPublicKey } : {}),
       ...(options.selfOverlayIp !== undefined ? { overlayIp: options.selfOverlayIp } : {}),
@@ -301,6 +305,11 @@ export class WireGuardReconciler {
       const message = (e as Error).message;
       if (message !== this.#lastError) this.#warn(`reconcile of ${this.#iface} failed: ${message}`);
       this.#lastError = message;
+    }
+    try {
+      this.#onRun?.();
+    } catch (e) {
+      this.#warn(`onRun threw: ${(e as Error).message}`);
     }
   }
 
