@@ -80,6 +80,8 @@ interface Host {
 class Proc {
   readonly proc: Deno.ChildProcess;
   stdout: string[] = [];
+  /** Arrival time (ms) of each stdout line. */
+  times: number[] = [];
   stderr = "";
   readonly done: Promise<unknown>;
   exited = false;
@@ -92,7 +94,10 @@ class Proc {
       env,
     }).spawn();
     this.done = Promise.all([
-      readLines(this.proc.stdout, (l) => this.stdout.push(l)),
+      readLines(this.proc.stdout, (l) => {
+        this.stdout.push(l);
+        this.times.push(Date.now());
+      }),
       readLines(this.proc.stderr, (l) => (this.stderr += l + "\n")),
       this.proc.status.then(() => (this.exited = true)),
     ]);
@@ -214,8 +219,18 @@ class Lab {
     return (await run("ip", ["netns", "exec", h.ns, "wg", "show", h.iface, "public-key"])).trim();
   }
 
-  ping(from: Host, to: Host): Promise<boolean> {
-    return succeeds("ip", ["netns", "exec", from.ns, "ping", "-c", "1", "-W", "1", to.overlay]);
+  ping(from: Host, to: Host, timeoutSeconds = "1"): Promise<boolean> {
+    return succeeds("ip", [
+      "netns",
+      "exec",
+      from.ns,
+      "ping",
+      "-c",
+      "1",
+      "-W",
+      timeoutSeconds,
+      to.overlay,
+    ]);
   }
 
   async tearDown(): Promise<void> {
@@ -270,14 +285,22 @@ Deno.test({
       step("c killed -9: removed from a and b");
       assert.ok(await lab.ping(a, b), "a-b still pings");
 
-      // Restart: re-added (same key file, same key).
+      // Restart: re-added (same key file, same key). Measured: from a's `joined` line for c to
+      // the first ping a -> c answered over the overlay.
+      const seenBefore = lab.workers.get("a")!.stdout.length;
       lab.start(c);
-      await until(
-        "c re-added and pinging",
-        async () => (await lab.ping(a, c)) && (await lab.ping(c, b)),
-      );
+      const wa = lab.workers.get("a")!;
+      const joinedAt = () => {
+        for (let i = seenBefore; i < wa.stdout.length; i++) {
+          if (/"event":"joined","node_id":3,/.test(wa.stdout[i]!)) return wa.times[i];
+        }
+        return undefined;
+      };
+      await until("a sees c join again", () => joinedAt() !== undefined);
+      await until("a pings c again", () => lab.ping(a, c, "0.1"));
+      step(`c restarted: joined -> first ping answered in ${Date.now() - joinedAt()!} ms`);
+      await until("c pings b", () => lab.ping(c, b));
       assert.equal(await lab.publicKey(c), keyC);
-      step("c restarted: re-added, pings again");
 
       // Graceful stop: removed at once.
       const keyB = await lab.publicKey(b);

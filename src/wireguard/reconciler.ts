@@ -290,11 +290,11 @@ export class WireGuardReconciler {
         await runWg(this.#runner, args);
       }
       for (const key of plan.remove) this.#managed.delete(key);
+      const endpointSet = new Set(
+        plan.set.filter((c) => c.endpoint !== undefined).map((c) => c.publicKey),
+      );
       for (const d of plan.desired.values()) {
-        const applied = plan.set.find((c) =>
-          c.publicKey === d.publicKey && c.endpoint !== undefined
-        );
-        if (applied !== undefined || !this.#managed.has(d.publicKey)) {
+        if (endpointSet.has(d.publicKey) || !this.#managed.has(d.publicKey)) {
           this.#managed.set(d.publicKey, d.endpoint);
         }
       }
