@@ -25,6 +25,7 @@ Deno.test("worker: WireGuard flags parse, with defaults", () => {
     keepaliveSeconds: 0,
     resyncMs: 5000,
     prune: true,
+    setAddress: false,
     pubkey: key.toBase64(),
     endpointGiven: false,
   });
@@ -34,6 +35,20 @@ Deno.test("worker: WireGuard flags parse, with defaults", () => {
       .wireguard?.privateKeyFile,
     "/k",
   );
+});
+
+Deno.test("worker: --overlay-cidr picks a deterministic address inside the network", () => {
+  const args = ["--node-id", "12", "--overlay-cidr", "10.42.0.0/16"];
+  const a = parseWorkerArgs(args);
+  assert.equal(a.overlayCidr?.text, "10.42.0.0/16");
+  assert.match(a.selfInfo.overlayIp, /^10\.42\.\d+\.\d+$/);
+  assert.equal(parseWorkerArgs(args).selfInfo.overlayIp, a.selfInfo.overlayIp);
+  assert.notEqual(
+    parseWorkerArgs(["--node-id", "13", "--overlay-cidr", "10.42.0.0/16"]).selfInfo.overlayIp,
+    a.selfInfo.overlayIp,
+  );
+  const o = parseWorkerArgs([...args, "--wg-interface", "wg0", "--wg-set-address"]);
+  assert.equal(o.wireguard?.setAddress, true);
 });
 
 Deno.test("worker: bad WireGuard flags are usage errors", () => {
@@ -49,6 +64,11 @@ Deno.test("worker: bad WireGuard flags are usage errors", () => {
     [["--wg-interface", "wg0", "--wg-pubkey", "nope"], /--wg-pubkey: invalid WireGuard key/],
     [["--wg-interface", "wg0", "--wg-prune=yes"], /takes no value/],
     [["--wg-interface", "wg0", "--wg-prune", "--wg-prune"], /given twice/],
+    [["--overlay-cidr", "10.42.0.0/16", "--overlay-ip", "10.42.0.1"], /exclude each other/],
+    [["--overlay-cidr", "10.42.0.1/16"], /--overlay-cidr must be a network/],
+    [["--overlay-cidr", "10.42.0.0"], /--overlay-cidr must be a network/],
+    [["--wg-set-address"], /--wg-set-address needs --wg-interface/],
+    [["--wg-interface", "wg0", "--wg-set-address"], /--wg-set-address needs --overlay-cidr/],
   ];
   for (const [args, re] of bad) {
     assert.throws(() => parseWorkerArgs(["--node-id", "1", ...args]), (e: unknown) => {

@@ -18,8 +18,12 @@ import { bindUdp } from "../transport/udp.ts";
 import type { SocketAddr } from "../common/types.ts";
 import {
   CommandWgRunner,
+  type OverlayCidr,
+  parseOverlayCidr,
   parseWgKey,
+  pickOverlayIp,
   prepareWgInterface,
+  resolveOverlayConflict,
   type TunnelStatus,
   WgKeyError,
   wireGuardPrometheus,
@@ -58,6 +62,11 @@ Flags:
   --wg-keepalive <s>       persistent keepalive for configured peers (default 25; 0 = off)
   --wg-resync-ms <ms>      re-read the interface this often to converge (default 5000)
   --wg-prune               also remove peers this worker did not add
+  --overlay-cidr <ip/len>  instead of --overlay-ip: pick a free overlay address in this network
+                           (from the node id, skipping addresses live peers hold); when two
+                           live peers claim one address, the higher node id moves
+  --wg-set-address         with --wg-interface and --overlay-cidr: also set the picked address
+                           (ip/len) on the interface, and move it when the address moves
   --overlay-ip <text>      overlay IP to publish (default "")
   --label <k=v>            a label to publish (repeatable)
   --interval-ms <ms>       gossip interval (default 1000)
@@ -112,6 +121,8 @@ export interface WorkerOptions {
   readonly statusAddr: SocketAddr | undefined;
   /** `--keyring-file` */
   readonly keyringFile: string | undefined;
+  /** `--overlay-cidr` (then `selfInfo.overlayIp` is the first pick). */
+  readonly overlayCidr: OverlayCidr | undefined;
   /** The WireGuard flags, when `--wg-interface` is given. */
   readonly wireguard: WorkerWireGuardOptions | undefined;
   /** `--help` was given. */
@@ -138,6 +149,8 @@ export interface WorkerWireGuardOptions {
   readonly resyncMs: number;
   /** `--wg-prune` */
   readonly prune: boolean;
+  /** `--wg-set-address` */
+  readonly setAddress: boolean;
   /** `--wg-pubkey`, standard base64, when given (it must match the interface's key). */
   readonly pubkey: string | undefined;
   /** Whether `--wg-endpoint` was given (otherwise it is derived from the interface). */
@@ -178,8 +191,9 @@ const VALUE_FLAGS = new Set([
   "wg-private-key-file",
   "wg-keepalive",
   "wg-resync-ms",
+  "overlay-cidr",
 ]);
-const BOOL_FLAGS = new Set(["wg-prune"]);
+const BOOL_FLAGS = new Set(["wg-prune", "wg-set-address"]);
 
 function u64(flag: string, v: string): bigint {
   if (!U64.test(v) || BigInt(v) >= 1n << 64n) {
@@ -243,6 +257,7 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
       statusAddr: undefined,
       keyringFile: undefined,
       wireguard: undefined,
+      overlayCidr: undefined,
       help,
     };
   }
@@ -295,7 +310,8 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
   const wgInterface = one("wg-interface");
   let wireguard: WorkerWireGuardOptions | undefined;
   if (wgInterface === undefined) {
-    for (const f of ["wg-private-key-file", "wg-keepalive", "wg-resync-ms", "wg-prune"]) {
+    const wgOnly = ["wg-private-key-file", "wg-keepalive", "wg-resync-ms", "wg-prune"];
+    for (const f of [...wgOnly, "wg-set-address"]) {
       if (values.has(f)) throw new UsageError(`--${f} needs --wg-interface`);
     }
   } else {
@@ -333,9 +349,29 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
       keepaliveSeconds: Number(kaText),
       resyncMs,
       prune: values.has("wg-prune"),
+      setAddress: values.has("wg-set-address"),
       pubkey,
       endpointGiven: values.has("wg-endpoint"),
     };
+  }
+  const cidrText = one("overlay-cidr");
+  let overlayCidr: OverlayCidr | undefined;
+  let overlayIp = one("overlay-ip") ?? "";
+  if (cidrText !== undefined) {
+    if (values.has("overlay-ip")) {
+      throw new UsageError("--overlay-cidr and --overlay-ip exclude each other");
+    }
+    try {
+      overlayCidr = parseOverlayCidr(cidrText);
+    } catch (e) {
+      throw new UsageError(
+        `--overlay-cidr must be a network ip/len such as 10.42.0.0/16, got ` +
+          `${JSON.stringify(cidrText)} (${(e as Error).message})`,
+      );
+    }
+    overlayIp = pickOverlayIp(overlayCidr, nodeId, new Set());
+  } else if (values.has("wg-set-address")) {
+    throw new UsageError("--wg-set-address needs --overlay-cidr (the address length)");
   }
   return {
     nodeId,
@@ -347,7 +383,7 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
       nodeId,
       wgPubkey: one("wg-pubkey") ?? "",
       wgEndpoint,
-      overlayIp: one("overlay-ip") ?? "",
+      overlayIp,
       labels,
     }),
     intervalMs,
@@ -356,6 +392,7 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
     statusAddr,
     keyringFile: one("keyring-file"),
     wireguard,
+    overlayCidr,
     help,
   };
 }
@@ -640,13 +677,46 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     });
   };
   if (wgo !== undefined) Deno.addSignalListener("SIGHUP", rotate);
+  const cidr = opts.overlayCidr;
+  const setAddress = wgo?.setAddress === true && cidr !== undefined;
+  const ipAddr = async (op: "add" | "del", ip: string) => {
+    const args = ["addr", op, `${ip}/${cidr!.prefix}`, "dev", wgo!.interface];
+    const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output()
+      .catch((e: Error) => ({ success: false, stderr: new TextEncoder().encode(e.message) }));
+    const err = new TextDecoder().decode(out.stderr).trim();
+    if (!out.success && !(op === "add" && err.includes("File exists"))) {
+      console.error(`hearsay worker: ip ${args.join(" ")} failed: ${err}`);
+    }
+  };
+  if (setAddress) await ipAddr("add", selfInfo.overlayIp);
+  let moving = Promise.resolve();
+  const checkAddress = () => {
+    if (cidr === undefined) return;
+    moving = moving.then(async () => {
+      const current = pool.selfInfo();
+      const next = resolveOverlayConflict(cidr, opts.nodeId, current.overlayIp, pool.peers());
+      if (next === undefined) return;
+      console.error(
+        `hearsay worker: overlay address ${current.overlayIp} is claimed by a lower node id; ` +
+          `moving to ${next}`,
+      );
+      if (setAddress) await ipAddr("add", next);
+      pool.announceSelf({ ...current, overlayIp: next });
+      wg?.setSelf({ overlayIp: next });
+      if (setAddress) await ipAddr("del", current.overlayIp);
+    });
+  };
   const printing = (async () => {
-    for await (const e of pool.subscribe()) write(tty ? readable(e) : eventToJsonLine(e));
+    for await (const e of pool.subscribe()) {
+      write(tty ? readable(e) : eventToJsonLine(e));
+      checkAddress();
+    }
   })();
   await stopped;
   for (const s of signals) Deno.removeSignalListener(s, stop);
   if (wgo !== undefined) Deno.removeSignalListener("SIGHUP", rotate);
   await rotating;
+  await moving;
   await wg?.close();
   await pool.close();
   await printing;

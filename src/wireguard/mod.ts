@@ -64,3 +64,10 @@ export {
   type WgInterfaceInfo,
 } from "./interface.ts";
 export { wireGuardPrometheus } from "./metrics.ts";
+export {
+  inOverlayCidr,
+  type OverlayCidr,
+  parseOverlayCidr,
+  pickOverlayIp,
+  resolveOverlayConflict,
+} from "./address.ts";
