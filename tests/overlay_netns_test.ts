@@ -16,6 +16,7 @@
  */
 import assert from "node:assert/strict";
 import { readLines } from "../sim/lines.ts";
+import { parseOverlayCidr, pickOverlayIp } from "../src/wireguard/mod.ts";
 
 const WORKER = new URL("../src/cli/worker.ts", import.meta.url).pathname;
 const TAG = `hw${Deno.pid}`;
@@ -124,7 +125,12 @@ class Lab {
     await this.#ns(this.hub);
     await run("ip", ["-n", this.hub, "link", "add", "br0", "type", "bridge"]);
     await run("ip", ["-n", this.hub, "link", "set", "br0", "up"]);
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < count; i++) await this.addHost(i, true);
+  }
+
+  /** Adds host `i` (a, b, c...) with wireguard-go; its overlay address only when asked. */
+  async addHost(i: number, withAddress: boolean): Promise<Host> {
+    {
       const name = String.fromCharCode(97 + i);
       const host: Host = {
         name,
@@ -161,9 +167,12 @@ class Lab {
         return await succeeds("ip", ["netns", "exec", host.ns, "wg", "show", host.iface]);
       }, 5_000);
       await run("ip", ["netns", "exec", host.ns, "wg", "set", host.iface, "listen-port", "51820"]);
-      await run("ip", ["-n", host.ns, "addr", "add", `${host.overlay}/24`, "dev", host.iface]);
+      if (withAddress) {
+        await run("ip", ["-n", host.ns, "addr", "add", `${host.overlay}/24`, "dev", host.iface]);
+      }
       await run("ip", ["-n", host.ns, "link", "set", host.iface, "up"]);
       this.hosts.push(host);
+      return host;
     }
   }
 
@@ -172,21 +181,20 @@ class Lab {
     this.#namespaces.push(ns);
   }
 
-  start(h: Host, extra: string[] = []): Proc {
+  start(h: Host, extra: string[] = [], nodeId = String(h.name.charCodeAt(0) - 96)): Proc {
     const seeds = this.hosts.filter((o) => o !== h).flatMap((o) => ["--seed", `${o.ip}:7946`]);
     const w = new Proc(h.ns, Deno.execPath(), [
       "run",
       "-A",
       WORKER,
       "--node-id",
-      String(h.name.charCodeAt(0) - 96),
+      nodeId,
       "--listen",
       `${h.ip}:7946`,
       ...seeds,
       "--cluster-id",
       TAG,
-      "--overlay-ip",
-      h.overlay,
+      ...(extra.includes("--overlay-cidr") ? [] : ["--overlay-ip", h.overlay]),
       "--wg-interface",
       h.iface,
       "--wg-private-key-file",
@@ -300,6 +308,11 @@ Deno.test({
       await until("a pings c again", () => lab.ping(a, c, "0.1"));
       step(`c restarted: joined -> first ping answered in ${Date.now() - joinedAt()!} ms`);
       await until("c pings b", () => lab.ping(c, b));
+      // (c's interface kept b from c's previous run; wait until c's new worker manages it.)
+      await until(
+        "c's worker sees b",
+        () => lab.workers.get("c")!.stdout.some((l) => /"event":"joined","node_id":2,/.test(l)),
+      );
       assert.equal(await lab.publicKey(c), keyC);
 
       // Graceful stop: removed at once.
@@ -410,6 +423,32 @@ Deno.test({
         for (const h of hostile) h.kill("SIGKILL");
         await Promise.all(hostile.map((h) => h.done));
       }
+      // --overlay-cidr: host d's node id is chosen so that its first pick is a's address; the
+      // higher id (d) must move, set its new address on its interface, and mesh.
+      const cidr = parseOverlayCidr("10.215.0.0/24");
+      let clash = 100n;
+      while (pickOverlayIp(cidr, clash, new Set()) !== a.overlay) clash++;
+      const d = await lab.addHost(3, false);
+      const wd = lab.start(d, ["--overlay-cidr", cidr.text, "--wg-set-address"], String(clash));
+      let moved = "";
+      await until("d moves off a's overlay address", () => {
+        moved = [...wd.stderr.matchAll(/moving to (\S+)/g)].at(-1)?.[1] ?? "";
+        return moved !== "";
+      });
+      assert.notEqual(moved, a.overlay);
+      const pingIp = (from: Host, ip: string) =>
+        succeeds("ip", ["netns", "exec", from.ns, "ping", "-c", "1", "-W", "1", ip]);
+      await until(
+        "a pings d's new address and d pings a",
+        async () =>
+          (await pingIp(a, moved)) && (await pingIp(d, a.overlay)) && (await lab.ping(a, b)),
+      );
+      moved = [...wd.stderr.matchAll(/moving to (\S+)/g)].at(-1)![1]!;
+      const addrs = await run("ip", ["-n", d.ns, "addr", "show", "dev", d.iface]);
+      assert.ok(addrs.includes(`${moved}/24`), `${addrs}\n${wd.stderr}`);
+      assert.ok(!lab.workers.get("a")!.stderr.includes("moving to"), "a kept its address");
+      step(`overlay-cidr clash: worker ${clash} moved from ${a.overlay} to ${moved}, meshed`);
+
       const tunnelLines = lab.workers.get("a")!.stdout.filter((l) => l.includes('"tunnel"'));
       assert.ok(tunnelLines.some((l) => l.includes('"up":true')), tunnelLines.join("\n"));
       console.log(log.join("\n"));
