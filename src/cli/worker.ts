@@ -700,10 +700,12 @@ export async function runWorker(args: readonly string[]): Promise<number> {
         `hearsay worker: overlay address ${current.overlayIp} is claimed by a lower node id; ` +
           `moving to ${next}`,
       );
+      // Delete first: removing a primary IPv4 address also removes the secondaries of its
+      // subnet (unless promote_secondaries is set), so adding first could lose the new one.
+      if (setAddress) await ipAddr("del", current.overlayIp);
       if (setAddress) await ipAddr("add", next);
       pool.announceSelf({ ...current, overlayIp: next });
       wg?.setSelf({ overlayIp: next });
-      if (setAddress) await ipAddr("del", current.overlayIp);
     });
   };
   const printing = (async () => {
