@@ -23,6 +23,19 @@ import { KeyringError, loadKeyringFile } from "../transport/keyring.ts";
 import { EncryptedTransport } from "../transport/encrypted.ts";
 import { bindUdp } from "../transport/udp.ts";
 import type { SocketAddr } from "../common/types.ts";
+import {
+  CommandWgRunner,
+  type OverlayCidr,
+  parseOverlayCidr,
+  parseWgKey,
+  pickOverlayIp,
+  prepareWgInterface,
+  resolveOverlayConflict,
+  type TunnelStatus,
+  WgKeyError,
+  wireGuardPrometheus,
+  WireGuardReconciler,
+} from "../wireguard/mod.ts";
 
 /** The worker's `--help` text.
  *
@@ -44,8 +57,23 @@ Flags:
                            when --listen is 0.0.0.0 or ::)
   --seed <host:port>       a pool member to contact (repeatable)
   --cluster-id <text>      pools with other ids are ignored (default "default-cluster")
-  --wg-pubkey <text>       WireGuard public key to publish (default "")
-  --wg-endpoint <ip:port>  WireGuard UDP endpoint to publish (default 0.0.0.0:0)
+  --wg-pubkey <text>       WireGuard public key to publish (default "", or with --wg-interface
+                           the interface's key, which it must then match)
+  --wg-endpoint <ip:port>  WireGuard UDP endpoint to publish (default 0.0.0.0:0, or with
+                           --wg-interface the advertise IP and the interface's listen port)
+  --wg-interface <name>    keep this WireGuard interface's peers equal to the pool's live
+                           peers (allowed IPs overlay_ip/32 or /128), with the wg tool
+  --wg-private-key-file <path>
+                           set the interface's private key from this file (created, mode
+                           0600, when missing); SIGHUP re-reads it (key rotation)
+  --wg-keepalive <s>       persistent keepalive for configured peers (default 25; 0 = off)
+  --wg-resync-ms <ms>      re-read the interface this often to converge (default 5000)
+  --wg-prune               also remove peers this worker did not add
+  --overlay-cidr <ip/len>  instead of --overlay-ip: pick a free overlay address in this network
+                           (from the node id, skipping addresses live peers hold); when two
+                           live peers claim one address, the higher node id moves
+  --wg-set-address         with --wg-interface and --overlay-cidr: also set the picked address
+                           (ip/len) on the interface, and move it when the address moves
   --overlay-ip <text>      overlay IP to publish (default "")
   --label <k=v>            a label to publish (repeatable)
   --interval-ms <ms>       gossip interval (default 1000)
@@ -63,6 +91,8 @@ Flags:
 Output: one JSON line per topology event on stdout, e.g.
   {"event":"joined","node_id":2,"wg_pubkey":"","wg_endpoint":"0.0.0.0:0","overlay_ip":"","labels":{}}
   {"event":"left","node_id":2,"reason":"failed"}
+  with --wg-interface also, when a tunnel goes up or down:
+  {"event":"tunnel","node_id":2,"up":true,"handshake_age_seconds":3}
 SIGINT or SIGTERM leaves the pool gracefully (peers see "left" at once) and exits 0.
 A bad flag or value prints one line to stderr and exits 2.`;
 
@@ -98,8 +128,40 @@ export interface WorkerOptions {
   readonly statusAddr: SocketAddr | undefined;
   /** `--keyring-file` */
   readonly keyringFile: string | undefined;
+  /** `--overlay-cidr` (then `selfInfo.overlayIp` is the first pick). */
+  readonly overlayCidr: OverlayCidr | undefined;
+  /** The WireGuard flags, when `--wg-interface` is given. */
+  readonly wireguard: WorkerWireGuardOptions | undefined;
   /** `--help` was given. */
   readonly help: boolean;
+}
+
+/** The worker's WireGuard flags.
+ *
+ * @example
+ * ```ts
+ * import { parseWorkerArgs } from "./worker.ts";
+ * const opts = parseWorkerArgs(["--node-id", "7", "--wg-interface", "wg0", "--wg-prune"]);
+ * console.log(opts.wireguard); // { interface: "wg0", ..., keepaliveSeconds: 25, prune: true, ... }
+ * ```
+ */
+export interface WorkerWireGuardOptions {
+  /** `--wg-interface` */
+  readonly interface: string;
+  /** `--wg-private-key-file` */
+  readonly privateKeyFile: string | undefined;
+  /** `--wg-keepalive` */
+  readonly keepaliveSeconds: number;
+  /** `--wg-resync-ms` */
+  readonly resyncMs: number;
+  /** `--wg-prune` */
+  readonly prune: boolean;
+  /** `--wg-set-address` */
+  readonly setAddress: boolean;
+  /** `--wg-pubkey`, standard base64, when given (it must match the interface's key). */
+  readonly pubkey: string | undefined;
+  /** Whether `--wg-endpoint` was given (otherwise it is derived from the interface). */
+  readonly endpointGiven: boolean;
 }
 
 /** A bad command line; the message is the one line the worker prints.
@@ -132,7 +194,13 @@ const VALUE_FLAGS = new Set([
   "generation",
   "status-addr",
   "keyring-file",
+  "wg-interface",
+  "wg-private-key-file",
+  "wg-keepalive",
+  "wg-resync-ms",
+  "overlay-cidr",
 ]);
+const BOOL_FLAGS = new Set(["wg-prune", "wg-set-address"]);
 
 function u64(flag: string, v: string): bigint {
   if (!U64.test(v) || BigInt(v) >= 1n << 64n) {
@@ -170,6 +238,12 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
     const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
     if (m === null) throw new UsageError(`unexpected argument ${JSON.stringify(arg)} (see --help)`);
     const name = m[1]!;
+    if (BOOL_FLAGS.has(name)) {
+      if (m[2] !== undefined) throw new UsageError(`--${name} takes no value`);
+      if (values.has(name)) throw new UsageError(`--${name} given twice`);
+      values.set(name, [""]);
+      continue;
+    }
     if (!VALUE_FLAGS.has(name)) throw new UsageError(`unknown flag --${name} (see --help)`);
     let value = m[2];
     if (value === undefined) {
@@ -197,6 +271,8 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
       generationId: undefined,
       statusAddr: undefined,
       keyringFile: undefined,
+      wireguard: undefined,
+      overlayCidr: undefined,
       help,
     };
   }
@@ -246,6 +322,72 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
       throw new UsageError(`--status-addr must be a loopback address, got ${statusText}`);
     }
   }
+  const wgInterface = one("wg-interface");
+  let wireguard: WorkerWireGuardOptions | undefined;
+  if (wgInterface === undefined) {
+    const wgOnly = ["wg-private-key-file", "wg-keepalive", "wg-resync-ms", "wg-prune"];
+    for (const f of [...wgOnly, "wg-set-address"]) {
+      if (values.has(f)) throw new UsageError(`--${f} needs --wg-interface`);
+    }
+  } else {
+    if (!/^[A-Za-z0-9_.=+-]{1,15}$/.test(wgInterface)) {
+      throw new UsageError(
+        `--wg-interface must be an interface name of 1 to 15 characters [A-Za-z0-9_.=+-], ` +
+          `got ${JSON.stringify(wgInterface)}`,
+      );
+    }
+    const kaText = one("wg-keepalive") ?? "25";
+    if (!/^[0-9]{1,5}$/.test(kaText) || Number(kaText) > 65_535) {
+      throw new UsageError(
+        `--wg-keepalive must be seconds in 0..65535 (0 = off), got ${JSON.stringify(kaText)}`,
+      );
+    }
+    const resyncText = one("wg-resync-ms") ?? "5000";
+    const resyncMs = Number(resyncText);
+    if (!/^[0-9]+$/.test(resyncText) || resyncMs < 100 || resyncMs > 3_600_000) {
+      throw new UsageError(
+        `--wg-resync-ms must be an integer in 100..3600000, got ${JSON.stringify(resyncText)}`,
+      );
+    }
+    const pk = one("wg-pubkey");
+    let pubkey: string | undefined;
+    if (pk !== undefined) {
+      try {
+        pubkey = parseWgKey(pk);
+      } catch (e) {
+        throw new UsageError(`--wg-pubkey: ${(e as WgKeyError).message}`);
+      }
+    }
+    wireguard = {
+      interface: wgInterface,
+      privateKeyFile: one("wg-private-key-file"),
+      keepaliveSeconds: Number(kaText),
+      resyncMs,
+      prune: values.has("wg-prune"),
+      setAddress: values.has("wg-set-address"),
+      pubkey,
+      endpointGiven: values.has("wg-endpoint"),
+    };
+  }
+  const cidrText = one("overlay-cidr");
+  let overlayCidr: OverlayCidr | undefined;
+  let overlayIp = one("overlay-ip") ?? "";
+  if (cidrText !== undefined) {
+    if (values.has("overlay-ip")) {
+      throw new UsageError("--overlay-cidr and --overlay-ip exclude each other");
+    }
+    try {
+      overlayCidr = parseOverlayCidr(cidrText);
+    } catch (e) {
+      throw new UsageError(
+        `--overlay-cidr must be a network ip/len such as 10.42.0.0/16, got ` +
+          `${JSON.stringify(cidrText)} (${(e as Error).message})`,
+      );
+    }
+    overlayIp = pickOverlayIp(overlayCidr, nodeId, new Set());
+  } else if (values.has("wg-set-address")) {
+    throw new UsageError("--wg-set-address needs --overlay-cidr (the address length)");
+  }
   return {
     nodeId,
     listen,
@@ -256,7 +398,7 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
       nodeId,
       wgPubkey: one("wg-pubkey") ?? "",
       wgEndpoint,
-      overlayIp: one("overlay-ip") ?? "",
+      overlayIp,
       labels,
     }),
     intervalMs,
@@ -264,6 +406,8 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
     generationId: gen === undefined ? undefined : u64("generation", gen),
     statusAddr,
     keyringFile: one("keyring-file"),
+    wireguard,
+    overlayCidr,
     help,
   };
 }
@@ -291,7 +435,39 @@ function readable(e: TopologyEvent): string {
     `overlay=${p.overlayIp || "-"}${labels ? ` labels=${labels}` : ""}`;
 }
 
-function prometheus(pool: GossipPool, encryption: EncryptedTransport | undefined): string {
+function tunnelJsonLine(t: TunnelStatus): string {
+  return `{"event":"tunnel","node_id":${t.nodeId},"up":${t.up},"handshake_age_seconds":${
+    t.handshakeAgeSeconds ?? null
+  }}`;
+}
+
+function readableTunnel(t: TunnelStatus): string {
+  const time = new Date().toISOString().slice(11, 23);
+  const hs = t.handshakeAgeSeconds === undefined
+    ? "no handshake"
+    : `handshake ${t.handshakeAgeSeconds} s ago`;
+  return `${time}  tunnel   worker ${t.nodeId} ${t.up ? "up" : "down"}  ` +
+    `overlay=${t.allowedIp} via ${t.endpoint ?? "-"} (${hs})`;
+}
+
+/** A peer's /peers entry: its PeerInfo JSON, plus its tunnel when WireGuard is on. */
+function peerJson(peer: PeerInfo, wg: WireGuardReconciler | undefined): string {
+  const json = peerInfoToJson(peer);
+  if (wg === undefined) return json;
+  const t = wg.tunnels().find((x) => x.nodeId === peer.nodeId);
+  const refused = wg.refused.find((r) => r.nodeId === peer.nodeId);
+  const tunnel = `{"configured":${t !== undefined},"up":${t?.up ?? false},` +
+    `"handshake_age_seconds":${t?.handshakeAgeSeconds ?? null},"refused":${
+      refused === undefined ? null : JSON.stringify(refused.reason)
+    }}`;
+  return `${json.slice(0, -1)},"tunnel":${tunnel}}`;
+}
+
+function prometheus(
+  pool: GossipPool,
+  encryption: EncryptedTransport | undefined,
+  wg: WireGuardReconciler | undefined,
+): string {
   const m = pool.metrics();
   const live = pool.peers().length;
   const all = pool.peers({ includeDead: true }).length;
@@ -339,6 +515,7 @@ function prometheus(pool: GossipPool, encryption: EncryptedTransport | undefined
     "# HELP hearsay_malformed_peer_infos_total Malformed PeerInfo values seen from peers.",
     "# TYPE hearsay_malformed_peer_infos_total counter",
     `hearsay_malformed_peer_infos_total ${pool.malformedPeerInfos}`,
+    ...(wg === undefined ? [] : [wireGuardPrometheus(wg)]),
   ];
   return lines.join("\n") + "\n";
 }
@@ -376,6 +553,46 @@ export async function runWorker(args: readonly string[]): Promise<number> {
       return e instanceof KeyringError ? 2 : 1;
     }
   }
+  const wgo = opts.wireguard;
+  let selfInfo = opts.selfInfo;
+  if (wgo !== undefined) {
+    let iface;
+    try {
+      iface = await prepareWgInterface(wgo.interface, {
+        runner: new CommandWgRunner(),
+        ...(wgo.privateKeyFile !== undefined ? { privateKeyFile: wgo.privateKeyFile } : {}),
+      });
+    } catch (e) {
+      await transport?.close();
+      console.error(`hearsay worker: --wg-interface ${wgo.interface}: ${(e as Error).message}`);
+      return e instanceof WgKeyError ? 2 : 1;
+    }
+    if (wgo.pubkey !== undefined && wgo.pubkey !== iface.publicKey) {
+      await transport?.close();
+      console.error(
+        `hearsay worker: --wg-pubkey ${wgo.pubkey} does not match the public key of ` +
+          `${wgo.interface}, ${iface.publicKey} (leave --wg-pubkey out to publish the interface's)`,
+      );
+      return 2;
+    }
+    let wgEndpoint = selfInfo.wgEndpoint;
+    if (!wgo.endpointGiven) {
+      const ip = parseSocketAddr(opts.advertise ?? opts.listen).ip;
+      if (ip === "0.0.0.0" || ip === "::" || iface.listenPort === 0) {
+        await transport?.close();
+        console.error(
+          `hearsay worker: cannot derive --wg-endpoint: ${
+            iface.listenPort === 0
+              ? `${wgo.interface} has no listen port`
+              : `the gossip address ${ip} is unspecified`
+          }; give --wg-endpoint ip:port (or --advertise)`,
+        );
+        return 2;
+      }
+      wgEndpoint = formatSocketAddr({ ip, port: iface.listenPort });
+    }
+    selfInfo = validatePeerInfo({ ...selfInfo, wgPubkey: iface.publicKey, wgEndpoint });
+  }
   let pool: GossipPool;
   try {
     pool = await GossipPool.start({
@@ -383,7 +600,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
       gossipListen: opts.listen,
       seeds: opts.seeds,
       clusterId: opts.clusterId,
-      selfInfo: opts.selfInfo,
+      selfInfo,
       gossipIntervalMs: opts.intervalMs,
       failureDetector: { initialIntervalMs: opts.initialIntervalMs },
       ...(opts.advertise !== undefined ? { advertiseAddr: opts.advertise } : {}),
@@ -398,6 +615,39 @@ export async function runWorker(args: readonly string[]): Promise<number> {
   const tty = Deno.stdout.isTerminal();
   const out = new TextEncoder();
   const write = (line: string) => Deno.stdout.writeSync(out.encode(line + "\n"));
+  let wg: WireGuardReconciler | undefined;
+  if (wgo !== undefined) {
+    const upNow = new Map<bigint, boolean>();
+    const reconciler: WireGuardReconciler = new WireGuardReconciler({
+      interface: wgo.interface,
+      keepaliveSeconds: wgo.keepaliveSeconds,
+      prune: wgo.prune,
+      resyncIntervalMs: wgo.resyncMs,
+      selfPublicKey: selfInfo.wgPubkey,
+      ...(selfInfo.overlayIp !== "" ? { selfOverlayIp: selfInfo.overlayIp } : {}),
+      onWarning: (m) => console.error(`hearsay worker: wireguard: ${m}`),
+      onRun: () => {
+        const seen = new Set<bigint>();
+        for (const t of reconciler.tunnels()) {
+          seen.add(t.nodeId);
+          if (upNow.get(t.nodeId) === t.up) continue;
+          if (!t.up && !upNow.has(t.nodeId)) {
+            upNow.set(t.nodeId, false); // a new tunnel still down: nothing to say yet
+            continue;
+          }
+          upNow.set(t.nodeId, t.up);
+          write(tty ? readableTunnel(t) : tunnelJsonLine(t));
+        }
+        for (const id of upNow.keys()) if (!seen.has(id)) upNow.delete(id);
+      },
+    });
+    wg = reconciler;
+    reconciler.follow(pool);
+    console.error(
+      `hearsay worker ${opts.nodeId}: WireGuard ${wgo.interface} key ${selfInfo.wgPubkey} ` +
+        `endpoint ${selfInfo.wgEndpoint}`,
+    );
+  }
   console.error(
     `hearsay worker ${opts.nodeId} gossiping on ${pool.gossipAddr}, cluster ${pool.clusterId}`,
   );
@@ -413,11 +663,11 @@ export async function runWorker(args: readonly string[]): Promise<number> {
       const path = new URL(req.url).pathname;
       if (req.method !== "GET") return new Response("method not allowed\n", { status: 405 });
       if (path === "/peers") {
-        const body = `[${p.peers().map(peerInfoToJson).join(",")}]`;
+        const body = `[${p.peers().map((peer) => peerJson(peer, wg)).join(",")}]`;
         return new Response(body, { headers: { "content-type": "application/json" } });
       }
       if (path === "/metrics") {
-        return new Response(prometheus(p, transport), {
+        return new Response(prometheus(p, transport, wg), {
           headers: { "content-type": "text/plain; version=0.0.4" },
         });
       }
@@ -427,11 +677,71 @@ export async function runWorker(args: readonly string[]): Promise<number> {
   const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, stop);
+  let rotating = Promise.resolve();
+  const rotate = () => {
+    rotating = rotating.then(async () => {
+      if (wgo === undefined || wg === undefined) return;
+      try {
+        const iface = await prepareWgInterface(wgo.interface, {
+          ...(wgo.privateKeyFile !== undefined ? { privateKeyFile: wgo.privateKeyFile } : {}),
+        });
+        const current = pool.selfInfo();
+        if (iface.publicKey === current.wgPubkey) {
+          console.error(`hearsay worker: SIGHUP: key of ${wgo.interface} unchanged`);
+          return;
+        }
+        wg.setSelf({ publicKey: iface.publicKey });
+        pool.announceSelf({ ...current, wgPubkey: iface.publicKey });
+        console.error(`hearsay worker: SIGHUP: ${wgo.interface} key rotated to ${iface.publicKey}`);
+      } catch (e) {
+        console.error(`hearsay worker: SIGHUP: key rotation failed: ${(e as Error).message}`);
+      }
+    });
+  };
+  if (wgo !== undefined) Deno.addSignalListener("SIGHUP", rotate);
+  const cidr = opts.overlayCidr;
+  const setAddress = wgo?.setAddress === true && cidr !== undefined;
+  const ipAddr = async (op: "add" | "del", ip: string) => {
+    const args = ["addr", op, `${ip}/${cidr!.prefix}`, "dev", wgo!.interface];
+    const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output()
+      .catch((e: Error) => ({ success: false, stderr: new TextEncoder().encode(e.message) }));
+    const err = new TextDecoder().decode(out.stderr).trim();
+    if (!out.success && !(op === "add" && err.includes("File exists"))) {
+      console.error(`hearsay worker: ip ${args.join(" ")} failed: ${err}`);
+    }
+  };
+  if (setAddress) await ipAddr("add", selfInfo.overlayIp);
+  let moving = Promise.resolve();
+  const checkAddress = () => {
+    if (cidr === undefined) return;
+    moving = moving.then(async () => {
+      const current = pool.selfInfo();
+      const next = resolveOverlayConflict(cidr, opts.nodeId, current.overlayIp, pool.peers());
+      if (next === undefined) return;
+      console.error(
+        `hearsay worker: overlay address ${current.overlayIp} is claimed by a lower node id; ` +
+          `moving to ${next}`,
+      );
+      // Delete first: removing a primary IPv4 address also removes the secondaries of its
+      // subnet (unless promote_secondaries is set), so adding first could lose the new one.
+      if (setAddress) await ipAddr("del", current.overlayIp);
+      if (setAddress) await ipAddr("add", next);
+      pool.announceSelf({ ...current, overlayIp: next });
+      wg?.setSelf({ overlayIp: next });
+    });
+  };
   const printing = (async () => {
-    for await (const e of pool.subscribe()) write(tty ? readable(e) : eventToJsonLine(e));
+    for await (const e of pool.subscribe()) {
+      write(tty ? readable(e) : eventToJsonLine(e));
+      checkAddress();
+    }
   })();
   await stopped;
   for (const s of signals) Deno.removeSignalListener(s, stop);
+  if (wgo !== undefined) Deno.removeSignalListener("SIGHUP", rotate);
+  await rotating;
+  await moving;
+  await wg?.close();
   await pool.close();
   await printing;
   await server?.shutdown();

@@ -1,0 +1,73 @@
+/**
+ * How the reconciler runs `wg`: an argv array, never a shell. A small interface, so tests can
+ * record the invocations instead of running them.
+ *
+ * @module
+ */
+import { WgCommandError } from "./errors.ts";
+
+/** What one `wg` invocation gave back. */
+export interface WgResult {
+  /** Exit code. */
+  readonly code: number;
+  /** Standard output. */
+  readonly stdout: string;
+  /** Standard error. */
+  readonly stderr: string;
+}
+
+/** Runs `wg` with an argv (without the program name). */
+export interface WgRunner {
+  /** Runs `wg ...args` and resolves with its result (a non-zero code is not a rejection). */
+  run(args: readonly string[]): Promise<WgResult>;
+}
+
+/** Runs the real `wg` with `Deno.Command` (needs `--allow-run`; changing an interface needs
+ * root or CAP_NET_ADMIN).
+ *
+ * @example
+ * ```ts
+ * import { CommandWgRunner } from "./mod.ts";
+ * const wg = new CommandWgRunner({ command: "wg" });
+ * console.log(wg.command); // wg
+ * ```
+ */
+export class CommandWgRunner implements WgRunner {
+  /** The program run. */
+  readonly command: string;
+  /** Creates a runner for `command` (default `wg`, found on PATH). */
+  constructor(options: { command?: string } = {}) {
+    this.command = options.command ?? "wg";
+  }
+  /** Runs it; a program that cannot be started rejects with a {@link WgCommandError}. */
+  async run(args: readonly string[]): Promise<WgResult> {
+    let out: Deno.CommandOutput;
+    try {
+      out = await new Deno.Command(this.command, {
+        args: [...args],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    } catch (e) {
+      throw new WgCommandError(args, -1, `cannot run ${this.command}: ${(e as Error).message}`);
+    }
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  }
+}
+
+/** Runs `wg`, throwing a {@link WgCommandError} unless it exits 0; returns its stdout.
+ *
+ * @example
+ * ```ts
+ * import { runWg, type WgRunner } from "./mod.ts";
+ * const fake: WgRunner = { run: () => Promise.resolve({ code: 0, stdout: "ok\n", stderr: "" }) };
+ * console.log(await runWg(fake, ["show", "wg0", "public-key"])); // "ok\n"
+ * ```
+ */
+export async function runWg(runner: WgRunner, args: readonly string[]): Promise<string> {
+  const r = await runner.run(args);
+  if (r.code !== 0) throw new WgCommandError(args, r.code, r.stderr);
+  return r.stdout;
+}
