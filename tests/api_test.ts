@@ -62,6 +62,14 @@ const ENTRY_POINTS: Readonly<Record<string, readonly string[]>> = {
     "KeyringError",
   ],
   "./pool": ["GossipPool", "PeerInfo", "workerKey", "parseWorkerKey", "decodePeerInfo"],
+  "./wireguard": [
+    "WireGuardReconciler",
+    "planReconcile",
+    "wgSetArgs",
+    "parseWgDump",
+    "parseWgKey",
+    "WgCommandError",
+  ],
   "./worker": ["runWorker", "parseWorkerArgs", "WorkerOptions"],
 };
 
