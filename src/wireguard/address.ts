@@ -9,7 +9,15 @@ import type { PeerInfo } from "../pool/peer_info.ts";
 import { ConfigError } from "../common/errors.ts";
 import { formatIp, parseIp } from "../common/socket_addr.ts";
 
-/** A parsed overlay network. */
+/** A parsed overlay network.
+ *
+ * @example
+ * ```ts
+ * import { type OverlayCidr, parseOverlayCidr } from "./mod.ts";
+ * const c: OverlayCidr = parseOverlayCidr("fd42::/64");
+ * console.log(c.text, c.prefix, c.network.length); // fd42::/64 64 16
+ * ```
+ */
 export interface OverlayCidr {
   /** The network address bytes (4 or 16). */
   readonly network: Uint8Array;

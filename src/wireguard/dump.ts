@@ -7,7 +7,18 @@
 import { WgCommandError } from "./errors.ts";
 import { formatSocketAddr, parseSocketAddr } from "../common/socket_addr.ts";
 
-/** One peer as the interface holds it. */
+/** One peer as the interface holds it.
+ *
+ * @example
+ * ```ts
+ * import { parseWgDump, type WgPeerState } from "./mod.ts";
+ * const text = "PRIV\tPUB=\t51820\toff\n" +
+ *   "PEER=\t(none)\t(none)\t10.42.0.2/32,10.42.1.0/24\t0\t1000\t2000\toff\n";
+ * const p: WgPeerState = parseWgDump(text).peers.get("PEER=")!;
+ * console.log(p.endpoint, p.allowedIps, p.rxBytes, p.txBytes, p.persistentKeepalive);
+ * // undefined ["10.42.0.2/32", "10.42.1.0/24"] 1000 2000 0
+ * ```
+ */
 export interface WgPeerState {
   /** Public key, standard base64. */
   readonly publicKey: string;
@@ -25,7 +36,15 @@ export interface WgPeerState {
   readonly persistentKeepalive: number;
 }
 
-/** What an interface holds, from `wg show <if> dump`. The private key is not kept. */
+/** What an interface holds, from `wg show <if> dump`. The private key is not kept.
+ *
+ * @example
+ * ```ts
+ * import { parseWgDump, type WgInterfaceState } from "./mod.ts";
+ * const s: WgInterfaceState = parseWgDump("(none)\t(none)\t0\toff\n"); // no key set yet
+ * console.log(s.publicKey, s.listenPort, s.peers.size); // undefined 0 0
+ * ```
+ */
 export interface WgInterfaceState {
   /** The interface's public key, or undefined when it has no private key yet. */
   readonly publicKey: string | undefined;

@@ -9,7 +9,19 @@ import { ensureWgPrivateKeyFile } from "./key.ts";
 import { CommandWgRunner, runWg, type WgRunner } from "./runner.ts";
 import { WgCommandError } from "./errors.ts";
 
-/** What {@link prepareWgInterface} found. */
+/** What {@link prepareWgInterface} found.
+ *
+ * @example
+ * ```ts
+ * import { prepareWgInterface, type WgInterfaceInfo, type WgRunner } from "./mod.ts";
+ * const pub = new Uint8Array(32).fill(1).toBase64();
+ * const runner: WgRunner = {
+ *   run: () => Promise.resolve({ code: 0, stderr: "", stdout: `(hidden)\t${pub}\t51821\toff\n` }),
+ * };
+ * const info: WgInterfaceInfo = await prepareWgInterface("wg0", { runner });
+ * console.log(info.publicKey === pub, info.listenPort); // true 51821
+ * ```
+ */
 export interface WgInterfaceInfo {
   /** The interface's public key, standard base64. */
   readonly publicKey: string;
@@ -17,7 +29,31 @@ export interface WgInterfaceInfo {
   readonly listenPort: number;
 }
 
-/** Options of {@link prepareWgInterface}. */
+/** Options of {@link prepareWgInterface}.
+ *
+ * @example
+ * ```ts
+ * import { prepareWgInterface, type PrepareWgInterfaceOptions, wgPublicKey } from "./mod.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.remove(path); // prepareWgInterface creates it with a fresh key
+ * let pub = "(none)";
+ * const calls: string[] = [];
+ * const options: PrepareWgInterfaceOptions = {
+ *   privateKeyFile: path,
+ *   runner: { // a fake wg that takes the key file given to `set` and reports its public key
+ *     async run(args) {
+ *       calls.push(args.slice(0, 3).join(" "));
+ *       if (args[0] === "set") pub = await wgPublicKey((await Deno.readTextFile(args[3]!)).trim());
+ *       const stdout = args[0] === "show" ? `(hidden)\t${pub}\t51820\toff\n` : "";
+ *       return { code: 0, stdout, stderr: "" };
+ *     },
+ *   },
+ * };
+ * const info = await prepareWgInterface("wg0", options);
+ * console.log(calls, info.publicKey === pub); // ["set wg0 private-key", "show wg0 dump"] true
+ * await Deno.remove(path);
+ * ```
+ */
 export interface PrepareWgInterfaceOptions {
   /** How to run `wg`; default the real one. */
   runner?: WgRunner;

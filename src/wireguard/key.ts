@@ -84,7 +84,20 @@ export function isWgKey(text: string): boolean {
   }
 }
 
-/** A WireGuard key pair in standard base64. */
+/** A WireGuard key pair in standard base64.
+ *
+ * @example
+ * ```ts
+ * import { wgKeyBytes, type WgKeyPair, wgPublicKey } from "./mod.ts";
+ * // RFC 7748 section 6.1, Alice's key pair.
+ * const privateKey = Uint8Array.fromHex(
+ *   "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+ * ).toBase64();
+ * const pair: WgKeyPair = { privateKey, publicKey: await wgPublicKey(privateKey) };
+ * console.log(wgKeyBytes(pair.publicKey).toHex());
+ * // 8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a
+ * ```
+ */
 export interface WgKeyPair {
   /** The private key (what `wg genkey` prints). */
   readonly privateKey: string;

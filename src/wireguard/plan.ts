@@ -20,6 +20,17 @@ import type { WgInterfaceState } from "./dump.ts";
  * - `overlay_ip_self`: the overlay IP is this node's own;
  * - `overlay_ip_conflict`: another live peer holds the same overlay IP (the peer already
  *   configured with it keeps it; between new ones the lowest node id does).
+ *
+ * @example
+ * ```ts
+ * import { parseWgDump, planReconcile, type RefusalReason } from "./mod.ts";
+ * const key = (n: number) => new Uint8Array(32).fill(n).toBase64();
+ * const plan = planReconcile([
+ *   { nodeId: 2n, wgPubkey: key(2), wgEndpoint: "0.0.0.0:51820", overlayIp: "10.42.0.2", labels: {} },
+ * ], parseWgDump("PRIV\t(none)\t51820\toff\n"));
+ * const reason: RefusalReason = plan.refused[0]!.reason;
+ * console.log(reason); // no_endpoint
+ * ```
  */
 export type RefusalReason =
   | "bad_key"
@@ -30,7 +41,16 @@ export type RefusalReason =
   | "overlay_ip_self"
   | "overlay_ip_conflict";
 
-/** Every {@link RefusalReason}, in a fixed order (for metrics). */
+/** Every {@link RefusalReason}, in a fixed order (for metrics).
+ *
+ * @example
+ * ```ts
+ * import { REFUSAL_REASONS, type RefusalReason } from "./mod.ts";
+ * const counts = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
+ * counts.bad_key++;
+ * console.log(REFUSAL_REASONS.length, REFUSAL_REASONS[0], counts.bad_key, counts.own_key); // 7 bad_key 1 0
+ * ```
+ */
 export const REFUSAL_REASONS: readonly RefusalReason[] = [
   "bad_key",
   "own_key",
@@ -41,7 +61,18 @@ export const REFUSAL_REASONS: readonly RefusalReason[] = [
   "overlay_ip_conflict",
 ];
 
-/** A PeerInfo that was not applied, and why. */
+/** A PeerInfo that was not applied, and why.
+ *
+ * @example
+ * ```ts
+ * import { desiredPeers, type Refusal } from "./mod.ts";
+ * const { refused } = desiredPeers([
+ *   { nodeId: 4n, wgPubkey: "nope", wgEndpoint: "10.0.0.4:51820", overlayIp: "10.42.0.4", labels: {} },
+ * ]);
+ * const r: Refusal = refused[0]!;
+ * console.log(r.nodeId, r.reason, r.detail.startsWith("invalid WireGuard key")); // 4n bad_key true
+ * ```
+ */
 export interface Refusal {
   /** The peer's node id. */
   readonly nodeId: bigint;
@@ -51,7 +82,19 @@ export interface Refusal {
   readonly detail: string;
 }
 
-/** A peer as the interface should hold it. */
+/** A peer as the interface should hold it.
+ *
+ * @example
+ * ```ts
+ * import { type DesiredPeer, desiredPeers } from "./mod.ts";
+ * const key = new Uint8Array(32).fill(2).toBase64();
+ * const { desired } = desiredPeers([
+ *   { nodeId: 2n, wgPubkey: key, wgEndpoint: "[FD00::2]:51820", overlayIp: "10.42.0.2", labels: {} },
+ * ]);
+ * const d: DesiredPeer = desired.get(key)!;
+ * console.log(d.nodeId, d.endpoint, d.allowedIp); // 2n [fd00::2]:51820 10.42.0.2/32
+ * ```
+ */
 export interface DesiredPeer {
   /** The node id that published it. */
   readonly nodeId: bigint;
@@ -63,7 +106,22 @@ export interface DesiredPeer {
   readonly allowedIp: string;
 }
 
-/** One peer entry of a `wg set` invocation: only the fields that must change are set. */
+/** One peer entry of a `wg set` invocation: only the fields that must change are set.
+ *
+ * @example
+ * ```ts
+ * import { parseWgDump, type PeerChange, planReconcile } from "./mod.ts";
+ * const key = (n: number) => new Uint8Array(32).fill(n).toBase64();
+ * const state = parseWgDump(
+ *   `PRIV\t${key(1)}\t51820\toff\n` +
+ *     `${key(2)}\t(none)\t10.0.0.2:51820\t10.42.0.2/32\t0\t0\t0\t25\n`,
+ * );
+ * const peer = { nodeId: 2n, wgPubkey: key(2), wgEndpoint: "10.0.0.99:51820", overlayIp: "10.42.0.2", labels: {} };
+ * const change: PeerChange = planReconcile([peer], state).set[0]!; // only the endpoint moved
+ * console.log(change.endpoint, change.allowedIps, change.persistentKeepalive);
+ * // 10.0.0.99:51820 undefined undefined
+ * ```
+ */
 export interface PeerChange {
   /** Public key, standard base64. */
   readonly publicKey: string;
@@ -75,7 +133,24 @@ export interface PeerChange {
   readonly persistentKeepalive?: number;
 }
 
-/** The outcome of {@link planReconcile}. */
+/** The outcome of {@link planReconcile}.
+ *
+ * @example
+ * ```ts
+ * import { parseWgDump, planReconcile, type ReconcilePlan } from "./mod.ts";
+ * const key = (n: number) => new Uint8Array(32).fill(n).toBase64();
+ * const state = parseWgDump(
+ *   `PRIV\t${key(1)}\t51820\toff\n` +
+ *     `${key(9)}\t(none)\t10.0.0.9:51820\t10.42.0.9/32\t0\t0\t0\t25\n`,
+ * );
+ * const plan: ReconcilePlan = planReconcile([
+ *   { nodeId: 2n, wgPubkey: key(2), wgEndpoint: "10.0.0.2:51820", overlayIp: "10.42.0.2", labels: {} },
+ *   { nodeId: 3n, wgPubkey: key(1), wgEndpoint: "10.0.0.3:51820", overlayIp: "10.42.0.3", labels: {} },
+ * ], state, { prune: true });
+ * console.log(plan.desired.size, plan.set.length, plan.remove[0] === key(9), plan.refused.map((r) => r.reason));
+ * // 1 1 true ["own_key"]
+ * ```
+ */
 export interface ReconcilePlan {
   /** The peers the interface should hold, by public key. */
   readonly desired: ReadonlyMap<string, DesiredPeer>;
@@ -87,7 +162,20 @@ export interface ReconcilePlan {
   readonly remove: readonly string[];
 }
 
-/** Inputs of {@link planReconcile} besides the peers and the interface state. */
+/** Inputs of {@link planReconcile} besides the peers and the interface state.
+ *
+ * @example
+ * ```ts
+ * import { parseWgDump, type PlanOptions, planReconcile } from "./mod.ts";
+ * const key = (n: number) => new Uint8Array(32).fill(n).toBase64();
+ * const options: PlanOptions = { selfPublicKey: key(1), selfOverlayIp: "10.42.0.1", keepaliveSeconds: 0 };
+ * const plan = planReconcile([
+ *   { nodeId: 2n, wgPubkey: key(2), wgEndpoint: "10.0.0.2:51820", overlayIp: "10.42.0.2", labels: {} },
+ *   { nodeId: 3n, wgPubkey: key(3), wgEndpoint: "10.0.0.3:51820", overlayIp: "10.42.0.1", labels: {} },
+ * ], parseWgDump("PRIV\t(none)\t51820\toff\n"), options);
+ * console.log(plan.set[0]!.persistentKeepalive, plan.refused[0]!.reason); // 0 overlay_ip_self
+ * ```
+ */
 export interface PlanOptions {
   /** This node's public key (standard base64), refused as a peer key. */
   readonly selfPublicKey?: string | undefined;

@@ -20,10 +20,58 @@ import { parseWgKey } from "./key.ts";
 import { CommandWgRunner, runWg, type WgRunner } from "./runner.ts";
 
 /** A tunnel counts as up when its last handshake is younger than this (WireGuard rekeys every
- * 2 minutes and rejects sessions older than 3). */
+ * 2 minutes and rejects sessions older than 3).
+ *
+ * @example
+ * ```ts
+ * import { TUNNEL_UP_SECONDS, type WgRunner, WireGuardReconciler } from "./mod.ts";
+ * const key = (n: number) => new Uint8Array(32).fill(n).toBase64();
+ * const line = (n: number, handshake: number) =>
+ *   `${key(n)}\t(none)\t10.0.0.${n}:51820\t10.42.0.${n}/32\t${handshake}\t0\t0\t25\n`;
+ * const dump = `PRIV\t${key(1)}\t51820\toff\n` + line(2, 1000 - TUNNEL_UP_SECONDS + 1) +
+ *   line(3, 1000 - TUNNEL_UP_SECONDS);
+ * const runner: WgRunner = { // fake wg: a fixed dump, `set` does nothing
+ *   run: (args) =>
+ *     Promise.resolve({ code: 0, stderr: "", stdout: args[0] === "show" ? dump : "" }),
+ * };
+ * const wg = new WireGuardReconciler({ interface: "wg0", runner, resyncIntervalMs: 0, now: () => 1_000_000 });
+ * wg.setPeers([2, 3].map((n) => ({
+ *   nodeId: BigInt(n), wgPubkey: key(n), wgEndpoint: `10.0.0.${n}:51820`, overlayIp: `10.42.0.${n}`, labels: {},
+ * })));
+ * await wg.flush();
+ * console.log(TUNNEL_UP_SECONDS, wg.tunnels().map((t) => t.up)); // 180 [true, false]
+ * await wg.close();
+ * ```
+ */
 export const TUNNEL_UP_SECONDS = 180;
 
-/** Where the live peers come from: a `GossipPool` fits. */
+/** Where the live peers come from: a `GossipPool` fits.
+ *
+ * @example
+ * ```ts
+ * import { type PeerSource, type WgRunner, WireGuardReconciler } from "./mod.ts";
+ * const key = (n: number) => new Uint8Array(32).fill(n).toBase64();
+ * const calls: string[] = [];
+ * const runner: WgRunner = { // records argv instead of running wg
+ *   run(args) {
+ *     calls.push(args[0]!);
+ *     const stdout = args[0] === "show" ? `PRIV\t${key(1)}\t51820\toff\n` : "";
+ *     return Promise.resolve({ code: 0, stdout, stderr: "" });
+ *   },
+ * };
+ * const source: PeerSource = { // a fixed set of live peers and no topology events
+ *   peers: () => [
+ *     { nodeId: 2n, wgPubkey: key(2), wgEndpoint: "10.0.0.2:51820", overlayIp: "10.42.0.2", labels: {} },
+ *   ],
+ *   subscribe: async function* () {},
+ * };
+ * const wg = new WireGuardReconciler({ interface: "wg0", runner, resyncIntervalMs: 0 });
+ * wg.follow(source);
+ * await wg.flush();
+ * console.log(calls, wg.metrics.peersConfigured); // ["show", "set"] 1
+ * await wg.close();
+ * ```
+ */
 export interface PeerSource {
   /** The live peers now. */
   peers(): PeerInfo[];
@@ -31,7 +79,36 @@ export interface PeerSource {
   subscribe(options?: { replay?: boolean }): AsyncIterableIterator<TopologyEvent>;
 }
 
-/** Options of {@link WireGuardReconciler}. */
+/** Options of {@link WireGuardReconciler}.
+ *
+ * @example
+ * ```ts
+ * import { type WgRunner, WireGuardReconciler, type WireGuardReconcilerOptions } from "./mod.ts";
+ * const key = (n: number) => new Uint8Array(32).fill(n).toBase64();
+ * const calls: string[][] = [];
+ * const runner: WgRunner = { // records argv instead of running wg
+ *   run(args) {
+ *     calls.push([...args]);
+ *     const stdout = args[0] === "show" ? `PRIV\t${key(1)}\t51820\toff\n` : "";
+ *     return Promise.resolve({ code: 0, stdout, stderr: "" });
+ *   },
+ * };
+ * const options: WireGuardReconcilerOptions = {
+ *   interface: "wg1",
+ *   runner,
+ *   keepaliveSeconds: 0,
+ *   resyncIntervalMs: 0,
+ *   batchDelayMs: 0,
+ * };
+ * const wg = new WireGuardReconciler(options);
+ * wg.setPeers([
+ *   { nodeId: 2n, wgPubkey: key(2), wgEndpoint: "10.0.0.2:51820", overlayIp: "10.42.0.2", labels: {} },
+ * ]);
+ * await wg.flush();
+ * console.log(calls[1]![1], calls[1]!.slice(-2)); // wg1 ["persistent-keepalive", "off"]
+ * await wg.close();
+ * ```
+ */
 export interface WireGuardReconcilerOptions {
   /** The interface name (`wg0`). */
   interface: string;
@@ -59,7 +136,29 @@ export interface WireGuardReconcilerOptions {
   onRun?: () => void;
 }
 
-/** Counters of a reconciler. */
+/** Counters of a reconciler.
+ *
+ * @example
+ * ```ts
+ * import { type WgRunner, type WireGuardMetrics, WireGuardReconciler } from "./mod.ts";
+ * const key = (n: number) => new Uint8Array(32).fill(n).toBase64();
+ * const runner: WgRunner = { // fake wg: an empty interface, `set` does nothing
+ *   run: (args) => {
+ *     const stdout = args[0] === "show" ? `PRIV\t${key(1)}\t51820\toff\n` : "";
+ *     return Promise.resolve({ code: 0, stdout, stderr: "" });
+ *   },
+ * };
+ * const wg = new WireGuardReconciler({ interface: "wg0", runner, resyncIntervalMs: 0, onWarning: () => {} });
+ * wg.setPeers([
+ *   { nodeId: 2n, wgPubkey: key(2), wgEndpoint: "10.0.0.2:51820", overlayIp: "10.42.0.2", labels: {} },
+ *   { nodeId: 3n, wgPubkey: "bad", wgEndpoint: "10.0.0.3:51820", overlayIp: "10.42.0.3", labels: {} },
+ * ]);
+ * await wg.flush();
+ * const m: WireGuardMetrics = wg.metrics;
+ * console.log(m.peersConfigured, m.runs, m.setCommands, m.refused.bad_key, m.lastError); // 1 1 1 1 undefined
+ * await wg.close();
+ * ```
+ */
 export interface WireGuardMetrics {
   /** Peers this reconciler holds configured on the interface now. */
   readonly peersConfigured: number;
@@ -75,7 +174,29 @@ export interface WireGuardMetrics {
   readonly lastError: string | undefined;
 }
 
-/** One configured tunnel. */
+/** One configured tunnel.
+ *
+ * @example
+ * ```ts
+ * import { type TunnelStatus, type WgRunner, WireGuardReconciler } from "./mod.ts";
+ * const key = (n: number) => new Uint8Array(32).fill(n).toBase64();
+ * const dump = `PRIV\t${key(1)}\t51820\toff\n` +
+ *   `${key(2)}\t(none)\t10.0.0.2:51820\t10.42.0.2/32\t1000\t0\t0\t25\n`;
+ * const runner: WgRunner = { // fake wg: a fixed dump, `set` does nothing
+ *   run: (args) =>
+ *     Promise.resolve({ code: 0, stderr: "", stdout: args[0] === "show" ? dump : "" }),
+ * };
+ * const wg = new WireGuardReconciler({ interface: "wg0", runner, resyncIntervalMs: 0, now: () => 1_030_000 });
+ * wg.setPeers([
+ *   { nodeId: 2n, wgPubkey: key(2), wgEndpoint: "10.0.0.2:51820", overlayIp: "10.42.0.2", labels: {} },
+ * ]);
+ * await wg.flush();
+ * const t: TunnelStatus = wg.tunnels()[0]!;
+ * console.log(t.nodeId, t.endpoint, t.allowedIp, t.handshakeAgeSeconds, t.up);
+ * // 2n 10.0.0.2:51820 10.42.0.2/32 30 true
+ * await wg.close();
+ * ```
+ */
 export interface TunnelStatus {
   /** The peer's node id. */
   readonly nodeId: bigint;

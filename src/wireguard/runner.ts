@@ -6,7 +6,20 @@
  */
 import { WgCommandError } from "./errors.ts";
 
-/** What one `wg` invocation gave back. */
+/** What one `wg` invocation gave back.
+ *
+ * @example
+ * ```ts
+ * import { runWg, WgCommandError, type WgResult } from "./mod.ts";
+ * const failed: WgResult = { code: 1, stdout: "", stderr: "Unable to access interface: No such device\n" };
+ * try {
+ *   await runWg({ run: () => Promise.resolve(failed) }, ["show", "wg9", "dump"]);
+ * } catch (e) {
+ *   console.log(e instanceof WgCommandError && e.code, (e as Error).message);
+ *   // 1 wg show wg9 dump failed (exit 1): Unable to access interface: No such device
+ * }
+ * ```
+ */
 export interface WgResult {
   /** Exit code. */
   readonly code: number;
@@ -16,7 +29,22 @@ export interface WgResult {
   readonly stderr: string;
 }
 
-/** Runs `wg` with an argv (without the program name). */
+/** Runs `wg` with an argv (without the program name).
+ *
+ * @example
+ * ```ts
+ * import { runWg, type WgRunner, wgSetArgs } from "./mod.ts";
+ * const calls: string[] = [];
+ * const recorder: WgRunner = { // records argv instead of running wg
+ *   run(args) {
+ *     calls.push(args.join(" "));
+ *     return Promise.resolve({ code: 0, stdout: "", stderr: "" });
+ *   },
+ * };
+ * for (const args of wgSetArgs("wg0", { remove: ["K9="], set: [] })) await runWg(recorder, args);
+ * console.log(calls); // ["set wg0 peer K9= remove"]
+ * ```
+ */
 export interface WgRunner {
   /** Runs `wg ...args` and resolves with its result (a non-zero code is not a rejection). */
   run(args: readonly string[]): Promise<WgResult>;
