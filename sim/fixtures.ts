@@ -6,7 +6,7 @@
  */
 import { chitchatIdKey } from "../src/common/chitchat_id.ts";
 import { DeltaWriter } from "../src/codec/delta.ts";
-import { ClusterState } from "../src/state/cluster_state.ts";
+import { ClusterState } from "../src/state/_cluster_state.ts";
 import { createRandom } from "../src/common/random.ts";
 import type { ChitchatId, Delta, Digest, NodeDelta } from "../src/common/types.ts";
 

@@ -11,7 +11,7 @@ import type { Digest, NodeDigest } from "../common/types.ts";
 import { wasmDecodeDigest } from "./_decode.ts";
 import { wasmEncodeMessage } from "./_encode.ts";
 
-export { utf8Length } from "../common/utf8.ts";
+export { utf8Length } from "../common/_utf8.ts";
 export { chitchatIdEncodedLength, digestEncodedLength } from "./wire.ts";
 
 /** Returns the entries in wire order (ascending ChitchatId); the input is not modified.

@@ -6,7 +6,7 @@
  * @module
  */
 import { ipBytes } from "../common/socket_addr.ts";
-import { utf8Length } from "../common/utf8.ts";
+import { utf8Length } from "../common/_utf8.ts";
 import type { ChitchatId, ChitchatMessage, Delta, Digest, NodeDelta } from "../common/types.ts";
 
 /** The largest UDP payload chitchat sends or receives (65 507 bytes: 65 535 minus the IPv4 and

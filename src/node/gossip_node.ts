@@ -7,7 +7,7 @@
 import { AsyncQueue } from "../common/async_queue.ts";
 import { chitchatIdKey, compareChitchatIds } from "../common/chitchat_id.ts";
 import { type Clock, systemClock, type Timer } from "../common/clock.ts";
-import { ClusterState, type SampleMemo } from "../state/cluster_state.ts";
+import { ClusterState, type SampleMemo } from "../state/_cluster_state.ts";
 import { type GossipNodeOptions, resolveConfig, type ResolvedConfig } from "./config.ts";
 import { ConfigError, type DecodeError, HearsayError } from "../common/errors.ts";
 import { FailureDetector } from "../failure_detector/failure_detector.ts";

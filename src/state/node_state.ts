@@ -8,7 +8,7 @@
  * @module
  */
 import { compareUtf8 } from "../common/chitchat_id.ts";
-import { utf8Length } from "../common/utf8.ts";
+import { utf8Length } from "../common/_utf8.ts";
 import { EncodeError, HearsayError } from "../common/errors.ts";
 import type { ChitchatId, KeyStatus, KeyValueMutation, NodeDelta } from "../common/types.ts";
 

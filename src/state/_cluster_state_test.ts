@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ClusterState } from "./cluster_state.ts";
+import { ClusterState } from "./_cluster_state.ts";
 import { decodeDelta, DeltaWriter } from "../codec/delta.ts";
 import { createRandom } from "../common/random.ts";
 import type { ChitchatId, Digest, NodeDigest } from "../common/types.ts";

@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { utf8Length } from "./utf8.ts";
+ * import { utf8Length } from "./_utf8.ts";
  * console.log(utf8Length("héllo"), new TextEncoder().encode("héllo").length); // 6 6
  * ```
  */

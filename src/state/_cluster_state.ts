@@ -11,7 +11,7 @@ import { type KeyChangeHook, NodeState } from "./node_state.ts";
 import type { Random } from "../common/random.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { chitchatIdEncodedLength } from "../codec/wire.ts";
-import { utf8Length } from "../common/utf8.ts";
+import { utf8Length } from "../common/_utf8.ts";
 import type { ChitchatId, Delta, Digest, KeyValueMutation, NodeDigest } from "../common/types.ts";
 
 /** How many removed nodes are remembered (with their last heartbeat) so that stale gossip
@@ -24,7 +24,7 @@ export const REMOVED_NODE_MEMORY = 500;
  *
  * @example
  * ```ts
- * import type { DeltaSink } from "./cluster_state.ts";
+ * import type { DeltaSink } from "./_cluster_state.ts";
  * import { DeltaWriter } from "../codec/delta.ts";
  * const sink: DeltaSink = new DeltaWriter({ budget: 1000 });
  * console.log(sink.finish()); // Uint8Array(1) [ 0 ]
@@ -46,7 +46,7 @@ export interface DeltaSink {
  *
  * @example
  * ```ts
- * import type { DeltaSinkFactory } from "./cluster_state.ts";
+ * import type { DeltaSinkFactory } from "./_cluster_state.ts";
  * import { DeltaWriter } from "../codec/delta.ts";
  * const factory: DeltaSinkFactory = (budget, compress) => new DeltaWriter({ budget, compress });
  * console.log(factory(100, false).finish().length); // 1
@@ -61,7 +61,7 @@ export type DeltaSinkFactory = (budget: number, compress: boolean) => DeltaSink;
  *
  * @example
  * ```ts
- * import type { SampleMemo } from "./cluster_state.ts";
+ * import type { SampleMemo } from "./_cluster_state.ts";
  * const memo: SampleMemo = { token: undefined };
  * console.log(memo.token); // undefined
  * ```
@@ -125,7 +125,7 @@ interface Candidate {
  *
  * @example
  * ```ts
- * import { ClusterState } from "./cluster_state.ts";
+ * import { ClusterState } from "./_cluster_state.ts";
  * import { createRandom } from "../common/random.ts";
  * const self = { nodeId: "a", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 1 } };
  * const cs = new ClusterState(self, { clockNow: () => 0, random: createRandom(1) });
@@ -472,7 +472,7 @@ export class ClusterState {
    *
    * @example
    * ```ts
-   * import { ClusterState } from "./cluster_state.ts";
+   * import { ClusterState } from "./_cluster_state.ts";
    * import { digestEncodedLength } from "../codec/digest.ts";
    * import { createRandom } from "../common/random.ts";
    * const self = { nodeId: "a", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 1 } };
