@@ -217,7 +217,7 @@ function newPlan(entries: readonly NodeDigest[]): DigestPlan {
   return plan;
 }
 
-/** The shared output buffer of `pooled` encodings: results are views into one 1 MiB buffer,
+/** The shared output buffer of `shared` encodings: results are views into one 1 MiB buffer,
  * handed out in turn; a full buffer is left to the garbage collector (freed once its last view
  * is) and a new one started. One allocation per many messages instead of one per message: a
  * simulation of many nodes sends tens of megabytes per second, and allocating every datagram
@@ -226,9 +226,9 @@ let sharedOutput = new ArrayBuffer(0);
 let sharedOutputUsed = 0;
 const SHARED_OUTPUT_BYTES = 1 << 20;
 
-/** `n` bytes: a view into the shared output buffer when `pooled`, else a buffer of its own. */
-function output(n: number, pooled: boolean): Uint8Array {
-  if (!pooled) return new Uint8Array(n);
+/** `n` bytes: a view into the shared output buffer when `shared`, else a buffer of its own. */
+function output(n: number, shared: boolean): Uint8Array {
+  if (!shared) return new Uint8Array(n);
   if (sharedOutputUsed + n > sharedOutput.byteLength) {
     sharedOutput = new ArrayBuffer(Math.max(SHARED_OUTPUT_BYTES, n));
     sharedOutputUsed = 0;
@@ -281,8 +281,8 @@ export interface MessageParts {
   readonly clusterId?: string;
   /** Delta bytes (SynAck, Ack). */
   readonly delta?: Uint8Array;
-  /** Return a view into the shared output buffer (see `EncodeOutputOptions.pooled`). */
-  readonly pooled?: boolean;
+  /** Return a view into the shared output buffer (see `EncodeOutputOptions.shared`). */
+  readonly shared?: boolean;
 }
 
 /** Encodes a message from parts (digest entries sorted into wire order). Throws EncodeError.
@@ -339,7 +339,7 @@ export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
     end += 2 + len;
   }
   const head = end - out;
-  if (parts.pooled !== true) {
+  if (parts.shared !== true) {
     // One slice() of WASM memory: it copies without first zeroing a fresh buffer (the delta
     // bytes are put behind the header first; `bound` left room for them).
     if (delta === undefined) return u8.slice(out, end);

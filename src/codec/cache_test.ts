@@ -147,11 +147,11 @@ Deno.test("encodeDigest() tells apart digests with the same length and the same 
   }
 });
 
-Deno.test("encodeSyn() and friends with pooled: true give the same bytes, and results stay intact", async () => {
+Deno.test("encodeSyn() and friends with shared: true give the same bytes, and results stay intact", async () => {
   const { encodeAck } = await import("./message.ts");
   const r = createRandom(4242);
-  const kept: { pooled: Uint8Array; fresh: Uint8Array }[] = [];
-  let pooledBuffers = 0;
+  const kept: { shared: Uint8Array; fresh: Uint8Array }[] = [];
+  let sharedBuffers = 0;
   for (let i = 0; i < 300; i++) {
     const digest = randomDigest(r, 1 + (i % 40) * 10);
     const delta = new Uint8Array(1 + r.int(3000)).map(() => r.int(256));
@@ -161,18 +161,18 @@ Deno.test("encodeSyn() and friends with pooled: true give the same bytes, and re
       : kind === 1
       ? encodeSynAck(digest, delta)
       : encodeAck(delta);
-    const pooled = kind === 0
-      ? encodeSyn("cluster", digest, { pooled: true })
+    const shared = kind === 0
+      ? encodeSyn("cluster", digest, { shared: true })
       : kind === 1
-      ? encodeSynAck(digest, delta, { pooled: true })
-      : encodeAck(delta, { pooled: true });
-    assert.deepEqual(pooled, fresh);
-    if (pooled.buffer.byteLength > pooled.length) pooledBuffers++;
+      ? encodeSynAck(digest, delta, { shared: true })
+      : encodeAck(delta, { shared: true });
+    assert.deepEqual(shared, fresh);
+    if (shared.buffer.byteLength > shared.length) sharedBuffers++;
     assert.equal(fresh.buffer.byteLength, fresh.length);
-    kept.push({ pooled, fresh });
+    kept.push({ shared, fresh });
   }
-  // Later encodings never wrote over earlier pooled results (several pool buffers were used).
-  for (const { pooled, fresh } of kept) assert.deepEqual(pooled, fresh);
-  assert.ok(pooledBuffers > 250, `${pooledBuffers} results shared a pool buffer`);
-  assert.ok(new Set(kept.map((k) => k.pooled.buffer)).size >= 2, "the pool rolled over");
+  // Later encodings never wrote over earlier shared results (several shared buffers were used).
+  for (const { shared, fresh } of kept) assert.deepEqual(shared, fresh);
+  assert.ok(sharedBuffers > 250, `${sharedBuffers} results shared an output buffer`);
+  assert.ok(new Set(kept.map((k) => k.shared.buffer)).size >= 2, "the shared buffer rolled over");
 });

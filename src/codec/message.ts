@@ -28,17 +28,17 @@ export interface EncodeMessageOptions {
  * @example
  * ```ts
  * import { encodeAck, type EncodeOutputOptions } from "./message.ts";
- * const o: EncodeOutputOptions = { pooled: true };
+ * const o: EncodeOutputOptions = { shared: true };
  * const bytes = encodeAck(new Uint8Array([0]), o);
  * console.log(bytes.length, bytes.buffer.byteLength > bytes.length); // 5 true
  * ```
  */
 export interface EncodeOutputOptions {
-  /** Return a view into a shared pool buffer (1 MiB, handed out in turn) instead of a buffer of
+  /** Return a view into a shared output buffer (1 MiB, handed out in turn) instead of a buffer of
    * its own: much cheaper for a sender that hands every message straight to a transport (the
-   * engine does). Mind `byteOffset`; a kept result keeps its whole pool buffer alive. Default
+   * engine does). Mind `byteOffset`; a kept result keeps the whole shared buffer alive. Default
    * false. */
-  readonly pooled?: boolean;
+  readonly shared?: boolean;
 }
 
 /** Encodes a Syn: header, digest (sorted into wire order), cluster id. ChitchatId objects are
@@ -60,7 +60,7 @@ export function encodeSyn(
     type: 0,
     digest: digest.nodes,
     clusterId,
-    pooled: options.pooled === true,
+    shared: options.shared === true,
   });
 }
 
@@ -81,7 +81,7 @@ export function encodeSynAck(
     type: 1,
     digest: digest.nodes,
     delta: deltaBytes,
-    pooled: options.pooled === true,
+    shared: options.shared === true,
   });
 }
 
@@ -94,7 +94,7 @@ export function encodeSynAck(
  * ```
  */
 export function encodeAck(deltaBytes: Uint8Array, options: EncodeOutputOptions = {}): Uint8Array {
-  return wasmEncodeMessage({ type: 2, delta: deltaBytes, pooled: options.pooled === true });
+  return wasmEncodeMessage({ type: 2, delta: deltaBytes, shared: options.shared === true });
 }
 
 /** Encodes any message. Deltas are cut into 16 384-byte blocks; with `compress` (default true)

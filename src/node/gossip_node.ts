@@ -38,9 +38,9 @@ import { resolveSeeds, type SeedSpec, splitSeeds } from "./seeds.ts";
 
 export { GOSSIP_FANOUT } from "./peer_selection.ts";
 
-/** Outgoing messages go straight to the transport: pooled encoding saves an allocation each
+/** Outgoing messages go straight to the transport: encoding into the shared output buffer saves an allocation each
  * (transports copy or send them at once, see `Transport.send`). */
-const POOLED = { pooled: true } as const;
+const SHARED_OUTPUT = { shared: true } as const;
 
 const NONE_SCHEDULED: ReadonlySet<string> = new Set();
 
@@ -424,7 +424,7 @@ export class GossipNode {
 
   #sendSyn(to: SocketAddr): void {
     const { digest } = this.#selfDigest();
-    this.#send(to, encodeSyn(this.clusterId, digest, POOLED), "syn");
+    this.#send(to, encodeSyn(this.clusterId, digest, SHARED_OUTPUT), "syn");
   }
 
   /** Sends a Syn to `addr` now, outside the round schedule. */
@@ -534,7 +534,7 @@ export class GossipNode {
         const { digest, encodedLength, scheduled } = this.#selfDigest();
         const budget = deltaBudget(this.#maxDatagram, encodedLength);
         const delta = this.#deltaFor(msg.digest, budget, scheduled);
-        this.#send(from, encodeSynAck(digest, delta, POOLED), "synAck");
+        this.#send(from, encodeSynAck(digest, delta, SHARED_OUTPUT), "synAck");
         return;
       }
       case "synAck": {
@@ -543,7 +543,7 @@ export class GossipNode {
         this.#applyDelta(msg.delta);
         const scheduled = this.#scheduledForDeletion();
         const delta = this.#deltaFor(msg.digest, deltaBudget(this.#maxDatagram), scheduled);
-        this.#send(from, encodeAck(delta, POOLED), "ack");
+        this.#send(from, encodeAck(delta, SHARED_OUTPUT), "ack");
         return;
       }
       case "ack":
