@@ -38,8 +38,8 @@ import { resolveSeeds, type SeedSpec, splitSeeds } from "./seeds.ts";
 
 export { GOSSIP_FANOUT } from "./peer_selection.ts";
 
-/** Outgoing messages go straight to the transport: encoding into the shared output buffer saves an allocation each
- * (transports copy or send them at once, see `Transport.send`). */
+/** Outgoing messages go straight to the transport: encoding into the codec's shared output buffer
+ * saves an allocation each (transports copy or send them at once, see `Transport.send`). */
 const SHARED_OUTPUT = { shared: true } as const;
 
 const NONE_SCHEDULED: ReadonlySet<string> = new Set();
