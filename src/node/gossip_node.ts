@@ -27,6 +27,7 @@ import {
 } from "./peer_selection.ts";
 import { resolveSeeds, type SeedSpec, splitSeeds } from "./seeds.ts";
 import { ProtocolStep } from "./protocol.ts";
+import { Broadcast } from "./broadcast.ts";
 
 export { GOSSIP_FANOUT } from "./peer_selection.ts";
 
@@ -97,11 +98,6 @@ export interface GossipMetrics {
 /** Live nodes (self first, then by ChitchatId) as published by the live-nodes watch. */
 export type LiveNodes = readonly NodeState[];
 
-interface KeySubscription {
-  readonly prefix: string;
-  readonly deliver: (e: KeyChangeEvent) => void;
-}
-
 /** The gossip candidates cached by a node, with what they were built from. */
 interface CachedCandidates extends GossipCandidates {
   readonly fdVersion: number;
@@ -150,8 +146,8 @@ export class GossipNode {
   #nextRoundAt = 0;
   #closed = false;
   #pendingDns: Promise<void> | undefined;
-  readonly #keySubs = new Set<KeySubscription>();
-  readonly #liveSubs = new Set<(nodes: LiveNodes) => void>();
+  readonly #keySubs = new Broadcast<KeyChangeEvent>();
+  readonly #liveSubs = new Broadcast<LiveNodes>();
   #previousLive = new Map<string, bigint>();
   #liveNodes: LiveNodes = [];
   readonly #closers = new Set<() => void>();
@@ -385,7 +381,7 @@ export class GossipNode {
       a.isSelf ? -1 : b.isSelf ? 1 : compareChitchatIds(a.chitchatId, b.chitchatId)
     );
     this.#liveNodes = nodes;
-    for (const cb of [...this.#liveSubs]) cb(nodes);
+    this.#liveSubs.publish(nodes);
   }
 
   // ---------------------------------------------------------------- messages
@@ -499,9 +495,7 @@ export class GossipNode {
       status: v.status,
       chitchatId: state.chitchatId,
     };
-    for (const sub of [...this.#keySubs]) {
-      if (key.startsWith(sub.prefix)) sub.deliver(event);
-    }
+    this.#keySubs.publish(event);
   }
 
   /**
@@ -510,9 +504,9 @@ export class GossipNode {
    */
   onKeyChange(prefix: string, callback: (event: KeyChangeEvent) => void): () => void {
     this.#assertOpen();
-    const sub: KeySubscription = { prefix, deliver: callback };
-    this.#keySubs.add(sub);
-    return () => this.#keySubs.delete(sub);
+    return this.#keySubs.subscribe((e) => {
+      if (e.key.startsWith(prefix)) callback(e);
+    });
   }
 
   /**
@@ -536,48 +530,14 @@ export class GossipNode {
    * Returns an unsubscribe function. */
   onLiveNodesChange(callback: (nodes: LiveNodes) => void): () => void {
     this.#assertOpen();
-    this.#liveSubs.add(callback);
-    return () => this.#liveSubs.delete(callback);
+    return this.#liveSubs.subscribe(callback);
   }
 
   /** The live-nodes watch: yields the current live nodes first, then every change. Only the
    * latest value matters, so a slow consumer skips intermediate values (never lags). */
   watchLiveNodes(): AsyncIterableIterator<LiveNodes> {
     this.#assertOpen();
-    let latest: LiveNodes | undefined = this.#liveNodes;
-    let wake: (() => void) | undefined;
-    let done = false;
-    const off = this.onLiveNodesChange((nodes) => {
-      latest = nodes;
-      wake?.();
-    });
-    const finish = () => {
-      done = true;
-      off();
-      wake?.();
-    };
-    this.#closers.add(finish);
-    const iterator: AsyncIterableIterator<LiveNodes> = {
-      next: async (): Promise<IteratorResult<LiveNodes>> => {
-        while (latest === undefined && !done) {
-          await new Promise<void>((r) => (wake = r));
-          wake = undefined;
-        }
-        if (done) return { value: undefined, done: true };
-        const value = latest!;
-        latest = undefined;
-        return { value, done: false };
-      },
-      return: (): Promise<IteratorResult<LiveNodes>> => {
-        finish();
-        this.#closers.delete(finish);
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    return this.#liveSubs.watch(this.#liveNodes);
   }
 
   // ---------------------------------------------------------------- state access
@@ -695,8 +655,8 @@ export class GossipNode {
     this.#seedTimer?.cancel();
     for (const close of this.#closers) close();
     this.#closers.clear();
-    this.#keySubs.clear();
-    this.#liveSubs.clear();
+    this.#keySubs.close();
+    this.#liveSubs.close();
     await this.#pendingDns;
     await this.#transport.close();
   }
