@@ -7,27 +7,18 @@
 import { AsyncQueue } from "../common/async_queue.ts";
 import { chitchatIdKey, compareChitchatIds } from "../common/chitchat_id.ts";
 import { type Clock, systemClock, type Timer } from "../common/clock.ts";
-import { ClusterState, type SampleMemo } from "../state/_cluster_state.ts";
+import { ClusterState } from "../state/_cluster_state.ts";
 import { type GossipNodeOptions, resolveConfig, type ResolvedConfig } from "./config.ts";
 import { ConfigError, type DecodeError, HearsayError } from "../common/errors.ts";
 import { FailureDetector } from "../failure_detector/failure_detector.ts";
 import { DeltaWriter } from "../codec/delta.ts";
-import {
-  decodeMessageLeased,
-  encodeAck,
-  encodeMessage,
-  encodeSyn,
-  encodeSynAck,
-  MAX_DATAGRAM_SIZE,
-  releaseDigestLease,
-} from "../codec/message.ts";
-import { deltaBudget } from "../codec/wire.ts";
+import { decodeMessageLeased, MAX_DATAGRAM_SIZE, releaseDigestLease } from "../codec/message.ts";
 import type { NodeState, VersionedValue } from "../state/node_state.ts";
 import { defaultRandom, type Random } from "../common/random.ts";
 import { formatSocketAddr, parseSocketAddr } from "../common/socket_addr.ts";
 import type { Transport } from "../transport/transport.ts";
 import { bindUdp } from "../transport/udp.ts";
-import type { ChitchatId, ChitchatMessage, Delta, Digest, SocketAddr } from "../common/types.ts";
+import type { ChitchatId, ChitchatMessage, SocketAddr } from "../common/types.ts";
 import {
   type GossipCandidates,
   gossipCandidates,
@@ -35,16 +26,10 @@ import {
   selectGossipTargets,
 } from "./peer_selection.ts";
 import { resolveSeeds, type SeedSpec, splitSeeds } from "./seeds.ts";
+import { ProtocolStep } from "./protocol.ts";
+import { Broadcast } from "./broadcast.ts";
 
 export { GOSSIP_FANOUT } from "./peer_selection.ts";
-
-/** Outgoing messages go straight to the transport: encoding into the codec's shared output buffer
- * saves an allocation each (transports copy or send them at once, see `Transport.send`). */
-const SHARED_OUTPUT = { shared: true } as const;
-
-const NONE_SCHEDULED: ReadonlySet<string> = new Set();
-
-const EMPTY_DELTA = new Uint8Array([0]);
 
 /** A key got a new, non-deleted value (locally or from a peer).
  *
@@ -113,11 +98,6 @@ export interface GossipMetrics {
 /** Live nodes (self first, then by ChitchatId) as published by the live-nodes watch. */
 export type LiveNodes = readonly NodeState[];
 
-interface KeySubscription {
-  readonly prefix: string;
-  readonly deliver: (e: KeyChangeEvent) => void;
-}
-
 /** The gossip candidates cached by a node, with what they were built from. */
 interface CachedCandidates extends GossipCandidates {
   readonly fdVersion: number;
@@ -153,6 +133,7 @@ export class GossipNode {
   readonly #random: Random;
   readonly #state: ClusterState;
   readonly #fd: FailureDetector;
+  readonly #protocol: ProtocolStep;
   readonly #warn: (message: string) => void;
   readonly #metrics: Omit<
     GossipMetrics,
@@ -165,8 +146,8 @@ export class GossipNode {
   #nextRoundAt = 0;
   #closed = false;
   #pendingDns: Promise<void> | undefined;
-  readonly #keySubs = new Set<KeySubscription>();
-  readonly #liveSubs = new Set<(nodes: LiveNodes) => void>();
+  readonly #keySubs = new Broadcast<KeyChangeEvent>();
+  readonly #liveSubs = new Broadcast<LiveNodes>();
   #previousLive = new Map<string, bigint>();
   #liveNodes: LiveNodes = [];
   readonly #closers = new Set<() => void>();
@@ -213,6 +194,18 @@ export class GossipNode {
       newDeltaSink: (budget, compress) => new DeltaWriter({ budget, compress }),
     });
     this.#fd = new FailureDetector(config.failureDetector, clock);
+    this.#protocol = new ProtocolStep({
+      state: this.#state,
+      fd: this.#fd,
+      config,
+      hooks: {
+        onReset: () => {
+          this.#metrics.resets++;
+          this.#config.catchupCallback?.();
+        },
+        onLiveNodesChanged: () => this.#publishLiveNodes(),
+      },
+    });
     const self = this.#state.selfState;
     self.incHeartbeat();
     for (const [k, v] of config.initialKeyValues) self.set(k, v);
@@ -332,11 +325,6 @@ export class GossipNode {
     this.#scheduleRound(Math.min(interval, Math.max(0, wait)));
   }
 
-  #scheduledForDeletion(): ReadonlySet<string> {
-    const keys = this.#fd.scheduledForDeletion();
-    return keys.length === 0 ? NONE_SCHEDULED : new Set(keys);
-  }
-
   #updateLiveness(): void {
     const selfKey = this.#state.selfKey;
     const keys: string[] = [];
@@ -393,7 +381,7 @@ export class GossipNode {
       a.isSelf ? -1 : b.isSelf ? 1 : compareChitchatIds(a.chitchatId, b.chitchatId)
     );
     this.#liveNodes = nodes;
-    for (const cb of [...this.#liveSubs]) cb(nodes);
+    this.#liveSubs.publish(nodes);
   }
 
   // ---------------------------------------------------------------- messages
@@ -416,15 +404,8 @@ export class GossipNode {
     this.#metrics.dropped[reason] = (this.#metrics.dropped[reason] ?? 0) + 1;
   }
 
-  #selfDigest(): { digest: Digest; encodedLength: number; scheduled: ReadonlySet<string> } {
-    const scheduled = this.#scheduledForDeletion();
-    // Encoded right away by every caller: the live states serve as entries.
-    return { ...this.#state.digestWithLength(scheduled, { snapshot: false }), scheduled };
-  }
-
   #sendSyn(to: SocketAddr): void {
-    const { digest } = this.#selfDigest();
-    this.#send(to, encodeSyn(this.clusterId, digest, SHARED_OUTPUT), "syn");
+    this.#send(to, this.#protocol.syn(), "syn");
   }
 
   /** Sends a Syn to `addr` now, outside the round schedule. */
@@ -471,33 +452,6 @@ export class GossipNode {
 
   readonly #synAckWaiters = new Map<string, () => void>();
 
-  #reportHeartbeats(digest: Digest): void {
-    if (!this.#state.acceptDigest(digest)) return;
-    this.#state.reportHeartbeats(digest, this.#onSample);
-  }
-
-  readonly #onSample = (key: string, memo: SampleMemo): void => {
-    memo.token = this.#fd.reportHeartbeat(key, memo.token);
-  };
-
-  #deltaFor(digest: Digest, budget: number, scheduled: ReadonlySet<string>): Uint8Array {
-    if (budget === 0) return EMPTY_DELTA; // deltaBudget(): too little room for a delta
-    return this.#state.computeDelta(digest, budget, scheduled, this.#config.compress);
-  }
-
-  #applyDelta(delta: Delta): void {
-    const { reset, changed } = this.#state.applyDelta(delta);
-    if (reset) {
-      this.#metrics.resets++;
-      this.#config.catchupCallback?.();
-    }
-    if (
-      changed.some((s) => s.isSelf || this.#fd.isLive(this.#state.keyOf(s.chitchatId) ?? ""))
-    ) {
-      this.#publishLiveNodes();
-    }
-  }
-
   #onDatagram(data: Uint8Array, from: SocketAddr): void {
     if (this.#closed) return;
     let msg: ChitchatMessage;
@@ -523,35 +477,11 @@ export class GossipNode {
 
   #handle(msg: ChitchatMessage, from: SocketAddr): void {
     this.#metrics.messagesIn[msg.type]++;
-    this.#state.selfState.incHeartbeat();
-    switch (msg.type) {
-      case "syn": {
-        if (msg.clusterId !== this.clusterId) {
-          this.#send(from, encodeMessage({ type: "badCluster" }), "badCluster");
-          return;
-        }
-        this.#reportHeartbeats(msg.digest);
-        const { digest, encodedLength, scheduled } = this.#selfDigest();
-        const budget = deltaBudget(this.#maxDatagram, encodedLength);
-        const delta = this.#deltaFor(msg.digest, budget, scheduled);
-        this.#send(from, encodeSynAck(digest, delta, SHARED_OUTPUT), "synAck");
-        return;
-      }
-      case "synAck": {
-        if (this.#synAckWaiters.size > 0) this.#synAckWaiters.get(formatSocketAddr(from))?.();
-        this.#reportHeartbeats(msg.digest);
-        this.#applyDelta(msg.delta);
-        const scheduled = this.#scheduledForDeletion();
-        const delta = this.#deltaFor(msg.digest, deltaBudget(this.#maxDatagram), scheduled);
-        this.#send(from, encodeAck(delta, SHARED_OUTPUT), "ack");
-        return;
-      }
-      case "ack":
-        this.#applyDelta(msg.delta);
-        return;
-      case "badCluster":
-        return;
+    if (msg.type === "synAck" && this.#synAckWaiters.size > 0) {
+      this.#synAckWaiters.get(formatSocketAddr(from))?.();
     }
+    const r = this.#protocol.step(msg, this.#maxDatagram);
+    if (r.reply !== undefined) this.#send(from, r.reply, r.replyType!);
   }
 
   // ---------------------------------------------------------------- events
@@ -565,9 +495,7 @@ export class GossipNode {
       status: v.status,
       chitchatId: state.chitchatId,
     };
-    for (const sub of [...this.#keySubs]) {
-      if (key.startsWith(sub.prefix)) sub.deliver(event);
-    }
+    this.#keySubs.publish(event);
   }
 
   /**
@@ -576,9 +504,9 @@ export class GossipNode {
    */
   onKeyChange(prefix: string, callback: (event: KeyChangeEvent) => void): () => void {
     this.#assertOpen();
-    const sub: KeySubscription = { prefix, deliver: callback };
-    this.#keySubs.add(sub);
-    return () => this.#keySubs.delete(sub);
+    return this.#keySubs.subscribe((e) => {
+      if (e.key.startsWith(prefix)) callback(e);
+    });
   }
 
   /**
@@ -602,48 +530,14 @@ export class GossipNode {
    * Returns an unsubscribe function. */
   onLiveNodesChange(callback: (nodes: LiveNodes) => void): () => void {
     this.#assertOpen();
-    this.#liveSubs.add(callback);
-    return () => this.#liveSubs.delete(callback);
+    return this.#liveSubs.subscribe(callback);
   }
 
   /** The live-nodes watch: yields the current live nodes first, then every change. Only the
    * latest value matters, so a slow consumer skips intermediate values (never lags). */
   watchLiveNodes(): AsyncIterableIterator<LiveNodes> {
     this.#assertOpen();
-    let latest: LiveNodes | undefined = this.#liveNodes;
-    let wake: (() => void) | undefined;
-    let done = false;
-    const off = this.onLiveNodesChange((nodes) => {
-      latest = nodes;
-      wake?.();
-    });
-    const finish = () => {
-      done = true;
-      off();
-      wake?.();
-    };
-    this.#closers.add(finish);
-    const iterator: AsyncIterableIterator<LiveNodes> = {
-      next: async (): Promise<IteratorResult<LiveNodes>> => {
-        while (latest === undefined && !done) {
-          await new Promise<void>((r) => (wake = r));
-          wake = undefined;
-        }
-        if (done) return { value: undefined, done: true };
-        const value = latest!;
-        latest = undefined;
-        return { value, done: false };
-      },
-      return: (): Promise<IteratorResult<LiveNodes>> => {
-        finish();
-        this.#closers.delete(finish);
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    return this.#liveSubs.watch(this.#liveNodes);
   }
 
   // ---------------------------------------------------------------- state access
@@ -761,8 +655,8 @@ export class GossipNode {
     this.#seedTimer?.cancel();
     for (const close of this.#closers) close();
     this.#closers.clear();
-    this.#keySubs.clear();
-    this.#liveSubs.clear();
+    this.#keySubs.close();
+    this.#liveSubs.close();
     await this.#pendingDns;
     await this.#transport.close();
   }

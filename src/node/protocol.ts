@@ -1,0 +1,203 @@
+/**
+ * The protocol step of a gossip node: one decoded message in, the reply to send (if any) out,
+ * with the state changes it implies applied to the cluster state and failure detector. No
+ * transport, timers or awaiting: {@link GossipNode} runs it from its datagram handler and sends
+ * what it returns.
+ *
+ * @module
+ */
+import type { ClusterState, SampleMemo } from "../state/_cluster_state.ts";
+import type { FailureDetector } from "../failure_detector/failure_detector.ts";
+import { encodeAck, encodeMessage, encodeSyn, encodeSynAck } from "../codec/message.ts";
+import { deltaBudget } from "../codec/wire.ts";
+import type { ChitchatMessage, Delta, Digest } from "../common/types.ts";
+import type { ResolvedConfig } from "./config.ts";
+
+/** Replies are sent at once: encoding into the codec's shared output buffer saves an allocation
+ * each (transports copy or send them at once, see `Transport.send`). */
+const SHARED_OUTPUT = { shared: true } as const;
+
+const NONE_SCHEDULED: ReadonlySet<string> = new Set();
+
+const EMPTY_DELTA = new Uint8Array([0]);
+
+/** What {@link ProtocolStep.step} returns. The object is reused by the next call: read it (and
+ * send `reply`, whose bytes live in the shared output buffer) before handling another message.
+ *
+ * @example
+ * ```ts
+ * import type { StepResult } from "./protocol.ts";
+ * function describe(r: StepResult): string {
+ *   return r.reply === undefined ? "no reply" : `${r.replyType}, ${r.reply.length} bytes`;
+ * }
+ * console.log(describe({ reply: undefined, replyType: undefined, reset: false }));
+ * // no reply
+ * ```
+ */
+export interface StepResult {
+  /** The encoded reply to send to the sender, if any (in the shared output buffer: valid until the next encode). */
+  reply: Uint8Array | undefined;
+  /** The type of `reply`. */
+  replyType: ChitchatMessage["type"] | undefined;
+  /** Whether a delta made this node wipe and rebuild node states (it was too far behind). */
+  reset: boolean;
+}
+
+/** Effects the caller acts on at the moment they happen within a step (so callbacks they run
+ * observe the same order as the original handler: before the reply's delta is computed).
+ *
+ * @example
+ * ```ts
+ * import type { StepHooks } from "./protocol.ts";
+ * let resets = 0;
+ * const hooks: StepHooks = { onReset: () => resets++, onLiveNodesChanged: () => {} };
+ * hooks.onReset();
+ * console.log(resets); // 1
+ * ```
+ */
+export interface StepHooks {
+  /** A delta reset node states (catch-up); called right after it was applied. */
+  onReset(): void;
+  /** A delta changed this node's or a live node's state: the live nodes may have changed. */
+  onLiveNodesChanged(): void;
+}
+
+/** What a {@link ProtocolStep} works on. */
+export interface ProtocolStepOptions {
+  /** The cluster state (self included). */
+  readonly state: ClusterState;
+  /** The failure detector heartbeats are reported to. */
+  readonly fd: FailureDetector;
+  /** The node's resolved configuration (`clusterId`, `compress` are read). */
+  readonly config: Pick<ResolvedConfig, "clusterId" | "compress">;
+  /** Effects acted on by the caller; no-ops when omitted. */
+  readonly hooks?: StepHooks;
+}
+
+const NO_HOOKS: StepHooks = { onReset: () => {}, onLiveNodesChanged: () => {} };
+
+/** The scuttlebutt message handler, apart from any I/O: Syn yields a SynAck (or BadCluster for
+ * a foreign cluster), SynAck is applied and yields an Ack, Ack is applied. Every message counts
+ * as a local heartbeat.
+ *
+ * @example
+ * ```ts
+ * import { ProtocolStep } from "./protocol.ts";
+ * import { ClusterState } from "../state/_cluster_state.ts";
+ * import { FailureDetector, DEFAULT_FAILURE_DETECTOR_CONFIG } from "../failure_detector/failure_detector.ts";
+ * import { DeltaWriter } from "../codec/delta.ts";
+ * import { systemClock } from "../common/clock.ts";
+ * import { defaultRandom } from "../common/random.ts";
+ *
+ * const self = { nodeId: "a", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 7000 } };
+ * const state = new ClusterState(self, {
+ *   clockNow: () => systemClock.now(),
+ *   random: defaultRandom(),
+ *   newDeltaSink: (budget, compress) => new DeltaWriter({ budget, compress }),
+ * });
+ * const fd = new FailureDetector(DEFAULT_FAILURE_DETECTOR_CONFIG, systemClock);
+ * const step = new ProtocolStep({ state, fd, config: { clusterId: "c", compress: false } });
+ * const r = step.step({ type: "syn", clusterId: "other", digest: { nodes: [] } }, 65_507);
+ * console.log(r.replyType); // badCluster
+ * ```
+ */
+export class ProtocolStep {
+  readonly #state: ClusterState;
+  readonly #fd: FailureDetector;
+  readonly #clusterId: string;
+  readonly #compress: boolean;
+  readonly #hooks: StepHooks;
+  readonly #result: StepResult = { reply: undefined, replyType: undefined, reset: false };
+
+  /** A step over the given state, failure detector and configuration. */
+  constructor(options: ProtocolStepOptions) {
+    this.#state = options.state;
+    this.#fd = options.fd;
+    this.#clusterId = options.config.clusterId;
+    this.#compress = options.config.compress;
+    this.#hooks = options.hooks ?? NO_HOOKS;
+  }
+
+  /** Handles `msg` (whose digest entries are only read, so they may be lent) and returns the
+   * reply to send back; `maxDatagram` is the largest datagram the transport carries. */
+  step(msg: ChitchatMessage, maxDatagram: number): StepResult {
+    const r = this.#result;
+    r.reply = undefined;
+    r.replyType = undefined;
+    r.reset = false;
+    this.#state.selfState.incHeartbeat();
+    switch (msg.type) {
+      case "syn": {
+        if (msg.clusterId !== this.#clusterId) {
+          r.reply = encodeMessage({ type: "badCluster" });
+          r.replyType = "badCluster";
+          return r;
+        }
+        this.#reportHeartbeats(msg.digest);
+        const scheduled = this.#scheduledForDeletion();
+        // Encoded right away: the live states serve as entries.
+        const { digest, encodedLength } = this.#state.digestWithLength(scheduled, {
+          snapshot: false,
+        });
+        const budget = deltaBudget(maxDatagram, encodedLength);
+        const delta = this.#deltaFor(msg.digest, budget, scheduled);
+        r.reply = encodeSynAck(digest, delta, SHARED_OUTPUT);
+        r.replyType = "synAck";
+        return r;
+      }
+      case "synAck": {
+        this.#reportHeartbeats(msg.digest);
+        this.#applyDelta(msg.delta);
+        const scheduled = this.#scheduledForDeletion();
+        const delta = this.#deltaFor(msg.digest, deltaBudget(maxDatagram), scheduled);
+        r.reply = encodeAck(delta, SHARED_OUTPUT);
+        r.replyType = "ack";
+        return r;
+      }
+      case "ack":
+        this.#applyDelta(msg.delta);
+        return r;
+      case "badCluster":
+        return r;
+    }
+  }
+
+  /** The encoded Syn this node sends to start a round with a peer (bytes in the shared output buffer). */
+  syn(): Uint8Array {
+    const scheduled = this.#scheduledForDeletion();
+    const { digest } = this.#state.digestWithLength(scheduled, { snapshot: false });
+    return encodeSyn(this.#clusterId, digest, SHARED_OUTPUT);
+  }
+
+  #scheduledForDeletion(): ReadonlySet<string> {
+    const keys = this.#fd.scheduledForDeletion();
+    return keys.length === 0 ? NONE_SCHEDULED : new Set(keys);
+  }
+
+  #reportHeartbeats(digest: Digest): void {
+    if (!this.#state.acceptDigest(digest)) return;
+    this.#state.reportHeartbeats(digest, this.#onSample);
+  }
+
+  readonly #onSample = (key: string, memo: SampleMemo): void => {
+    memo.token = this.#fd.reportHeartbeat(key, memo.token);
+  };
+
+  #deltaFor(digest: Digest, budget: number, scheduled: ReadonlySet<string>): Uint8Array {
+    if (budget === 0) return EMPTY_DELTA; // deltaBudget(): too little room for a delta
+    return this.#state.computeDelta(digest, budget, scheduled, this.#compress);
+  }
+
+  #applyDelta(delta: Delta): void {
+    const { reset, changed } = this.#state.applyDelta(delta);
+    if (reset) {
+      this.#result.reset = true;
+      this.#hooks.onReset();
+    }
+    if (
+      changed.some((s) => s.isSelf || this.#fd.isLive(this.#state.keyOf(s.chitchatId) ?? ""))
+    ) {
+      this.#hooks.onLiveNodesChanged();
+    }
+  }
+}
