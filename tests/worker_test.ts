@@ -214,8 +214,11 @@ Deno.test("worker: three processes discover each other, serve /peers and /metric
         "hearsay_datagrams_dropped_total",
         "hearsay_gossip_round_duration_seconds_count",
         "# TYPE hearsay_limit_rejections_total counter",
+        "hearsay_datagram_limit_bytes 65507",
       ]
     ) assert.ok(metrics.includes(name), `${name} missing from:\n${metrics}`);
+    const digestBytes = Number(metrics.match(/^hearsay_digest_bytes (\d+)$/m)?.[1]);
+    assert.ok(digestBytes > 0 && digestBytes < 65_507, `digest size ${digestBytes}`);
     const missing = await fetch(`${a.statusUrl}/nope`);
     assert.equal(missing.status, 404);
     await missing.body?.cancel();

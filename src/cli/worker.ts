@@ -495,6 +495,12 @@ function prometheus(
     ...Object.entries(m.rejected).map(([l, n]) =>
       `hearsay_limit_rejections_total{limit="${l}"} ${n}`
     ),
+    "# HELP hearsay_digest_bytes Encoded size of this node's digest in its last Syn or SynAck.",
+    "# TYPE hearsay_digest_bytes gauge",
+    `hearsay_digest_bytes ${m.digestBytes}`,
+    "# HELP hearsay_datagram_limit_bytes Largest datagram the transport carries (the digest's ceiling).",
+    "# TYPE hearsay_datagram_limit_bytes gauge",
+    `hearsay_datagram_limit_bytes ${m.datagramLimit}`,
     "# HELP hearsay_gossip_rounds_total Gossip rounds run.",
     "# TYPE hearsay_gossip_rounds_total counter",
     `hearsay_gossip_rounds_total ${m.rounds}`,

@@ -60,10 +60,11 @@ export interface KeyChangeEvent {
  * @example
  * ```ts
  * import type { GossipMetrics } from "./gossip_node.ts";
- * function dropped(m: GossipMetrics): number {
- *   return Object.values(m.dropped).reduce((a, b) => a + b, 0);
+ * function headroom(m: GossipMetrics): number {
+ *   return m.datagramLimit - m.digestBytes;
  * }
- * console.log(typeof dropped);
+ * const m = { digestBytes: 65_493, datagramLimit: 65_507 } as GossipMetrics;
+ * console.log(headroom(m)); // 14
  * ```
  */
 export interface GossipMetrics {
@@ -93,6 +94,12 @@ export interface GossipMetrics {
   resets: number;
   /** Inputs refused by a resource limit (`maxNodes`, `maxKeysPerNode`, ...), by limit. */
   rejected: Record<string, number>;
+  /** Encoded size of this node's digest in its last Syn or SynAck, in bytes (0 before the first).
+   * The chitchat wire sends the whole digest in one datagram: when it nears
+   * {@link GossipMetrics.datagramLimit}, the cluster is at its size ceiling. */
+  digestBytes: number;
+  /** The largest datagram this node's transport carries (65 507 on UDP, less with framing). */
+  datagramLimit: number;
 }
 
 /** Live nodes (self first, then by ChitchatId) as published by the live-nodes watch. */
@@ -135,9 +142,17 @@ export class GossipNode {
   readonly #fd: FailureDetector;
   readonly #protocol: ProtocolStep;
   readonly #warn: (message: string) => void;
+  #ceilingWarned = false;
   readonly #metrics: Omit<
     GossipMetrics,
-    "datagramsIn" | "bytesIn" | "datagramsOut" | "bytesOut" | "sendErrors" | "rejected"
+    | "datagramsIn"
+    | "bytesIn"
+    | "datagramsOut"
+    | "bytesOut"
+    | "sendErrors"
+    | "rejected"
+    | "digestBytes"
+    | "datagramLimit"
   >;
   #seeds: ReadonlyMap<string, SocketAddr> = new Map();
   #seedSpec: SeedSpec = { fixed: new Map(), names: [] };
@@ -394,8 +409,10 @@ export class GossipNode {
   #send(to: SocketAddr, bytes: Uint8Array, type: ChitchatMessage["type"]): void {
     if (bytes.length > this.#maxDatagram) {
       this.#drop("messageTooLarge");
+      if ((type === "syn" || type === "synAck") && !this.#ceilingWarned) this.#warnCeiling(bytes);
       return;
     }
+    if (type === "syn") this.#ceilingWarned = false;
     this.#metrics.messagesOut[type]++;
     this.#transport.send(to, bytes);
   }
@@ -625,10 +642,26 @@ export class GossipNode {
   }
 
   /** Counters (a fresh copy). */
+  /** Says once (until a Syn fits again) that this node's digest outgrew a datagram. */
+  #warnCeiling(bytes: Uint8Array): void {
+    this.#ceilingWarned = true;
+    const digest = this.#protocol.lastDigestBytes;
+    this.#warn(
+      `this node's digest of ${this.#state.states.size} nodes is ${digest} bytes, so its Syn and ` +
+        `SynAck (${bytes.length} bytes) exceed the ${this.#maxDatagram}-byte datagram limit and ` +
+        `are dropped: peers stop hearing from this node. The chitchat wire sends the whole ` +
+        `digest in one datagram (about 963 nodes with zlayer-style ids "worker:<u64>", more with ` +
+        `shorter ids); keep the cluster below that size or use shorter node ids ` +
+        `(metrics: digestBytes against datagramLimit)`,
+    );
+  }
+
   metrics(): GossipMetrics {
     const t = this.#transport.stats;
     return structuredClone({
       ...this.#metrics,
+      digestBytes: this.#protocol.lastDigestBytes,
+      datagramLimit: this.#maxDatagram,
       datagramsIn: t.datagramsIn,
       bytesIn: t.bytesIn,
       datagramsOut: t.datagramsOut,

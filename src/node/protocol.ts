@@ -108,6 +108,8 @@ export class ProtocolStep {
   readonly #compress: boolean;
   readonly #hooks: StepHooks;
   readonly #result: StepResult = { reply: undefined, replyType: undefined, reset: false };
+  /** Encoded size of the digest in the last Syn or SynAck built, in bytes (0 before the first). */
+  lastDigestBytes = 0;
 
   /** A step over the given state, failure detector and configuration. */
   constructor(options: ProtocolStepOptions) {
@@ -139,6 +141,7 @@ export class ProtocolStep {
         const { digest, encodedLength } = this.#state.digestWithLength(scheduled, {
           snapshot: false,
         });
+        this.lastDigestBytes = encodedLength;
         const budget = deltaBudget(maxDatagram, encodedLength);
         const delta = this.#deltaFor(msg.digest, budget, scheduled);
         r.reply = encodeSynAck(digest, delta, SHARED_OUTPUT);
@@ -165,7 +168,8 @@ export class ProtocolStep {
   /** The encoded Syn this node sends to start a round with a peer (bytes in the shared output buffer). */
   syn(): Uint8Array {
     const scheduled = this.#scheduledForDeletion();
-    const { digest } = this.#state.digestWithLength(scheduled, { snapshot: false });
+    const { digest, encodedLength } = this.#state.digestWithLength(scheduled, { snapshot: false });
+    this.lastDigestBytes = encodedLength;
     return encodeSyn(this.#clusterId, digest, SHARED_OUTPUT);
   }
 
