@@ -641,7 +641,6 @@ export class GossipNode {
     return this.#fd.phi(chitchatIdKey(id));
   }
 
-  /** Counters (a fresh copy). */
   /** Says once (until a Syn fits again) that this node's digest outgrew a datagram. */
   #warnCeiling(bytes: Uint8Array): void {
     this.#ceilingWarned = true;
@@ -656,6 +655,7 @@ export class GossipNode {
     );
   }
 
+  /** Counters (a fresh copy). */
   metrics(): GossipMetrics {
     const t = this.#transport.stats;
     return structuredClone({
