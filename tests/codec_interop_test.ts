@@ -6,64 +6,11 @@
 import assert from "node:assert/strict";
 import { decodeMessage, encodeMessage } from "../src/codec/message.ts";
 import { DecodeError } from "../src/common/errors.ts";
-import type { ChitchatMessage, Delta, KeyValueMutation, NodeDelta } from "../src/common/types.ts";
-import { InteropPeer, type MessageJson, messageToJson, sortDigestJson } from "../interop/peer.ts";
-import { sortedDigestEntries } from "../src/codec/digest.ts";
+import type { ChitchatMessage } from "../src/common/types.ts";
+import { type MessageJson, sortDigestJson } from "../interop/peer.ts";
 import { VECTORS } from "../src/codec/vectors_test.ts";
-import { createRandom, hex, id, randomMessage } from "../src/codec/_test_utils.ts";
-
-function normalized(msg: ChitchatMessage): ChitchatMessage {
-  if (msg.type === "syn" || msg.type === "synAck") {
-    return { ...msg, digest: { nodes: sortedDigestEntries(msg.digest) } };
-  }
-  return msg;
-}
-
-function rustJson(msg: ChitchatMessage): MessageJson {
-  const j = messageToJson(msg);
-  if (j.type === "syn" || j.type === "synAck") return { ...j, digest: sortDigestJson(j.digest) };
-  return j;
-}
-
-async function withPeer(f: (peer: InteropPeer) => Promise<void>): Promise<void> {
-  const peer = await InteropPeer.start();
-  try {
-    await f(peer);
-  } finally {
-    await peer.close();
-  }
-}
-
-/** A ~64 KiB zlayer-like delta: ~500 records of base64url JSON values. */
-export function realisticDelta(records = 500): Delta {
-  const nodeDeltas: NodeDelta[] = [];
-  let n = 0;
-  for (let node = 0; n < records; node++) {
-    const kvs: KeyValueMutation[] = [];
-    for (let k = 1; k <= 25 && n < records; k++, n++) {
-      const info = JSON.stringify({
-        node_id: node * 1000 + k,
-        wg_pubkey: "",
-        wg_endpoint: `10.0.${node}.${k}:51820`,
-        overlay_ip: `10.200.${node}.${k}`,
-        labels: {},
-      });
-      const value = new TextEncoder().encode(info).toBase64({
-        alphabet: "base64url",
-        omitPadding: true,
-      });
-      kvs.push({ key: `worker:${node * 1000 + k}`, value, version: BigInt(k), status: "set" });
-    }
-    nodeDeltas.push({
-      chitchatId: id(`worker:${node}`, 0n, "0.0.0.0", 7946),
-      lastGcVersion: 0n,
-      fromVersionExcluded: 0n,
-      keyValues: kvs,
-      maxVersion: BigInt(kvs.length),
-    });
-  }
-  return { nodeDeltas };
-}
+import { createRandom, hex, randomMessage } from "../src/codec/_test_utils.ts";
+import { normalized, realisticDelta, rustJson, withPeer } from "./_interop_codec.ts";
 
 Deno.test("interop: every §11.1 vector both ways, byte for byte", async () => {
   await withPeer(async (peer) => {

@@ -14,85 +14,17 @@
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { decodeMessage, encodeMessage } from "../src/codec/message.ts";
-import { sortedDigestEntries } from "../src/codec/digest.ts";
 import { DecodeError } from "../src/common/errors.ts";
-import type {
-  ChitchatMessage,
-  Delta,
-  Digest,
-  KeyValueMutation,
-  NodeDelta,
-} from "../src/common/types.ts";
-import {
-  digestToJson,
-  InteropPeer,
-  type MessageJson,
-  messageToJson,
-  sortDigestJson,
-} from "../interop/peer.ts";
+import type { ChitchatMessage, Digest } from "../src/common/types.ts";
+import { digestToJson, InteropPeer, type MessageJson, sortDigestJson } from "../interop/peer.ts";
 import { VECTORS } from "../src/codec/vectors_test.ts";
 import { createRandom, hex, id, randomMessage, unhex } from "../src/codec/_test_utils.ts";
+import { normalized, realisticDelta, rustJson, withPeer } from "./_interop_codec.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 
-function normalized(msg: ChitchatMessage): ChitchatMessage {
-  if (msg.type === "syn" || msg.type === "synAck") {
-    return { ...msg, digest: { nodes: sortedDigestEntries(msg.digest) } };
-  }
-  return msg;
-}
-
-function rustJson(msg: ChitchatMessage): MessageJson {
-  const j = messageToJson(msg);
-  if (j.type === "syn" || j.type === "synAck") return { ...j, digest: sortDigestJson(j.digest) };
-  return j;
-}
-
-async function withPeer(
-  version: "0.10.1" | "0.13.0",
-  f: (peer: InteropPeer) => Promise<void>,
-): Promise<void> {
-  const peer = await InteropPeer.start({ version });
-  try {
-    await f(peer);
-  } finally {
-    await peer.close();
-  }
-}
-
-const v013 = (f: (peer: InteropPeer) => Promise<void>) => withPeer("0.13.0", f);
-
-/** A zlayer-like delta of `records` base64url JSON values (~64 KiB raw at 400). */
-function realisticDelta(records: number): Delta {
-  const nodeDeltas: NodeDelta[] = [];
-  let n = 0;
-  for (let node = 0; n < records; node++) {
-    const kvs: KeyValueMutation[] = [];
-    for (let k = 1; k <= 25 && n < records; k++, n++) {
-      const info = JSON.stringify({
-        node_id: node * 1000 + k,
-        wg_pubkey: "",
-        wg_endpoint: `10.0.${node}.${k}:51820`,
-        overlay_ip: `10.200.${node}.${k}`,
-        labels: {},
-      });
-      const value = new TextEncoder().encode(info).toBase64({
-        alphabet: "base64url",
-        omitPadding: true,
-      });
-      kvs.push({ key: `worker:${node * 1000 + k}`, value, version: BigInt(k), status: "set" });
-    }
-    nodeDeltas.push({
-      chitchatId: id(`worker:${node}`, 0n, "0.0.0.0", 7946),
-      lastGcVersion: 0n,
-      fromVersionExcluded: 0n,
-      keyValues: kvs,
-      maxVersion: BigInt(kvs.length),
-    });
-  }
-  return { nodeDeltas };
-}
+const v013 = (f: (peer: InteropPeer) => Promise<void>) => withPeer(f, "0.13.0");
 
 /** A digest of `n` zlayer-style entries (`worker:<u64>`, u64 generations, IPv4): 68 bytes each. */
 function zlayerDigest(n: number, seed = 1n): Digest {
@@ -216,7 +148,7 @@ Deno.test("v013: the peer runs chitchat 0.13.0 and can send V0 and V1", async ()
     assert.equal(peer.version, "0.13.0");
     assert.deepEqual(await peer.hello(), { chitchat: "0.13.0", protocolVersions: [0, 1] });
   });
-  await withPeer("0.10.1", async (peer) => {
+  await withPeer(async (peer) => {
     assert.deepEqual(await peer.hello(), { chitchat: "0.10.1", protocolVersions: [0] });
   });
 });
@@ -537,7 +469,7 @@ Deno.test("v1 wire: malformed V1 digests are rejected with chitchat's reasons", 
 });
 
 Deno.test("v1 wire: chitchat 0.10.1 rejects every V1 datagram, even bodies that are V0-identical", async () => {
-  await withPeer("0.10.1", async (peer) => {
+  await withPeer(async (peer) => {
     for (const v of VECTORS) {
       const v1 = v0ToV1(encodeMessage(v.msg), raw());
       await assert.rejects(peer.decode(v1), /invalid protocol version/, v.name);
