@@ -12,20 +12,12 @@
 import { readLines } from "../sim/lines.ts";
 import assert from "node:assert/strict";
 import { interopBinaryPath } from "../interop/paths.ts";
+import { run, succeeds } from "./_commands.ts";
 
 const WORKER = new URL("../src/cli/worker.ts", import.meta.url).pathname;
 const PREFIX = `hs${Deno.pid}`;
 /** Bounds every wait of this test (wall-clock ms). */
 const WAIT_MS = 25_000;
-
-async function succeeds(cmd: string, args: string[]): Promise<boolean> {
-  try {
-    return (await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}
 
 const isRoot = Deno.uid() === 0;
 const hasNetns = isRoot && await succeeds("ip", ["netns", "list"]);
@@ -51,26 +43,6 @@ if (skip !== undefined) {
 }
 
 /** Runs a command; throws with its stderr when it fails. */
-async function run(cmd: string, args: string[], stdin?: string): Promise<string> {
-  const child = new Deno.Command(cmd, {
-    args,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}): ${text(out.stderr)}`);
-  }
-  return text(out.stdout);
-}
-
 /** A hub namespace with a bridge and leaf namespaces ("hosts") attached to it. */
 class Lab {
   readonly hub = `${PREFIX}-hub`;

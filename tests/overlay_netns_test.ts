@@ -17,21 +17,13 @@
 import assert from "node:assert/strict";
 import { readLines } from "../sim/lines.ts";
 import { parseOverlayCidr, pickOverlayIp } from "../src/wireguard/mod.ts";
+import { run, succeeds } from "./_commands.ts";
 
 const WORKER = new URL("../src/cli/worker.ts", import.meta.url).pathname;
 const TAG = `hw${Deno.pid}`;
 /** Bounds every wait of this test (wall-clock ms). */
 const WAIT_MS = 20_000;
 const WG_ENV = { WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: "1" };
-
-async function succeeds(cmd: string, args: string[]): Promise<boolean> {
-  try {
-    return (await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}
 
 const isRoot = Deno.uid() === 0;
 const skip = !isRoot
@@ -50,15 +42,6 @@ if (skip !== undefined) {
     `overlay_netns_test: SKIPPED (${skip}); run as root with wireguard-go and wireguard-tools ` +
       "to test the WireGuard overlay",
   );
-}
-
-async function run(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}): ${text(out.stderr)}`);
-  }
-  return text(out.stdout);
 }
 
 async function until(what: string, check: () => Promise<boolean> | boolean, ms = WAIT_MS) {
