@@ -24,7 +24,7 @@ import { VirtualClock } from "../src/common/virtual_clock.ts";
 import { DatagramEndpoint } from "../src/transport/_endpoint.ts";
 import type { SocketAddr } from "../src/common/types.ts";
 import { MAX_DATAGRAM_SIZE } from "../src/codec/wire.ts";
-import { PROPAGATION_KEY, simAddr, simNodeOptions } from "./scenarios.ts";
+import { PROPAGATION_KEY, simAddr, simNodeOptions, type SimSettings } from "./scenarios.ts";
 
 /** Parameters of one shard, sent once in the `init` request.
  *
@@ -40,23 +40,16 @@ import { PROPAGATION_KEY, simAddr, simNodeOptions } from "./scenarios.ts";
  * // [ 1, 3, 5, 7, 9 ]
  * ```
  */
-export interface ShardConfig {
-  /** This thread's index, 0..threads-1. */
+export interface ShardConfig extends
+  Pick<
+    SimSettings,
+    "numNodes" | "gossipIntervalMs" | "initialIntervalMs" | "phiThreshold" | "lossRate" | "seed"
+  > {
+  /** This thread's index, 0..threads-1. `numNodes` counts the whole cluster (all shards); the
+   * sending shard decides losses, one generator per sending node seeded from `seed`. */
   shard: number;
   /** Number of shard threads. */
   threads: number;
-  /** Cluster size (all shards). */
-  numNodes: number;
-  /** Gossip interval, ms. */
-  gossipIntervalMs: number;
-  /** Failure detector's initial interval, ms. */
-  initialIntervalMs: number;
-  /** Phi threshold. */
-  phiThreshold: number;
-  /** Probability that a datagram is lost (decided by the sending shard). */
-  lossRate: number;
-  /** Seed of node randomness and of the loss decisions (one generator per sending node). */
-  seed: number;
   /** Delay of every datagram, an integer >= 1 ms (the lookahead). */
   delayMs: number;
 }
