@@ -11,8 +11,7 @@
  */
 import { readLines } from "../sim/lines.ts";
 import assert from "node:assert/strict";
-import { interopBinaryPath } from "../interop/paths.ts";
-import { run, succeeds } from "./_commands.ts";
+import { type LabHost, NetnsLab, NsRustNode, run, succeeds } from "../sim/netns_lab.ts";
 
 const WORKER = new URL("../src/cli/worker.ts", import.meta.url).pathname;
 const PREFIX = `hs${Deno.pid}`;
@@ -42,48 +41,10 @@ if (skip !== undefined) {
   );
 }
 
-/** Runs a command; throws with its stderr when it fails. */
-/** A hub namespace with a bridge and leaf namespaces ("hosts") attached to it. */
-class Lab {
-  readonly hub = `${PREFIX}-hub`;
-  readonly hosts: { ns: string; ip: string }[] = [];
-  readonly #created: string[] = [];
-
-  async setUp(count: number): Promise<void> {
-    await this.#add(this.hub);
-    await run("ip", ["-n", this.hub, "link", "add", "br0", "type", "bridge"]);
-    await run("ip", ["-n", this.hub, "link", "set", "br0", "up"]);
-    for (let i = 0; i < count; i++) {
-      const ns = `${PREFIX}-${String.fromCharCode(97 + i)}`;
-      const ip = `10.213.0.${i + 1}`;
-      await this.#add(ns);
-      // The veth pair is created with both ends already inside our namespaces.
-      await run("ip", [
-        "link",
-        "add",
-        "eth0",
-        "netns",
-        ns,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        `p${i}`,
-        "netns",
-        this.hub,
-      ]);
-      await run("ip", ["-n", this.hub, "link", "set", `p${i}`, "master", "br0"]);
-      await run("ip", ["-n", this.hub, "link", "set", `p${i}`, "up"]);
-      await run("ip", ["-n", ns, "addr", "add", `${ip}/24`, "dev", "eth0"]);
-      await run("ip", ["-n", ns, "link", "set", "eth0", "up"]);
-      await run("ip", ["-n", ns, "link", "set", "lo", "up"]);
-      this.hosts.push({ ns, ip });
-    }
-  }
-
-  async #add(ns: string): Promise<void> {
-    await run("ip", ["netns", "add", ns]);
-    this.#created.push(ns);
+/** The namespace lab of sim/netns_lab.ts, plus loss and partition rules per host. */
+class Lab extends NetnsLab {
+  constructor() {
+    super({ prefix: PREFIX, subnet: "10.213.0" });
   }
 
   /** Installs inbound drop rules in host `i`: `random` percent of the datagrams from the lab
@@ -157,19 +118,6 @@ class Lab {
       await run("ip", ["netns", "exec", ns, "iptables", "-F", "INPUT"]);
     }
   }
-
-  /** Deletes every namespace this lab created (their links and rules go with them). */
-  async tearDown(): Promise<string[]> {
-    const errors: string[] = [];
-    for (const ns of this.#created.reverse()) {
-      try {
-        await run("ip", ["netns", "del", ns]);
-      } catch (e) {
-        errors.push((e as Error).message);
-      }
-    }
-    return errors;
-  }
 }
 
 /** A hearsay worker process in a namespace; tracks the live peers from its event lines. */
@@ -207,55 +155,10 @@ class Worker {
   }
 }
 
-/** The Rust interop peer (a real chitchat node) in a namespace, over its JSON-lines protocol. */
-class RustNode {
-  readonly proc: Deno.ChildProcess;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #pending = new Map<number, (a: Record<string, unknown>) => void>();
-  #next = 0;
-  readonly done: Promise<unknown>;
-
+/** The Rust interop peer (a real chitchat node) in a namespace. */
+class RustNode extends NsRustNode {
   constructor(ns: string) {
-    this.proc = new Deno.Command("ip", {
-      args: ["netns", "exec", ns, interopBinaryPath()],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    this.#writer = this.proc.stdin.getWriter();
-    this.done = readLines(this.proc.stdout, (l) => {
-      const answer = JSON.parse(l);
-      this.#pending.get(answer.id)?.(answer);
-      this.#pending.delete(answer.id);
-    });
-  }
-
-  async request(cmd: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const id = ++this.#next;
-    const answer = new Promise<Record<string, unknown>>((r) => this.#pending.set(id, r));
-    await this.#writer.write(new TextEncoder().encode(JSON.stringify({ id, cmd, ...args }) + "\n"));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${cmd}: no answer in ${WAIT_MS} ms`)), WAIT_MS);
-    });
-    try {
-      const a = await Promise.race([answer, timeout]);
-      if (a.ok !== true) throw new Error(`${cmd} failed: ${a.error}`);
-      return a;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Node ids the chitchat node holds live (itself included). */
-  async live(handle: number): Promise<string[]> {
-    const s = await this.request("node_state", { handle });
-    return (s.live as { nodeId: string }[]).map((id) => id.nodeId).sort();
-  }
-
-  /** Closing stdin makes the peer abort its nodes and exit. */
-  async close(): Promise<void> {
-    await this.#writer.close().catch(() => {});
+    super(ns, WAIT_MS);
   }
 }
 
@@ -282,12 +185,7 @@ Deno.test({
     const log: string[] = [];
     try {
       await lab.setUp(4);
-      const [a, b, c, d] = lab.hosts as [
-        { ns: string; ip: string },
-        { ns: string; ip: string },
-        { ns: string; ip: string },
-        { ns: string; ip: string },
-      ];
+      const [a, b, c, d] = lab.hosts as [LabHost, LabHost, LabHost, LabHost];
       const seeds = [`${a.ip}:7946`, `${c.ip}:7946`];
       const interval = ["--interval-ms", "200", "--initial-interval-ms", "200"];
       for (const [i, host] of [a, b, c].entries()) {

@@ -15,28 +15,23 @@
  * files are removed afterwards, also on failure.
  */
 import assert from "node:assert/strict";
-import { readLines } from "../sim/lines.ts";
+import {
+  type NsProcess,
+  run,
+  succeeds,
+  until as untilMs,
+  type WgLabHost,
+  WireGuardLab,
+  wireGuardLabUnavailable,
+} from "../sim/netns_lab.ts";
 import { parseOverlayCidr, pickOverlayIp } from "../src/wireguard/mod.ts";
-import { run, succeeds } from "./_commands.ts";
 
 const WORKER = new URL("../src/cli/worker.ts", import.meta.url).pathname;
 const TAG = `hw${Deno.pid}`;
 /** Bounds every wait of this test (wall-clock ms). */
 const WAIT_MS = 20_000;
-const WG_ENV = { WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: "1" };
 
-const isRoot = Deno.uid() === 0;
-const skip = !isRoot
-  ? "not running as root"
-  : !await succeeds("ip", ["netns", "list"])
-  ? "`ip netns` is not available"
-  : !await succeeds("wg", ["--version"])
-  ? "`wg` is not installed (apt-get install -y wireguard-tools)"
-  : !await succeeds("wireguard-go", ["--version"])
-  ? "`wireguard-go` is not installed (apt-get install -y wireguard-go)"
-  : !await succeeds("ping", ["-V"])
-  ? "`ping` is not installed (apt-get install -y iputils-ping)"
-  : undefined;
+const skip = await wireGuardLabUnavailable();
 if (skip !== undefined) {
   console.log(
     `overlay_netns_test: SKIPPED (${skip}); run as root with wireguard-go and wireguard-tools ` +
@@ -44,129 +39,23 @@ if (skip !== undefined) {
   );
 }
 
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = WAIT_MS) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = (what: string, check: () => Promise<boolean> | boolean, ms = WAIT_MS) =>
+  untilMs(what, check, ms);
 
-interface Host {
-  readonly name: string;
-  readonly ns: string;
-  readonly iface: string;
-  readonly ip: string;
-  readonly overlay: string;
-  readonly keyFile: string;
-}
+type Host = WgLabHost;
+type Proc = NsProcess;
 
-class Proc {
-  readonly proc: Deno.ChildProcess;
-  stdout: string[] = [];
-  /** Arrival time (ms) of each stdout line. */
-  times: number[] = [];
-  stderr = "";
-  readonly done: Promise<unknown>;
-  exited = false;
-  constructor(ns: string, cmd: string, args: string[], env: Record<string, string> = {}) {
-    this.proc = new Deno.Command("ip", {
-      args: ["netns", "exec", ns, cmd, ...args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env,
-    }).spawn();
-    this.done = Promise.all([
-      readLines(this.proc.stdout, (l) => {
-        this.stdout.push(l);
-        this.times.push(Date.now());
-      }),
-      readLines(this.proc.stderr, (l) => (this.stderr += l + "\n")),
-      this.proc.status.then(() => (this.exited = true)),
-    ]);
-  }
-  kill(signal: Deno.Signal): void {
-    try {
-      this.proc.kill(signal);
-    } catch {
-      // already gone
-    }
-  }
-}
-
-class Lab {
-  readonly hub = `${TAG}-hub`;
-  readonly hosts: Host[] = [];
-  readonly wgProcs: Proc[] = [];
+/** The namespace lab of sim/netns_lab.ts, plus the hearsay worker each host runs. */
+class Lab extends WireGuardLab {
   readonly workers = new Map<string, Proc>();
-  readonly #namespaces: string[] = [];
-  dir = "";
 
-  async setUp(count: number): Promise<void> {
-    this.dir = await Deno.makeTempDir({ prefix: `${TAG}-` });
-    await this.#ns(this.hub);
-    await run("ip", ["-n", this.hub, "link", "add", "br0", "type", "bridge"]);
-    await run("ip", ["-n", this.hub, "link", "set", "br0", "up"]);
-    for (let i = 0; i < count; i++) await this.addHost(i, true);
+  constructor() {
+    super({ prefix: TAG, subnet: "10.214.0", overlaySubnet: "10.215.0" });
   }
 
-  /** Adds host `i` (a, b, c...) with wireguard-go; its overlay address only when asked. */
-  async addHost(i: number, withAddress: boolean): Promise<Host> {
-    {
-      const name = String.fromCharCode(97 + i);
-      const host: Host = {
-        name,
-        ns: `${TAG}-${name}`,
-        iface: `${TAG}${name}`.slice(-15),
-        ip: `10.214.0.${i + 1}`,
-        overlay: `10.215.0.${i + 1}`,
-        keyFile: `${this.dir}/${name}.key`,
-      };
-      await this.#ns(host.ns);
-      await run("ip", [
-        "link",
-        "add",
-        "eth0",
-        "netns",
-        host.ns,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        `p${i}`,
-        "netns",
-        this.hub,
-      ]);
-      await run("ip", ["-n", this.hub, "link", "set", `p${i}`, "master", "br0"]);
-      await run("ip", ["-n", this.hub, "link", "set", `p${i}`, "up"]);
-      await run("ip", ["-n", host.ns, "addr", "add", `${host.ip}/24`, "dev", "eth0"]);
-      await run("ip", ["-n", host.ns, "link", "set", "eth0", "up"]);
-      await run("ip", ["-n", host.ns, "link", "set", "lo", "up"]);
-      const wg = new Proc(host.ns, "wireguard-go", ["-f", host.iface], WG_ENV);
-      this.wgProcs.push(wg);
-      await until(`wireguard-go ${host.iface}`, async () => {
-        if (wg.exited) throw new Error(`wireguard-go ${host.iface} exited: ${wg.stderr}`);
-        return await succeeds("ip", ["netns", "exec", host.ns, "wg", "show", host.iface]);
-      }, 5_000);
-      await run("ip", ["netns", "exec", host.ns, "wg", "set", host.iface, "listen-port", "51820"]);
-      if (withAddress) {
-        await run("ip", ["-n", host.ns, "addr", "add", `${host.overlay}/24`, "dev", host.iface]);
-      }
-      await run("ip", ["-n", host.ns, "link", "set", host.iface, "up"]);
-      this.hosts.push(host);
-      return host;
-    }
-  }
-
-  async #ns(ns: string): Promise<void> {
-    await run("ip", ["netns", "add", ns]);
-    this.#namespaces.push(ns);
-  }
-
-  start(h: Host, extra: string[] = [], nodeId = String(h.name.charCodeAt(0) - 96)): Proc {
-    const seeds = this.hosts.filter((o) => o !== h).flatMap((o) => ["--seed", `${o.ip}:7946`]);
-    const w = new Proc(h.ns, Deno.execPath(), [
+  start(h: Host, extra: string[] = [], nodeId = String(h.index + 1)): Proc {
+    const seeds = this.wgHosts.filter((o) => o !== h).flatMap((o) => ["--seed", `${o.ip}:7946`]);
+    const w = this.spawn(h, Deno.execPath(), [
       "run",
       "-A",
       WORKER,
@@ -195,50 +84,6 @@ class Lab {
     this.workers.set(h.name, w);
     return w;
   }
-
-  async dump(h: Host): Promise<Map<string, string>> {
-    const text = await run("ip", ["netns", "exec", h.ns, "wg", "show", h.iface, "dump"]);
-    const peers = new Map<string, string>(); // key -> allowed ips
-    for (const line of text.trim().split("\n").slice(1)) {
-      const f = line.split("\t");
-      peers.set(f[0]!, f[3]!);
-    }
-    return peers;
-  }
-
-  async publicKey(h: Host): Promise<string> {
-    return (await run("ip", ["netns", "exec", h.ns, "wg", "show", h.iface, "public-key"])).trim();
-  }
-
-  ping(from: Host, to: Host, timeoutSeconds = "1"): Promise<boolean> {
-    return succeeds("ip", [
-      "netns",
-      "exec",
-      from.ns,
-      "ping",
-      "-c",
-      "1",
-      "-W",
-      timeoutSeconds,
-      to.overlay,
-    ]);
-  }
-
-  async tearDown(): Promise<void> {
-    for (const w of this.workers.values()) w.kill("SIGKILL");
-    for (const p of this.wgProcs) p.kill("SIGKILL");
-    await Promise.race([
-      Promise.all([...this.workers.values(), ...this.wgProcs].map((p) => p.done)),
-      new Promise((r) => setTimeout(r, 5_000)),
-    ]);
-    for (const ns of this.#namespaces.reverse()) {
-      await succeeds("ip", ["netns", "del", ns]);
-    }
-    for (const h of this.hosts) {
-      await Deno.remove(`/var/run/wireguard/${h.iface}.sock`).catch(() => {});
-    }
-    if (this.dir) await Deno.remove(this.dir, { recursive: true }).catch(() => {});
-  }
 }
 
 Deno.test({
@@ -252,12 +97,12 @@ Deno.test({
     const t0 = Date.now();
     const step = (m: string) => log.push(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${m}`);
     try {
-      await lab.setUp(3);
-      const [a, b, c] = lab.hosts as [Host, Host, Host];
-      for (const h of lab.hosts) lab.start(h);
+      for (let i = 0; i < 3; i++) await lab.addWgHost();
+      const [a, b, c] = lab.wgHosts as [Host, Host, Host];
+      for (const h of lab.wgHosts) lab.start(h);
       const allPings = async () => {
-        for (const x of lab.hosts) {
-          for (const y of lab.hosts) if (x !== y && !(await lab.ping(x, y))) return false;
+        for (const x of lab.wgHosts) {
+          for (const y of lab.wgHosts) if (x !== y && !(await lab.ping(x, y))) return false;
         }
         return true;
       };
@@ -315,7 +160,7 @@ Deno.test({
       step("b restarted");
 
       // Key rotation: a new key file and SIGHUP; a ping stream a -> c keeps flowing.
-      const pinger = new Proc(a.ns, "ping", ["-i", "0.2", "-c", "25", "-W", "1", c.overlay]);
+      const pinger = lab.spawn(a, "ping", ["-i", "0.2", "-c", "25", "-W", "1", c.overlay]);
       await new Promise((r) => setTimeout(r, 1_000));
       await Deno.remove(c.keyFile); // the worker creates a fresh key (0600) on SIGHUP
       lab.workers.get("c")!.kill("SIGHUP");
@@ -340,7 +185,7 @@ Deno.test({
         ["--node-id", "10", "--wg-pubkey", "not-a-key", "--overlay-ip", "10.215.0.10"],
         ["--node-id", "11", "--wg-pubkey", evilKey, "--overlay-ip", b.overlay],
       ].map((args, i) =>
-        new Proc(a.ns, Deno.execPath(), [
+        lab.spawn(a, Deno.execPath(), [
           "run",
           "-A",
           WORKER,
@@ -359,14 +204,14 @@ Deno.test({
       );
       try {
         await until("hostile PeerInfos refused by every host", () =>
-          lab.hosts.every((h) => {
+          lab.wgHosts.every((h) => {
             const e = lab.workers.get(h.name)!.stderr;
             return e.includes("worker 10 (bad_key)") &&
               (e.includes("worker 11 (overlay_ip_conflict)") ||
                 e.includes("worker 11 (overlay_ip_self)"));
           }));
         step("hostile PeerInfos refused (bad key, b's overlay IP)");
-        for (const h of lab.hosts) assert.equal((await lab.dump(h)).has(evilKey), false);
+        for (const h of lab.wgHosts) assert.equal((await lab.dump(h)).has(evilKey), false);
         assert.ok(await allPings(), "the mesh stays up");
         // Metrics and /peers, read from inside a's namespace.
         const status = await run("ip", [
@@ -411,7 +256,7 @@ Deno.test({
       const cidr = parseOverlayCidr("10.215.0.0/24");
       let clash = 100n;
       while (pickOverlayIp(cidr, clash, new Set()) !== a.overlay) clash++;
-      const d = await lab.addHost(3, false);
+      const d = await lab.addWgHost(false);
       const wd = lab.start(d, ["--overlay-cidr", cidr.text, "--wg-set-address"], String(clash));
       let moved = "";
       await until("d moves off a's overlay address", () => {
@@ -440,7 +285,7 @@ Deno.test({
       for (const [n, w] of lab.workers) {
         console.error(`worker ${n} stderr:\n${w.stderr}stdout:\n${w.stdout.join("\n")}`);
       }
-      for (const h of lab.hosts) {
+      for (const h of lab.wgHosts) {
         const d = await run("ip", ["netns", "exec", h.ns, "wg", "show", h.iface]).catch(String);
         console.error(`wg show ${h.iface}:\n${d}`);
       }
