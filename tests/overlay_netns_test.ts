@@ -277,6 +277,27 @@ Deno.test({
       assert.ok(!lab.workers.get("a")!.stderr.includes("moving to"), "a kept its address");
       step(`overlay-cidr clash: worker ${clash} moved from ${a.overlay} to ${moved}, meshed`);
 
+      // Restart with stale peers: while c's worker is down, d leaves; the restarted worker
+      // removes d (recorded in its --wg-state-file) but not a peer someone else added.
+      const keyD = await lab.publicKey(d);
+      const foreign = new Uint8Array(32).fill(77).toBase64();
+      await lab.exec(c, "wg", ["set", c.iface, "peer", foreign, "allowed-ips", "10.215.9.9/32"]);
+      await until("c holds d", async () => (await lab.dump(c)).has(keyD));
+      lab.workers.get("c")!.kill("SIGKILL");
+      await lab.workers.get("c")!.done;
+      wd.kill("SIGTERM");
+      await wd.done;
+      await until("a drops d", async () => !(await lab.dump(a)).has(keyD));
+      assert.ok((await lab.dump(c)).has(keyD), "c's interface still holds d while c is down");
+      const restartAt = Date.now();
+      lab.start(c);
+      await until("the restarted c removes stale d", async () => !(await lab.dump(c)).has(keyD));
+      const peersC = await lab.dump(c);
+      assert.ok(peersC.has(foreign), "a peer c's worker did not add stays");
+      assert.ok(peersC.has(await lab.publicKey(a)) && peersC.has(keyB));
+      assert.ok(await lab.ping(c, a) && await lab.ping(a, c));
+      step(`c restarted after d left meanwhile: stale d removed in ${Date.now() - restartAt} ms`);
+
       const tunnelLines = lab.workers.get("a")!.stdout.filter((l) => l.includes('"tunnel"'));
       assert.ok(tunnelLines.some((l) => l.includes('"up":true')), tunnelLines.join("\n"));
       console.log(log.join("\n"));

@@ -25,6 +25,7 @@ Deno.test("worker: WireGuard flags parse, with defaults", () => {
     keepaliveSeconds: 0,
     resyncMs: 5000,
     prune: true,
+    stateFile: "/var/lib/hearsay/hswg0.peers.json",
     setAddress: false,
     pubkey: key.toBase64(),
     endpointGiven: false,
@@ -35,6 +36,16 @@ Deno.test("worker: WireGuard flags parse, with defaults", () => {
       .wireguard?.privateKeyFile,
     "/k",
   );
+  const state = (...extra: string[]) =>
+    parseWorkerArgs(["--node-id", "3", "--wg-interface", "wgs", ...extra]).wireguard?.stateFile;
+  assert.equal(
+    state("--wg-private-key-file", "/etc/hearsay/wg.key"),
+    "/etc/hearsay/wgs.peers.json",
+  );
+  assert.equal(state("--wg-private-key-file", "/k"), "/wgs.peers.json");
+  assert.equal(state("--wg-private-key-file", "k"), "./wgs.peers.json");
+  assert.equal(state("--wg-state-file", "/run/x.json"), "/run/x.json");
+  assert.equal(state("--wg-state-file", "off"), undefined);
 });
 
 Deno.test("worker: --overlay-cidr picks a deterministic address inside the network", () => {
@@ -68,6 +79,7 @@ Deno.test("worker: bad WireGuard flags are usage errors", () => {
     [["--overlay-cidr", "10.42.0.1/16"], /--overlay-cidr must be a network/],
     [["--overlay-cidr", "10.42.0.0"], /--overlay-cidr must be a network/],
     [["--wg-set-address"], /--wg-set-address needs --wg-interface/],
+    [["--wg-state-file", "/x.json"], /--wg-state-file needs --wg-interface/],
     [["--wg-interface", "wg0", "--wg-set-address"], /--wg-set-address needs --overlay-cidr/],
   ];
   for (const [args, re] of bad) {

@@ -36,6 +36,7 @@ import {
   wireGuardPrometheus,
   WireGuardReconciler,
 } from "../wireguard/mod.ts";
+import { defaultWgStateFile } from "../wireguard/_state_file.ts";
 
 /** The worker's `--help` text.
  *
@@ -69,6 +70,9 @@ Flags:
   --wg-keepalive <s>       persistent keepalive for configured peers (default 25; 0 = off)
   --wg-resync-ms <ms>      re-read the interface this often to converge (default 5000)
   --wg-prune               also remove peers this worker did not add
+  --wg-state-file <path>   record the peers this worker configures, so a restart removes
+                           those that left meanwhile (default <iface>.peers.json beside
+                           --wg-private-key-file, else /var/lib/hearsay/; "off" = none)
   --overlay-cidr <ip/len>  instead of --overlay-ip: pick a free overlay address in this network
                            (from the node id, skipping addresses live peers hold); when two
                            live peers claim one address, the higher node id moves
@@ -156,6 +160,8 @@ export interface WorkerWireGuardOptions {
   readonly resyncMs: number;
   /** `--wg-prune` */
   readonly prune: boolean;
+  /** `--wg-state-file` with its default applied; undefined for `off`. */
+  readonly stateFile: string | undefined;
   /** `--wg-set-address` */
   readonly setAddress: boolean;
   /** `--wg-pubkey`, standard base64, when given (it must match the interface's key). */
@@ -199,6 +205,7 @@ const VALUE_FLAGS = new Set([
   "wg-keepalive",
   "wg-resync-ms",
   "overlay-cidr",
+  "wg-state-file",
 ]);
 const BOOL_FLAGS = new Set(["wg-prune", "wg-set-address"]);
 
@@ -326,7 +333,7 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
   let wireguard: WorkerWireGuardOptions | undefined;
   if (wgInterface === undefined) {
     const wgOnly = ["wg-private-key-file", "wg-keepalive", "wg-resync-ms", "wg-prune"];
-    for (const f of [...wgOnly, "wg-set-address"]) {
+    for (const f of [...wgOnly, "wg-set-address", "wg-state-file"]) {
       if (values.has(f)) throw new UsageError(`--${f} needs --wg-interface`);
     }
   } else {
@@ -358,12 +365,15 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
         throw new UsageError(`--wg-pubkey: ${(e as WgKeyError).message}`);
       }
     }
+    const keyFile = one("wg-private-key-file");
+    const stateText = one("wg-state-file") ?? defaultWgStateFile(wgInterface, keyFile);
     wireguard = {
       interface: wgInterface,
-      privateKeyFile: one("wg-private-key-file"),
+      privateKeyFile: keyFile,
       keepaliveSeconds: Number(kaText),
       resyncMs,
       prune: values.has("wg-prune"),
+      stateFile: stateText === "off" ? undefined : stateText,
       setAddress: values.has("wg-set-address"),
       pubkey,
       endpointGiven: values.has("wg-endpoint"),
@@ -629,6 +639,8 @@ export async function runWorker(args: readonly string[]): Promise<number> {
       keepaliveSeconds: wgo.keepaliveSeconds,
       prune: wgo.prune,
       resyncIntervalMs: wgo.resyncMs,
+      ...(wgo.stateFile !== undefined ? { stateFile: wgo.stateFile } : {}),
+      staleGraceMs: Math.max(2_000, 10 * opts.intervalMs),
       selfPublicKey: selfInfo.wgPubkey,
       ...(selfInfo.overlayIp !== "" ? { selfOverlayIp: selfInfo.overlayIp } : {}),
       onWarning: (m) => console.error(`hearsay worker: wireguard: ${m}`),

@@ -18,6 +18,7 @@ import {
 } from "./plan.ts";
 import { parseWgKey } from "./key.ts";
 import { CommandWgRunner, runWg, type WgRunner } from "./runner.ts";
+import { readWgStateFile, writeWgStateFile } from "./_state_file.ts";
 
 /** A tunnel counts as up when its last handshake is younger than this (WireGuard rekeys every
  * 2 minutes and rejects sessions older than 3).
@@ -134,6 +135,14 @@ export interface WireGuardReconcilerOptions {
   now?: () => number;
   /** Called after every run, successful or not (e.g. to report tunnels going up). */
   onRun?: () => void;
+  /** Record the keys of the peers this reconciler configures in this JSON file (written
+   * atomically, mode 0600), so that after a restart it removes its own peers that left while it
+   * was down, and leaves peers others added alone. Default: no file (a restart then leaves
+   * such stale peers, unless `prune`). */
+  stateFile?: string;
+  /** With `stateFile`: how long (ms) after start the recorded peers wait for the pool to show
+   * them again before the ones it does not show are removed. Default 10 000. */
+  staleGraceMs?: number;
 }
 
 /** Counters of a reconciler.
@@ -282,6 +291,14 @@ export class WireGuardReconciler {
   #again = false;
   #closed = false;
   #following: AsyncIterableIterator<TopologyEvent> | undefined;
+  readonly #stateFile: string | undefined;
+  readonly #graceMs: number;
+  readonly #startedAt: number;
+  /** Keys recorded by an earlier run and not configured by this one yet; undefined before the
+   * state file is read. */
+  #inherited: Set<string> | undefined;
+  #saved = "";
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Creates a reconciler; nothing runs until {@link setPeers}, {@link follow} or
    * {@link reconcile}. Throws a `ConfigError` for a bad option. */
@@ -318,6 +335,9 @@ export class WireGuardReconciler {
     this.#warn = options.onWarning ?? ((m) => console.warn(`hearsay wireguard: ${m}`));
     this.#now = options.now ?? Date.now;
     this.#onRun = options.onRun;
+    this.#stateFile = options.stateFile;
+    this.#graceMs = nonNeg("staleGraceMs", options.staleGraceMs, 10_000);
+    this.#startedAt = this.#now();
     this.setSelf({
       ...(options.selfPublicKey !== undefined ? { publicKey: options.selfPublicKey } : {}),
       ...(options.selfOverlayIp !== undefined ? { overlayIp: options.selfOverlayIp } : {}),
@@ -394,13 +414,15 @@ export class WireGuardReconciler {
   async #once(): Promise<void> {
     this.#runs++;
     try {
+      const inherited = await this.#loadState();
       const state = parseWgDump(await runWg(this.#runner, ["show", this.#iface, "dump"]));
       this.#state = state;
+      const graceOver = this.#now() - this.#startedAt >= this.#graceMs;
       const plan = planReconcile(this.#peers, state, {
         selfPublicKey: this.#selfKey ?? state.publicKey,
         selfOverlayIp: this.#selfIp,
         keepaliveSeconds: this.#keepalive,
-        managed: new Set(this.#managed.keys()),
+        managed: new Set([...this.#managed.keys(), ...(graceOver ? inherited : [])]),
         prune: this.#prune,
         appliedEndpoints: this.#managed,
       });
@@ -410,7 +432,12 @@ export class WireGuardReconciler {
         this.#setCommands++;
         await runWg(this.#runner, args);
       }
-      for (const key of plan.remove) this.#managed.delete(key);
+      for (const key of plan.remove) {
+        this.#managed.delete(key);
+        inherited.delete(key);
+      }
+      // A recorded peer the interface no longer holds is gone already.
+      for (const key of inherited) if (!state.peers.has(key)) inherited.delete(key);
       const endpointSet = new Set(
         plan.set.filter((c) => c.endpoint !== undefined).map((c) => c.publicKey),
       );
@@ -418,7 +445,9 @@ export class WireGuardReconciler {
         if (endpointSet.has(d.publicKey) || !this.#managed.has(d.publicKey)) {
           this.#managed.set(d.publicKey, d.endpoint);
         }
+        inherited.delete(d.publicKey);
       }
+      await this.#saveState();
       if (this.#lastError !== undefined) this.#warn(`reconcile of ${this.#iface} works again`);
       this.#lastError = undefined;
     } catch (e) {
@@ -431,6 +460,45 @@ export class WireGuardReconciler {
       this.#onRun?.();
     } catch (e) {
       this.#warn(`onRun threw: ${(e as Error).message}`);
+    }
+  }
+
+  /** Reads the state file once (a bad file is reported and ignored); the keys recorded by an
+   * earlier run, still waiting to be configured again or removed. */
+  async #loadState(): Promise<Set<string>> {
+    if (this.#inherited !== undefined) return this.#inherited;
+    let keys = new Set<string>();
+    if (this.#stateFile !== undefined) {
+      try {
+        keys = await readWgStateFile(this.#stateFile, this.#iface);
+      } catch (e) {
+        this.#warn(`ignoring the state file: ${(e as Error).message}`);
+      }
+    }
+    this.#inherited = keys;
+    this.#saved = JSON.stringify([...keys].sort());
+    const wait = this.#graceMs - (this.#now() - this.#startedAt);
+    if (keys.size > 0 && wait > 0 && !this.#closed) {
+      this.#graceTimer = setTimeout(() => {
+        this.#graceTimer = undefined;
+        this.#schedule();
+      }, wait);
+    }
+    return keys;
+  }
+
+  /** Writes the state file when the recorded keys changed; a failure is reported, and
+   * retried by the next run. */
+  async #saveState(): Promise<void> {
+    if (this.#stateFile === undefined) return;
+    const keys = new Set([...this.#managed.keys(), ...(this.#inherited ?? [])]);
+    const text = JSON.stringify([...keys].sort());
+    if (text === this.#saved) return;
+    try {
+      await writeWgStateFile(this.#stateFile, this.#iface, keys);
+      this.#saved = text;
+    } catch (e) {
+      this.#warn(`cannot write the state file ${this.#stateFile}: ${(e as Error).message}`);
     }
   }
 
@@ -512,6 +580,8 @@ export class WireGuardReconciler {
     this.#timer = undefined;
     if (this.#resyncTimer !== undefined) clearInterval(this.#resyncTimer);
     this.#resyncTimer = undefined;
+    if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
     await this.#following?.return?.();
     await this.#running;
   }

@@ -270,3 +270,89 @@ Deno.test("reconciler: follows a pool-like source and a periodic re-read converg
     /keepalive/,
   );
 });
+
+Deno.test("reconciler: with a state file, a restart removes its own stale peers only", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hearsay-wgstate-" });
+  try {
+    const stateFile = `${dir}/sub/wgt7.peers.json`;
+    const fake = new FakeWg("wgt7", K(1));
+    fake.peers.set(K(900), { endpoint: "192.0.2.1:1", ips: ["10.99.0.1/32"], ka: 0, hs: 0 });
+    let now = 1_000_000;
+    const first = make(fake, { stateFile, now: () => now }).wg;
+    first.setPeers([peer(2), peer(3), peer(4)]);
+    await first.flush();
+    const recorded = JSON.parse(await Deno.readTextFile(stateFile));
+    assert.deepEqual(recorded, {
+      version: 1,
+      interface: "wgt7",
+      peers: [K(2), K(3), K(4)].sort(),
+    });
+    assert.equal((await Deno.stat(stateFile)).mode! & 0o777, 0o600);
+    first.setPeers([peer(2), peer(3)]); // 4 leaves while the worker runs: removed, unrecorded
+    await first.flush();
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(stateFile)).peers, [K(2), K(3)].sort());
+    await first.close(); // the worker stops; peers stay configured
+    assert.ok(fake.peers.has(K(3)));
+
+    // Restarted while 3 had left. Within the grace the pool shows only 2: 3 stays for now.
+    const calls = fake.calls.length;
+    const { wg: second, warnings } = make(fake, { stateFile, now: () => now, staleGraceMs: 5_000 });
+    second.setPeers([peer(2)]);
+    await second.flush();
+    assert.ok(fake.peers.has(K(3)), "a recorded peer waits for the grace");
+    assert.deepEqual(fake.calls.slice(calls), [["show", "wgt7", "dump"]]);
+    now += 5_000;
+    await second.reconcile();
+    assert.deepEqual(fake.calls.slice(calls + 1), [
+      ["show", "wgt7", "dump"],
+      ["set", "wgt7", "peer", K(3), "remove"],
+    ]);
+    assert.deepEqual([...fake.peers.keys()].sort(), [K(2), K(900)].sort());
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(stateFile)).peers, [K(2)]);
+    assert.deepEqual(warnings, []);
+    await second.close();
+
+    // Without a state file the same restart leaves the stale peer (the old behaviour).
+    fake.peers.set(K(5), { endpoint: "10.0.0.5:51820", ips: ["10.42.0.5/32"], ka: 25, hs: 0 });
+    const plain = make(fake, { now: () => now + 100_000 }).wg;
+    plain.setPeers([peer(2)]);
+    await plain.flush();
+    assert.ok(fake.peers.has(K(5)));
+    await plain.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("reconciler: a bad state file is reported and ignored, nothing is removed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hearsay-wgstate-" });
+  try {
+    const fake = new FakeWg("wgt8", K(1));
+    fake.peers.set(K(3), { endpoint: "10.0.0.3:51820", ips: ["10.42.0.3/32"], ka: 25, hs: 0 });
+    for (
+      const [text, why] of [
+        ["not json", /is not JSON/],
+        [
+          JSON.stringify({ version: 1, interface: "other", peers: [K(3)] }),
+          /belongs to interface "other"/,
+        ],
+        [JSON.stringify({ version: 1, interface: "wgt8", peers: ["short"] }), /32 bytes|key/],
+        [JSON.stringify({ peers: [] }), /not a hearsay WireGuard state file/],
+      ] as const
+    ) {
+      const stateFile = `${dir}/wgt8.json`;
+      await Deno.writeTextFile(stateFile, text);
+      const { wg, warnings } = make(fake, { stateFile, staleGraceMs: 0 });
+      wg.setPeers([peer(2)]);
+      await wg.flush();
+      assert.ok(fake.peers.has(K(3)), `${text}: the foreign peer stays`);
+      assert.equal(warnings.length, 1, warnings.join("\n"));
+      assert.match(warnings[0]!, why);
+      assert.deepEqual(JSON.parse(await Deno.readTextFile(stateFile)).peers, [K(2)]);
+      await wg.close();
+      fake.peers.delete(K(2));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
