@@ -396,11 +396,20 @@ export class NsRustNode {
   /** Resolves when its stdout ended. */
   readonly done: Promise<unknown>;
 
-  /** Starts the peer in `ns`; each request fails after `timeoutMs` without an answer. */
+  /** Starts the peer in `ns`; each request fails after `timeoutMs` without an answer. Throws
+   * when the binary is not built. */
   constructor(ns: string, timeoutMs: number) {
     this.#timeoutMs = timeoutMs;
+    const binary = interopBinaryPath();
+    try {
+      Deno.statSync(binary);
+    } catch {
+      throw new Error(
+        `the interop peer binary is missing at ${binary}; run \`deno task build:interop\` first`,
+      );
+    }
     this.proc = new Deno.Command("ip", {
-      args: ["netns", "exec", ns, interopBinaryPath()],
+      args: ["netns", "exec", ns, binary],
       stdin: "piped",
       stdout: "piped",
       stderr: "null",

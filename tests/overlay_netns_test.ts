@@ -1,14 +1,18 @@
 /**
  * The overlay on a real network: hosts in Linux network namespaces this test creates (a hub
- * namespace with a bridge, one namespace per host joined by a veth pair, underlay 10.214.0.0/24
- * and overlay 10.215.0.0/24, both existing only inside those namespaces). Each host runs
+ * namespace with a bridge, one namespace per host joined by a veth pair, underlay 10.213.1.0/24
+ * (inside the 10.213.0.0/16 the Rust interop peer may bind in) and overlay 10.215.0.0/24, both
+ * existing only inside those namespaces). Each host runs
  * userspace WireGuard (`wireguard-go`, its interface named uniquely per host and per test
  * process, since the UAPI sockets in /var/run/wireguard are shared by every namespace) and a
  * hearsay worker with `--wg-interface`. Pings must cross the overlay once discovery finishes; a
  * host killed with -9 must leave the others' `wg show` after detection, a graceful stop at
  * once; a restart re-adds it; a key rotation (SIGHUP with a new key file) keeps traffic
  * flowing; hostile PeerInfos (bad key, another host's overlay IP) are refused while the mesh
- * stays up.
+ * stays up; a restarted worker removes a peer that left while it was down; a real chitchat node
+ * (the Rust interop peer, `deno task build:interop`) publishing a zlayer-style PeerInfo with its
+ * host's real WireGuard key is meshed too (the test configures that host's WireGuard peers from
+ * what its chitchat node sees, since chitchat does no WireGuard).
  *
  * Needs root, `ip netns`, `wireguard-go` and `wg` (`apt-get install -y wireguard-go
  * wireguard-tools`). Skipped with a message otherwise. Namespaces, interfaces, sockets and key
@@ -17,6 +21,7 @@
 import assert from "node:assert/strict";
 import {
   type NsProcess,
+  NsRustNode,
   run,
   succeeds,
   until as untilMs,
@@ -50,7 +55,7 @@ class Lab extends WireGuardLab {
   readonly workers = new Map<string, Proc>();
 
   constructor() {
-    super({ prefix: TAG, subnet: "10.214.0", overlaySubnet: "10.215.0" });
+    super({ prefix: TAG, subnet: "10.213.1", overlaySubnet: "10.215.0" });
   }
 
   start(h: Host, extra: string[] = [], nodeId = String(h.index + 1)): Proc {
@@ -297,6 +302,86 @@ Deno.test({
       assert.ok(peersC.has(await lab.publicKey(a)) && peersC.has(keyB));
       assert.ok(await lab.ping(c, a) && await lab.ping(a, c));
       step(`c restarted after d left meanwhile: stale d removed in ${Date.now() - restartAt} ms`);
+
+      // A real chitchat node (Rust, chitchat 0.10.1) on host e publishes a zlayer-style PeerInfo:
+      // `worker:5` = base64url(JSON) with e's real WireGuard key, endpoint and overlay IP.
+      const e = await lab.addWgHost();
+      const eKey = `${lab.dir}/e.key`;
+      await Deno.writeTextFile(eKey, await lab.exec(e, "wg", ["genkey"]), { mode: 0o600 });
+      await lab.exec(e, "wg", ["set", e.iface, "private-key", eKey]);
+      const keyE = await lab.publicKey(e);
+      const rust = new NsRustNode(e.ns, WAIT_MS);
+      try {
+        const started = await rust.request("node_start", {
+          nodeId: "worker:5",
+          listenIp: e.ip,
+          listenPort: 7946,
+          seeds: [`${a.ip}:7946`],
+          clusterId: TAG,
+          gossipIntervalMs: 200,
+          initialIntervalMs: 200,
+        });
+        const handle = started.handle as number;
+        await rust.request("zlayer_announce", {
+          handle,
+          info: {
+            nodeId: "5",
+            wgPubkey: keyE,
+            wgEndpoint: `${e.ip}:${lab.listenPort}`,
+            overlayIp: e.overlay,
+            labels: { runtime: "chitchat" },
+          },
+        });
+        await until(
+          "every hearsay host configures the chitchat host as a WireGuard peer",
+          async () => {
+            for (const h of [a, b, c]) {
+              if ((await lab.dump(h)).get(keyE) !== `${e.overlay}/32`) return false;
+            }
+            return true;
+          },
+        );
+        step("hearsay hosts a, b, c configured the chitchat node's PeerInfo (worker:5)");
+        // e's WireGuard peers come from what its chitchat node sees: zlayer's peers() walk of
+        // the live workers.
+        const everyone = ["worker:1", "worker:2", "worker:3", "worker:5"];
+        await until(
+          "the chitchat node sees workers 1, 2, 3 live",
+          async () => JSON.stringify(await rust.live(handle)) === JSON.stringify(everyone),
+        );
+        const seen = (await rust.request("zlayer_peers", { handle })).peers as {
+          nodeId: string;
+          wgPubkey: string;
+          wgEndpoint: string;
+          overlayIp: string;
+        }[];
+        const live = seen.filter((p) => ["1", "2", "3"].includes(p.nodeId));
+        assert.equal(new Set(live.map((p) => p.nodeId)).size, 3, JSON.stringify(seen));
+        await lab.exec(e, "wg", [
+          "set",
+          e.iface,
+          ...live.flatMap((p) => [
+            "peer",
+            p.wgPubkey,
+            "endpoint",
+            p.wgEndpoint,
+            "allowed-ips",
+            `${p.overlayIp}/32`,
+            "persistent-keepalive",
+            "25",
+          ]),
+        ]);
+        await until(
+          "pings both ways between the chitchat host and hearsay hosts",
+          async () =>
+            (await lab.ping(e, a)) && (await lab.ping(a, e)) && (await lab.ping(c, e)) &&
+            (await lab.ping(e, b)),
+        );
+        step("the chitchat host e and hearsay hosts a, b, c ping each other over WireGuard");
+      } finally {
+        await rust.close();
+        await rust.done;
+      }
 
       const tunnelLines = lab.workers.get("a")!.stdout.filter((l) => l.includes('"tunnel"'));
       assert.ok(tunnelLines.some((l) => l.includes('"up":true')), tunnelLines.join("\n"));
