@@ -4,13 +4,21 @@
  * is built), waits for every worker to know every other, stops one worker gracefully, brings
  * it back, and prints a summary of the timings. Exits by itself.
  *
+ * Run as root with wireguard-go, wg and ping installed, it shows the WireGuard overlay instead
+ * (tools/_demo_overlay.ts): hosts in network namespaces meshed by their workers, pings over
+ * WireGuard, a host killed and removed, a key rotation.
+ *
  * Flags: --workers N (default 5, 2..20), --interval-ms MS (default 200), --no-rust, --fast (no
- * pauses between phases).
+ * pauses between phases), --overlay (the overlay demo, or exit 1 saying why it cannot run),
+ * --no-overlay (the loopback demo even as root).
  */
 import { encodePeerInfo, workerKey } from "../src/pool/peer_info.ts";
 import { InteropPeer } from "../interop/peer.ts";
 import { readLines } from "../sim/lines.ts";
 import { parseCli } from "../sim/flags.ts";
+import { wireGuardLabUnavailable } from "../sim/netns_lab.ts";
+import { bold, cyan, dim, elapsedMs, green, red, say, yellow } from "./_demo_style.ts";
+import { runOverlayDemo } from "./_demo_overlay.ts";
 
 const flags = parseCli(
   "tools/demo.ts",
@@ -23,6 +31,8 @@ const flags = parseCli(
     intervalMs: f.number("interval-ms", 200, "gossip interval, ms", { integer: true, min: 1 }),
     noRust: f.boolean("no-rust", "leave out the Rust chitchat node"),
     fast: f.boolean("fast", "no pauses between the phases"),
+    overlay: f.boolean("overlay", "the WireGuard overlay demo (root, wireguard-go and wg needed)"),
+    noOverlay: f.boolean("no-overlay", "the loopback demo even when the overlay one could run"),
   }),
 );
 const WORKERS = Math.min(20, Math.max(2, flags.workers));
@@ -30,19 +40,17 @@ const INTERVAL = flags.intervalMs;
 const DEADLINE_MS = 50_000;
 const RUST_ID = 99n;
 
-const tty = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
-const paint = (code: number) => (s: string) => tty ? `\x1b[${code}m${s}\x1b[0m` : s;
-const [dim, bold, green, red, yellow, cyan] = [2, 1, 32, 31, 33, 36].map(paint) as [
-  (s: string) => string,
-  (s: string) => string,
-  (s: string) => string,
-  (s: string) => string,
-  (s: string) => string,
-  (s: string) => string,
-];
-const t0 = performance.now();
-const clock = () => dim(`[${((performance.now() - t0) / 1000).toFixed(2).padStart(6)}s]`);
-const say = (s: string) => console.log(`${clock()} ${s}`);
+if (flags.overlay && flags.noOverlay) {
+  console.error("tools/demo.ts: --overlay and --no-overlay exclude each other");
+  Deno.exit(2);
+}
+const overlayMissing = flags.noOverlay ? "--no-overlay" : await wireGuardLabUnavailable();
+if (overlayMissing === undefined) {
+  Deno.exit(await runOverlayDemo({ intervalMs: INTERVAL, fast: flags.fast }));
+} else if (flags.overlay) {
+  console.error(`tools/demo.ts: --overlay: cannot run the WireGuard demo: ${overlayMissing}`);
+  Deno.exit(1);
+}
 
 /** One pool member: a src/cli/worker.ts process. */
 interface WorkerProcess {
@@ -59,7 +67,7 @@ const notify = () => waiters.splice(0).forEach((w) => w());
 async function until(what: string, check: () => boolean): Promise<number> {
   const start = performance.now();
   while (!check()) {
-    if (performance.now() - t0 > DEADLINE_MS) throw new Error(`demo timed out waiting: ${what}`);
+    if (elapsedMs() > DEADLINE_MS) throw new Error(`demo timed out waiting: ${what}`);
     const timer = new Promise<void>((r) => setTimeout(r, 250));
     await Promise.race([new Promise<void>((r) => waiters.push(r)), timer]);
   }
@@ -141,6 +149,12 @@ const everyoneKnowsEveryone = (expected: bigint[]) => () =>
   [...workers.values()].every((w) => expected.every((id) => id === w.id || w.peers.has(id)));
 
 console.log(bold(`hearsay demo: ${WORKERS} workers, ${INTERVAL} ms gossip interval, loopback UDP`));
+if (!flags.noOverlay) {
+  console.log(dim(
+    `(WireGuard overlay demo skipped: ${overlayMissing}. To see it: apt-get install -y ` +
+      "wireguard-go wireguard-tools iputils-ping, then run as root: sudo deno task demo)",
+  ));
+}
 let peer: InteropPeer | undefined;
 let rustHandle: number | undefined;
 if (!flags.noRust) {
@@ -241,4 +255,4 @@ try {
 }
 console.log("\n" + bold("summary"));
 for (const [what, ms] of summary) console.log(`  ${(ms / 1000).toFixed(2).padStart(6)} s  ${what}`);
-console.log(dim(`  total ${((performance.now() - t0) / 1000).toFixed(1)} s`));
+console.log(dim(`  total ${(elapsedMs() / 1000).toFixed(1)} s`));
