@@ -298,6 +298,7 @@ export class WireGuardReconciler {
    * state file is read. */
   #inherited: Set<string> | undefined;
   #saved = "";
+  #stateError: string | undefined;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Creates a reconciler; nothing runs until {@link setPeers}, {@link follow} or
@@ -487,8 +488,8 @@ export class WireGuardReconciler {
     return keys;
   }
 
-  /** Writes the state file when the recorded keys changed; a failure is reported, and
-   * retried by the next run. */
+  /** Writes the state file when the recorded keys changed; a failure is reported (once until
+   * it changes or a write works), and retried by the next run. */
   async #saveState(): Promise<void> {
     if (this.#stateFile === undefined) return;
     const keys = new Set([...this.#managed.keys(), ...(this.#inherited ?? [])]);
@@ -497,8 +498,11 @@ export class WireGuardReconciler {
     try {
       await writeWgStateFile(this.#stateFile, this.#iface, keys);
       this.#saved = text;
+      this.#stateError = undefined;
     } catch (e) {
-      this.#warn(`cannot write the state file ${this.#stateFile}: ${(e as Error).message}`);
+      const message = `cannot write the state file ${this.#stateFile}: ${(e as Error).message}`;
+      if (message !== this.#stateError) this.#warn(message);
+      this.#stateError = message;
     }
   }
 

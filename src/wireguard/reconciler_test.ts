@@ -356,3 +356,23 @@ Deno.test("reconciler: a bad state file is reported and ignored, nothing is remo
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("reconciler: a state file that cannot be written is reported once, peers still set", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hearsay-wgstate-" });
+  try {
+    await Deno.writeTextFile(`${dir}/file`, "not a folder");
+    const fake = new FakeWg("wgt9", K(1));
+    const { wg, warnings } = make(fake, { stateFile: `${dir}/file/wgt9.json` });
+    for (const n of [2, 3, 4]) {
+      wg.setPeers(Array.from({ length: n - 1 }, (_, i) => peer(i + 2)));
+      await wg.flush();
+    }
+    assert.deepEqual([...fake.peers.keys()].sort(), [K(2), K(3), K(4)].sort());
+    const writes = warnings.filter((w) => w.startsWith("cannot write the state file"));
+    assert.equal(writes.length, 1, warnings.join("\n"));
+    assert.match(writes[0]!, /wgt9\.json: /);
+    await wg.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
