@@ -17,7 +17,7 @@ import type {
   KeyValueMutation,
   NodeDigest,
 } from "../common/types.ts";
-import * as wasm from "./hearsay.wasm";
+import * as wasm from "./_wasm.ts";
 import { align64, ensure, IN, refreshViews, SCRATCH, u32, u64, u8 } from "./_memory.ts";
 import { reusedZstdDecompress } from "./_zstd.ts";
 import { MAX_DATAGRAM_SIZE } from "./wire.ts";

@@ -18,6 +18,7 @@
  * @module
  */
 import { HearsayError } from "../common/errors.ts";
+import { fromBase64, toHex } from "../common/_encoding.ts";
 
 /** The version byte of every encrypted datagram.
  *
@@ -207,7 +208,7 @@ async function makeEntry(key: Uint8Array, what: string): Promise<Entry> {
     crypto.subtle.importKey("raw", copy, { name: "AES-GCM" }, false, ["encrypt", "decrypt"]),
   ]);
   copy.fill(0);
-  const hex = new Uint8Array(digest).toHex();
+  const hex = toHex(new Uint8Array(digest));
   return {
     id: hex,
     key: cryptoKey,
@@ -471,7 +472,7 @@ function decodeKey(value: unknown, where: string, source: string): Uint8Array {
   }
   let bytes: Uint8Array;
   try {
-    bytes = Uint8Array.fromBase64(value.trim(), { lastChunkHandling: "strict" });
+    bytes = fromBase64(value.trim(), { lastChunkHandling: "strict" });
   } catch (e) {
     throw fileError(
       source,
