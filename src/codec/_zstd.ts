@@ -29,7 +29,7 @@ if (typeof zlib.zstdCompressSync !== "function" || typeof zlib.zstdDecompressSyn
   const shown = runtime.name === "unknown" ? "this runtime" : `${runtime.name} ${runtime.version}`;
   throw new UnsupportedRuntimeError(
     `hearsay needs zstd in node:zlib, which ${shown} lacks: use Node 22.15 or later (23.8 or ` +
-      "later on the 23 line), Deno 2, or Bun 1.2.15 or later",
+      "later on the 23 line), Deno 2, or Bun 1.2.17 or later",
   );
 }
 

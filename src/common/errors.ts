@@ -149,7 +149,7 @@ export class AddressInUseError extends HearsayError {
 }
 
 /** The JavaScript runtime lacks something hearsay needs (zstd in node:zlib: Node 22.15 or later,
- * Deno 2, Bun 1.2.x or later). Thrown when the codec loads, naming the runtime and the version
+ * Deno 2, Bun 1.2.17 or later). Thrown when the codec loads, naming the runtime and the version
  * needed.
  *
  * @example
