@@ -289,3 +289,20 @@ export function reusedZstdCompress(src: number, n: number): Uint8Array | null {
   }
   return zout.subarray(0, size);
 }
+
+/** Whether a reused context is open right now, per direction (diagnostics and tests: after a
+ * compressed block was written and read, this shows which path this runtime took).
+ *
+ * @example
+ * ```ts
+ * import { reusedZstdInUse, zstdReuse } from "./_zstd.ts";
+ * import { decodeDelta, encodeDelta } from "./delta.ts";
+ * const kv = (i: number) => ({ key: `k${i}`, value: "v".repeat(50), version: BigInt(i + 1), status: "set" as const });
+ * const id = { nodeId: "a", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 1 } };
+ * decodeDelta(encodeDelta({ nodeDeltas: [{ chitchatId: id, lastGcVersion: 0n, fromVersionExcluded: 0n, keyValues: Array.from({ length: 300 }, (_, i) => kv(i)), maxVersion: 300n }] }));
+ * console.log(reusedZstdInUse().compress === zstdReuse.compress); // true
+ * ```
+ */
+export function reusedZstdInUse(): { decompress: boolean; compress: boolean } {
+  return { decompress: reusedZstd !== null, compress: reusedCompressor !== null };
+}

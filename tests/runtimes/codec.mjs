@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 
 const [pkg, casesPath] = process.argv.slice(2);
 const codec = await import(`${pkg}/src/codec/mod.js`);
+const zstd = await import(`${pkg}/src/codec/_zstd.js`);
 
 const fromJson = (text) =>
   JSON.parse(
@@ -28,4 +29,7 @@ for (const delta of cases.deltas) {
   out.deltas.push({ hex: hex(bytes), decoded: codec.decodeDelta(bytes) });
 }
 for (const h of cases.decode) out.decoded.push(codec.decodeMessage(unhex(h)));
-process.stdout.write(toJson(out) + "\n");
+// Which zstd paths ran: the reuse this runtime allows, and the reused contexts still open after
+// the compressed blocks above (a context that failed its self-check is not).
+const zstdPaths = { allowed: zstd.zstdReuse, inUse: zstd.reusedZstdInUse() };
+process.stdout.write(toJson(out) + "\n" + toJson(zstdPaths) + "\n");
