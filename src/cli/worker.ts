@@ -61,6 +61,7 @@ export const WORKER_HELP: string =
   `hearsay worker: one member of a gossip pool (chitchat 0.10 / zlayer compatible)
 
 Usage: deno run -A <hearsay>/worker [flags]
+       node <hearsay>/src/cli/worker.js [flags]   (Node 22.15+; bun the same on Bun 1.2.17+)
 
 Flags:
   --node-id <u64>          this worker's id (required); its gossip node id is worker:<id>
