@@ -92,7 +92,12 @@ export type { Clock, Timer } from "./src/common/clock.ts";
 export type { Random } from "./src/common/random.ts";
 
 // Errors users catch.
-export { AddressInUseError, ConfigError, HearsayError } from "./src/common/errors.ts";
+export {
+  AddressInUseError,
+  ConfigError,
+  HearsayError,
+  UnsupportedRuntimeError,
+} from "./src/common/errors.ts";
 export { SubscriberLaggedError } from "./src/common/async_queue.ts";
 
 // Transports.

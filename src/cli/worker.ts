@@ -17,6 +17,18 @@
  */
 import { HearsayError } from "../common/errors.ts";
 import { GossipPool, type TopologyEvent } from "../pool/pool.ts";
+import { runtime } from "../common/_runtime.ts";
+import {
+  exitProcess,
+  type HttpServer,
+  isEntry,
+  onSignal,
+  processArgs,
+  runCommand,
+  serveHttp,
+  stdoutIsTerminal,
+  writeLine,
+} from "./_host.ts";
 import { type PeerInfo, peerInfoToJson, validatePeerInfo } from "../pool/peer_info.ts";
 import { formatSocketAddr, parseSocketAddr } from "../common/socket_addr.ts";
 import { KeyringError, loadKeyringFile } from "../transport/keyring.ts";
@@ -50,6 +62,7 @@ export const WORKER_HELP: string =
   `hearsay worker: one member of a gossip pool (chitchat 0.10 / zlayer compatible)
 
 Usage: deno run -A <hearsay>/worker [flags]
+       node <hearsay>/src/cli/worker.js [flags]   (Node 22.15+; bun the same on Bun 1.2.17+)
 
 Flags:
   --node-id <u64>          this worker's id (required); its gossip node id is worker:<id>
@@ -571,6 +584,14 @@ export async function runWorker(args: readonly string[]): Promise<number> {
   }
   const wgo = opts.wireguard;
   let selfInfo = opts.selfInfo;
+  if (wgo !== undefined && runtime.name !== "deno") {
+    await transport?.close();
+    console.error(
+      `hearsay worker: --wg-interface needs Deno (the WireGuard mode runs wg through Deno.Command); ` +
+        `this is ${runtime.name} ${runtime.version}`,
+    );
+    return 2;
+  }
   if (wgo !== undefined) {
     let iface;
     try {
@@ -628,9 +649,8 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     console.error(`hearsay worker: cannot start: ${(e as Error).message}`);
     return e instanceof Error && e.name === "ConfigError" ? 2 : 1;
   }
-  const tty = Deno.stdout.isTerminal();
-  const out = new TextEncoder();
-  const write = (line: string) => Deno.stdout.writeSync(out.encode(line + "\n"));
+  const tty = stdoutIsTerminal();
+  const write = writeLine;
   let wg: WireGuardReconciler | undefined;
   if (wgo !== undefined) {
     const upNow = new Map<bigint, boolean>();
@@ -669,10 +689,10 @@ export async function runWorker(args: readonly string[]): Promise<number> {
   console.error(
     `hearsay worker ${opts.nodeId} gossiping on ${pool.gossipAddr}, cluster ${pool.clusterId}`,
   );
-  let server: Deno.HttpServer | undefined;
+  let server: HttpServer | undefined;
   if (opts.statusAddr !== undefined) {
     const p = pool;
-    server = Deno.serve({
+    server = await serveHttp({
       hostname: opts.statusAddr.ip,
       port: opts.statusAddr.port,
       onListen: ({ port }) =>
@@ -693,8 +713,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     });
   }
   const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, stop);
+  const unlisten = (["SIGINT", "SIGTERM"] as const).map((s) => onSignal(s, stop));
   let rotating = Promise.resolve();
   const rotate = () => {
     rotating = rotating.then(async () => {
@@ -716,14 +735,13 @@ export async function runWorker(args: readonly string[]): Promise<number> {
       }
     });
   };
-  if (wgo !== undefined) Deno.addSignalListener("SIGHUP", rotate);
+  if (wgo !== undefined) unlisten.push(onSignal("SIGHUP", rotate));
   const cidr = opts.overlayCidr;
   const setAddress = wgo?.setAddress === true && cidr !== undefined;
   const ipAddr = async (op: "add" | "del", ip: string) => {
     const args = ["addr", op, `${ip}/${cidr!.prefix}`, "dev", wgo!.interface];
-    const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output()
-      .catch((e: Error) => ({ success: false, stderr: new TextEncoder().encode(e.message) }));
-    const err = new TextDecoder().decode(out.stderr).trim();
+    const out = await runCommand("ip", args);
+    const err = out.stderr.trim();
     if (!out.success && !(op === "add" && err.includes("File exists"))) {
       console.error(`hearsay worker: ip ${args.join(" ")} failed: ${err}`);
     }
@@ -755,8 +773,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     }
   })();
   await stopped;
-  for (const s of signals) Deno.removeSignalListener(s, stop);
-  if (wgo !== undefined) Deno.removeSignalListener("SIGHUP", rotate);
+  for (const off of unlisten) off();
   await rotating;
   await moving;
   await wg?.close();
@@ -767,4 +784,4 @@ export async function runWorker(args: readonly string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await runWorker(Deno.args));
+if (isEntry(import.meta.url, import.meta.main)) exitProcess(await runWorker(processArgs()));

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { zstdDecompressSync } from "node:zlib";
 import { DecodeError, type DecodeErrorReason } from "../common/errors.ts";
 import { formatIp } from "../common/socket_addr.ts";
 import type {
@@ -17,9 +16,9 @@ import type {
   KeyValueMutation,
   NodeDigest,
 } from "../common/types.ts";
-import * as wasm from "./hearsay.wasm";
+import * as wasm from "./_wasm.ts";
 import { align64, ensure, IN, refreshViews, SCRATCH, u32, u64, u8 } from "./_memory.ts";
-import { reusedZstdDecompress } from "./_zstd.ts";
+import { reusedZstdDecompress, zstdDecompressSync } from "./_zstd.ts";
 import { MAX_DATAGRAM_SIZE } from "./wire.ts";
 
 /** Cap on a delta's total op stream after decompression (chitchat has none; 4 MiB is far above

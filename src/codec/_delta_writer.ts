@@ -5,13 +5,12 @@
  *
  * @module
  */
-import { zstdCompressSync } from "node:zlib";
 import { EncodeError } from "../common/errors.ts";
 import type { ChitchatId, KeyStatus, KeyValueMutation } from "../common/types.ts";
-import * as wasm from "./hearsay.wasm";
+import * as wasm from "./_wasm.ts";
 import { align64, ensure, refreshViews, SCRATCH, STATE, u32, u64, u8, WPEND } from "./_memory.ts";
 import { checkU64, encodedId, putString, u64Error } from "./_encode.ts";
-import { reusedZstdCompress, zstdLevel3 } from "./_zstd.ts";
+import { reusedZstdCompress, zstdCompressSync, zstdLevel3 } from "./_zstd.ts";
 import { BLOCK_THRESHOLD } from "./wire.ts";
 
 /** chitchat gives libzstd a destination exactly as large as the input; see `#flush`. */

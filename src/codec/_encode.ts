@@ -9,7 +9,7 @@ import { EncodeError } from "../common/errors.ts";
 import { compareChitchatIds } from "../common/chitchat_id.ts";
 import { ipBytes } from "../common/socket_addr.ts";
 import type { ChitchatId, NodeDigest } from "../common/types.ts";
-import * as wasm from "./hearsay.wasm";
+import * as wasm from "./_wasm.ts";
 import { align64, allocRegion, ensure, freeRegion, SCRATCH, u32, u64, u8 } from "./_memory.ts";
 
 const U64_MAX = (1n << 64n) - 1n;

@@ -1,6 +1,6 @@
 /**
- * The WASM instance's memory and its layout. `hearsay.wasm` (built from `wasm/assembly/` by
- * `wasm/build.ts`) is one instance per process, imported only inside `src/codec/`: by this module
+ * The WASM instance's memory and its layout. The codec's WASM module (built from `wasm/assembly/`
+ * by `wasm/build.ts` and inlined in the generated `_wasm.ts`) is one instance per process, imported only inside `src/codec/`: by this module
  * and by the role modules (`_decode.ts`, `_encode.ts`, `_delta_writer.ts`, `_phi_table.ts`),
  * which call its exports directly and work on its memory through the views and regions defined
  * here. No address leaves `src/codec/`.
@@ -18,9 +18,9 @@
  *
  * @module
  */
-import * as wasm from "./hearsay.wasm";
+import * as wasm from "./_wasm.ts";
 
-const memory = wasm.memory as WebAssembly.Memory;
+const memory = wasm.memory;
 
 let viewBuffer: ArrayBuffer | undefined;
 /** Byte view of the WASM memory (current after {@link refreshViews} or {@link ensure}). */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import * as wasm from "./hearsay.wasm";
+import * as wasm from "./_wasm.ts";
 import { allocRegion, ensure, freeRegion, memoryBuffer, u32, u8 } from "./_memory.ts";
 
 /** Bytes per phi slot and per ring chunk; must match wasm/assembly/phi.ts. */

@@ -1,5 +1,6 @@
 // Shared generators for the codec tests (seeded, deterministic), plus a check of the generators.
 import { createRandom, type Random } from "../common/random.ts";
+import { fromHex, toHex } from "../common/_encoding.ts";
 import type {
   ChitchatId,
   ChitchatMessage,
@@ -12,10 +13,10 @@ import type {
   SocketAddr,
 } from "../common/types.ts";
 
-export const hex = (b: Uint8Array): string => b.toHex();
+export const hex = (b: Uint8Array): string => toHex(b);
 
 /** Hex to bytes; spaces and other separators in the text are ignored. */
-export const unhex = (s: string): Uint8Array => Uint8Array.fromHex(s.replace(/[^0-9a-fA-F]/g, ""));
+export const unhex = (s: string): Uint8Array => fromHex(s.replace(/[^0-9a-fA-F]/g, ""));
 
 export const U64_MAX = (1n << 64n) - 1n;
 

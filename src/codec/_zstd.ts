@@ -1,5 +1,5 @@
 /**
- * zstd over node:zlib, with one reused context per direction.
+ * zstd over node:zlib, with one reused context per direction where the runtime allows it.
  *
  * node:zlib's one-shot `zstdDecompressSync` creates and frees a decompression context per call,
  * which costs about twice as much as decompressing a 16 KiB block. Where the runtime's zstd
@@ -8,15 +8,45 @@
  * against the one-shot API when first opened, and dropped on any error or unexpected state; the
  * caller then uses the one-shot API, which also produces the error to report.
  *
+ * Which runtimes get the reuse is decided by name, never by trying: a native handle called with
+ * arguments its binding does not take aborts the process (uncatchable). Decompression reuse runs
+ * on Deno and Node (same `writeSync` signature); compression reuse re-initialises the handle with
+ * Deno's `init(state, callback, pledgedSrcSize)`, which Node's binding rejects with a native
+ * assertion, so it runs on Deno only. Bun's node:zlib has no such handle. Everywhere else the
+ * one-shot `zstdCompressSync`/`zstdDecompressSync` give the same bytes (tested).
+ *
+ * Loading this module on a runtime whose node:zlib has no zstd (Node before 22.15 and 23.8) throws
+ * an {@link UnsupportedRuntimeError} naming the version needed.
+ *
  * @module
  */
-import {
-  constants as zlibConstants,
-  createZstdCompress,
-  createZstdDecompress,
-  zstdCompressSync,
-} from "node:zlib";
+import * as zlib from "node:zlib";
+import { UnsupportedRuntimeError } from "../common/errors.ts";
+import { runtime } from "../common/_runtime.ts";
 import { u8 } from "./_memory.ts";
+
+if (typeof zlib.zstdCompressSync !== "function" || typeof zlib.zstdDecompressSync !== "function") {
+  const shown = runtime.name === "unknown" ? "this runtime" : `${runtime.name} ${runtime.version}`;
+  throw new UnsupportedRuntimeError(
+    `hearsay needs zstd in node:zlib, which ${shown} lacks: use Node 22.15 or later (23.8 or ` +
+      "later on the 23 line), Deno 2, or Bun 1.2.17 or later",
+  );
+}
+
+const { constants: zlibConstants, createZstdCompress, createZstdDecompress } = zlib;
+
+/** node:zlib's one-shot compression (the codec imports zstd only from here, after the check
+ * above). */
+export const zstdCompressSync: typeof zlib.zstdCompressSync = zlib.zstdCompressSync;
+/** node:zlib's one-shot decompression. */
+export const zstdDecompressSync: typeof zlib.zstdDecompressSync = zlib.zstdDecompressSync;
+
+/** Whether this runtime's node:zlib handles may be driven directly (decided by runtime name:
+ * probing a native handle can abort the process). */
+export const zstdReuse: { readonly decompress: boolean; readonly compress: boolean } = {
+  decompress: runtime.name === "deno" || runtime.name === "node",
+  compress: runtime.name === "deno",
+};
 
 /** Options of node:zlib's one-shot zstd calls. */
 export type ZstdOptions = Parameters<typeof zstdCompressSync>[1];
@@ -43,7 +73,7 @@ interface ReusedZstd {
 const ZSTD_E_END: number = (zlibConstants as Record<string, number>).ZSTD_e_end ?? 2;
 let reusedZstd: ReusedZstd | null = null;
 /** False once the runtime turned out not to support the reuse (then never tried again). */
-let reusedZstdWorks = true;
+let reusedZstdWorks = zstdReuse.decompress;
 
 /** The native handle and write state inside a node:zlib stream, which the reuse drives
  * directly; null (and the stream destroyed) when this runtime's stream does not have them
@@ -190,7 +220,7 @@ interface ReusedZstdCompress {
 }
 
 let reusedCompressor: ReusedZstdCompress | null = null;
-let reusedCompressorWorks = true;
+let reusedCompressorWorks = zstdReuse.compress;
 /** Compressed output of the reused compressor (valid until its next use). */
 const zout = new Uint8Array(65536);
 const noop = (): void => {};
@@ -258,4 +288,21 @@ export function reusedZstdCompress(src: number, n: number): Uint8Array | null {
     return null;
   }
   return zout.subarray(0, size);
+}
+
+/** Whether a reused context is open right now, per direction (diagnostics and tests: after a
+ * compressed block was written and read, this shows which path this runtime took).
+ *
+ * @example
+ * ```ts
+ * import { reusedZstdInUse, zstdReuse } from "./_zstd.ts";
+ * import { decodeDelta, encodeDelta } from "./delta.ts";
+ * const kv = (i: number) => ({ key: `k${i}`, value: "v".repeat(50), version: BigInt(i + 1), status: "set" as const });
+ * const id = { nodeId: "a", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 1 } };
+ * decodeDelta(encodeDelta({ nodeDeltas: [{ chitchatId: id, lastGcVersion: 0n, fromVersionExcluded: 0n, keyValues: Array.from({ length: 300 }, (_, i) => kv(i)), maxVersion: 300n }] }));
+ * console.log(reusedZstdInUse().compress === zstdReuse.compress); // true
+ * ```
+ */
+export function reusedZstdInUse(): { decompress: boolean; compress: boolean } {
+  return { decompress: reusedZstd !== null, compress: reusedCompressor !== null };
 }

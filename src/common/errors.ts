@@ -147,3 +147,16 @@ export class AddressInUseError extends HearsayError {
     this.address = address;
   }
 }
+
+/** The JavaScript runtime lacks something hearsay needs (zstd in node:zlib: Node 22.15 or later,
+ * Deno 2, Bun 1.2.17 or later). Thrown when the codec loads, naming the runtime and the version
+ * needed.
+ *
+ * @example
+ * ```ts
+ * import { HearsayError, UnsupportedRuntimeError } from "./errors.ts";
+ * const e = new UnsupportedRuntimeError("hearsay needs Node 22.15 or later (this is Node 20.19.0)");
+ * console.log(e instanceof HearsayError, e.name); // true UnsupportedRuntimeError
+ * ```
+ */
+export class UnsupportedRuntimeError extends HearsayError {}

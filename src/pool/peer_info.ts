@@ -6,6 +6,7 @@
  * @module
  */
 import { HearsayError } from "../common/errors.ts";
+import { fromBase64, toBase64 } from "../common/_encoding.ts";
 import { formatSocketAddr, parseSocketAddr } from "../common/socket_addr.ts";
 
 /** What one worker publishes about itself.
@@ -243,7 +244,7 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
  * ```
  */
 export function encodePeerInfo(info: PeerInfo): string {
-  return utf8.encode(peerInfoToJson(info)).toBase64({ alphabet: "base64url", omitPadding: true });
+  return toBase64(utf8.encode(peerInfoToJson(info)), { alphabet: "base64url", omitPadding: true });
 }
 
 /** Decodes a `worker:<id>` value. Rejects padding and non-canonical base64 like Rust's
@@ -264,11 +265,11 @@ export function decodePeerInfo(value: string): PeerInfo {
   }
   let bytes: Uint8Array;
   try {
-    bytes = Uint8Array.fromBase64(value, { alphabet: "base64url" });
+    bytes = fromBase64(value, { alphabet: "base64url" });
   } catch (e) {
     throw new PeerInfoError(`PeerInfo value is not valid base64url: ${(e as Error).message}`);
   }
-  if (bytes.toBase64({ alphabet: "base64url", omitPadding: true }) !== value) {
+  if (toBase64(bytes, { alphabet: "base64url", omitPadding: true }) !== value) {
     throw new PeerInfoError("PeerInfo value is not canonical base64url (bad trailing bits)");
   }
   let json: string;

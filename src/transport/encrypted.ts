@@ -7,6 +7,7 @@
  * @module
  */
 import { ConfigError } from "../common/errors.ts";
+import { toHex } from "../common/_encoding.ts";
 import { DecryptError, ENCRYPTION_OVERHEAD, type Keyring, NONCE_SIZE } from "./keyring.ts";
 import type { SocketAddr } from "../common/types.ts";
 import { MAX_DATAGRAM_SIZE } from "../codec/wire.ts";
@@ -233,7 +234,7 @@ export class EncryptedTransport implements Transport {
     const opening = this.keyring.decrypt(data);
     const nonce = this.#replay === null || data.length < 1 + NONCE_SIZE
       ? ""
-      : data.subarray(1, 1 + NONCE_SIZE).toHex();
+      : toHex(data.subarray(1, 1 + NONCE_SIZE));
     const previous = this.#receiveTail;
     this.#receiveTail = this.#track(async () => {
       let plain: Uint8Array | undefined;

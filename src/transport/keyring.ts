@@ -17,7 +17,9 @@
  *
  * @module
  */
+import { type FileHandle, open } from "node:fs/promises";
 import { HearsayError } from "../common/errors.ts";
+import { fromBase64, toHex } from "../common/_encoding.ts";
 
 /** The version byte of every encrypted datagram.
  *
@@ -207,7 +209,7 @@ async function makeEntry(key: Uint8Array, what: string): Promise<Entry> {
     crypto.subtle.importKey("raw", copy, { name: "AES-GCM" }, false, ["encrypt", "decrypt"]),
   ]);
   copy.fill(0);
-  const hex = new Uint8Array(digest).toHex();
+  const hex = toHex(new Uint8Array(digest));
   return {
     id: hex,
     key: cryptoKey,
@@ -471,7 +473,7 @@ function decodeKey(value: unknown, where: string, source: string): Uint8Array {
   }
   let bytes: Uint8Array;
   try {
-    bytes = Uint8Array.fromBase64(value.trim(), { lastChunkHandling: "strict" });
+    bytes = fromBase64(value.trim(), { lastChunkHandling: "strict" });
   } catch (e) {
     throw fileError(
       source,
@@ -570,7 +572,7 @@ export function parseKeyringFile(text: string, source = "keyring file"): Keyring
 /**
  * Reads a keyring file (format: {@link parseKeyringFile}) and creates the {@link Keyring}.
  * Files larger than {@link MAX_KEYRING_FILE_SIZE} are refused before reading. Needs read
- * permission for `path`.
+ * permission for `path`. Reads through `node:fs/promises`, so it works on Deno, Node and Bun.
  *
  * @example
  * ```ts
@@ -585,19 +587,35 @@ export function parseKeyringFile(text: string, source = "keyring file"): Keyring
  */
 export async function loadKeyringFile(path: string): Promise<Keyring> {
   let text: string;
+  let file: FileHandle | undefined;
   try {
-    const info = await Deno.stat(path);
-    if (!info.isFile) throw fileError(path, "is not a regular file");
+    // One open file for the size check and the read, so the file checked is the file read.
+    file = await open(path, "r");
+    const info = await file.stat();
+    if (!info.isFile()) throw fileError(path, "is not a regular file");
     if (info.size > MAX_KEYRING_FILE_SIZE) {
       throw fileError(
         path,
         `is ${info.size} bytes; a keyring file is at most ${MAX_KEYRING_FILE_SIZE} bytes`,
       );
     }
-    text = await Deno.readTextFile(path);
+    // One byte more than allowed, to notice a file that grew after the size check.
+    const buf = new Uint8Array(MAX_KEYRING_FILE_SIZE + 1);
+    let n = 0;
+    for (;;) {
+      const { bytesRead } = await file.read(buf, n, buf.length - n, null);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      if (n === buf.length) {
+        throw fileError(path, `grew past ${MAX_KEYRING_FILE_SIZE} bytes while it was read`);
+      }
+    }
+    text = new TextDecoder().decode(buf.subarray(0, n));
   } catch (e) {
     if (e instanceof KeyringError) throw e;
     throw fileError(path, `cannot be read: ${(e as Error).message}`, e);
+  } finally {
+    await file?.close().catch(() => {});
   }
   const spec = parseKeyringFile(text, path);
   return await Keyring.create(spec.keys);

@@ -6,6 +6,7 @@
  * @module
  */
 import { WgKeyError } from "./errors.ts";
+import { fromBase64, fromHex, toBase64 } from "../common/_encoding.ts";
 
 const STD = /^[A-Za-z0-9+/]{43}=?$/;
 const URL_SAFE = /^[A-Za-z0-9_-]{43}$/;
@@ -24,7 +25,7 @@ const URL_SAFE = /^[A-Za-z0-9_-]{43}$/;
  * ```
  */
 export function parseWgKey(text: string): string {
-  return wgKeyBytes(text).toBase64();
+  return toBase64(wgKeyBytes(text));
 }
 
 /** The 32 bytes of a WireGuard key in either accepted text form (see {@link parseWgKey}).
@@ -41,9 +42,9 @@ export function wgKeyBytes(text: string): Uint8Array {
   let bytes: Uint8Array | undefined;
   try {
     if (STD.test(text)) {
-      bytes = Uint8Array.fromBase64(text.endsWith("=") ? text : text + "=");
+      bytes = fromBase64(text.endsWith("=") ? text : text + "=");
     } else if (URL_SAFE.test(text)) {
-      bytes = Uint8Array.fromBase64(text, { alphabet: "base64url" });
+      bytes = fromBase64(text, { alphabet: "base64url" });
     }
   } catch {
     bytes = undefined;
@@ -54,9 +55,9 @@ export function wgKeyBytes(text: string): Uint8Array {
         `ending in "=", as wg prints) or base64url without padding (43 characters)`,
     );
   }
-  const canonical = bytes.toBase64();
+  const canonical = toBase64(bytes);
   const back = /[-_]/.test(text)
-    ? bytes.toBase64({ alphabet: "base64url", omitPadding: true })
+    ? toBase64(bytes, { alphabet: "base64url", omitPadding: true })
     : canonical;
   if (back.replace(/=$/, "") !== text.replace(/=$/, "")) {
     throw new WgKeyError(
@@ -120,11 +121,11 @@ export async function generateWgKeyPair(): Promise<WgKeyPair> {
   ]) as CryptoKeyPair;
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
   const pub = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
-  return { privateKey: pkcs8.subarray(pkcs8.length - 32).toBase64(), publicKey: pub.toBase64() };
+  return { privateKey: toBase64(pkcs8.subarray(pkcs8.length - 32)), publicKey: toBase64(pub) };
 }
 
 // DER prefix of a PKCS#8 X25519 private key (RFC 8410); the 32 key bytes follow it.
-const PKCS8_X25519 = Uint8Array.fromHex("302e020100300506032b656e04220420");
+const PKCS8_X25519 = fromHex("302e020100300506032b656e04220420");
 
 /** The public key of a WireGuard private key (like `wg pubkey`), computed with WebCrypto.
  *
@@ -150,7 +151,7 @@ export async function wgPublicKey(privateKey: string): Promise<string> {
   ]);
   const jwk = await crypto.subtle.exportKey("jwk", key);
   if (typeof jwk.x !== "string") throw new WgKeyError("WebCrypto gave no public key");
-  return Uint8Array.fromBase64(jwk.x, { alphabet: "base64url" }).toBase64();
+  return toBase64(fromBase64(jwk.x, { alphabet: "base64url" }));
 }
 
 /** Reads a WireGuard private key file (one key, as `wg genkey` writes it), creating it with a
