@@ -658,6 +658,18 @@ export class GossipNode {
     return this.#fd.phi(chitchatIdKey(id));
   }
 
+  /** How long `id` may go without a heartbeat before this node's failure detector declares it
+   * dead, in ms, as chitchat 0.12+'s `Chitchat::failure_detection_timeout`: the smoothed mean
+   * heartbeat interval × `phiThreshold` (see `FailureDetector.failureDetectionTimeoutMs`). It
+   * moves with the heartbeats seen; the declaration itself happens at the next liveness check
+   * after that (every gossip round). Undefined for this node itself, unknown nodes, nodes with
+   * fewer than two heartbeats, and nodes whose samples were dropped when they were found dead. */
+  failureDetectionTimeoutMs(id: ChitchatId): number | undefined {
+    const key = chitchatIdKey(id);
+    if (key === chitchatIdKey(this.chitchatId)) return undefined;
+    return this.#fd.failureDetectionTimeoutMs(key);
+  }
+
   /** Says once (until a Syn fits again) that this node's digest outgrew a datagram; `version`
    * is the protocol version of the message that did not fit. */
   #warnCeiling(bytes: Uint8Array, version: ProtocolVersion): void {
