@@ -6,7 +6,8 @@
  * (b) 0.13.0 on V1 + hearsay on V1, a seedless hearsay node the only seed: everyone learns everyone;
  * (c) a rolling upgrade V0 → V1, one node at a time (restarted with the new version): the cluster
  *     stays whole after every step;
- * (d) a killed node of each kind is found dead by every other kind;
+ * (d) a killed node of each kind is found dead by every other kind (and before that, hearsay and
+ *     0.13 give a failure-detection timeout of the same order);
  * (e) the pool's PeerInfo (`worker:<id>`, base64url JSON) crosses between hearsay and 0.13 V1.
  *
  * Every wait polls with a deadline and fails saying who misses whom.
@@ -40,6 +41,8 @@ const keyOf = (id: ChitchatId | ChitchatIdJson) =>
   `${id.nodeId}/${id.generationId}/${id.gossipAdvertiseAddr.port}`;
 
 let generation = 1_000;
+/** The runner handle of the last chitchat member started. */
+let lastHandle = -1;
 
 async function chitchatMember(
   peer: InteropPeer,
@@ -58,6 +61,7 @@ async function chitchatMember(
     initialIntervalMs: INTERVAL_MS,
     ...(version === 1 ? { protocolVersion: 1 } : {}),
   });
+  lastHandle = n.handle;
   return {
     name,
     kind,
@@ -210,12 +214,25 @@ Deno.test("mixed (d): a killed node of each kind is found dead by every other ki
   try {
     // The V1 nodes are seeded by the hearsay V0 node, which reads V1 (0.10.1 would drop them).
     const ha = await hearsayMember("d-ha", 0, []);
+    const haNode = () => [...hearsayNodes].find((n) => keyOf(n.chitchatId) === ha.key)!;
     const a10 = await chitchatMember(old, "chitchat 0.10.1", "d-a10", 0, [ha]);
     const a13 = await chitchatMember(v13, "chitchat 0.13.0", "d-a13", 0, [ha]);
+    const a13Handle = lastHandle;
     const b10 = await chitchatMember(old, "chitchat 0.10.1", "d-b10", 0, [ha]);
     const b13 = await chitchatMember(v13, "chitchat 0.13.0", "d-b13", 1, [ha]);
     const hb = await hearsayMember("d-hb", 1, [ha]);
     await until("the six see each other", whole([ha, a10, a13, b10, b13, hb]), 10_000);
+    // The failure-detection timeout (0.12+), as hearsay and chitchat 0.13 compute it for the
+    // same kind of peer: both about phi 8 × the ~100 ms heartbeat interval.
+    const rustState = await v13.nodeState(a13Handle);
+    const rustTimeout = rustState.nodes.find((n) => keyOf(n.chitchatId) === ha.key)
+      ?.failureDetectionTimeoutMs;
+    const oursTimeout = haNode().failureDetectionTimeoutMs(
+      haNode().liveNodes().find((id) => keyOf(id) === a13.key)!,
+    );
+    for (const [who, t] of [["chitchat 0.13", rustTimeout], ["hearsay", oursTimeout]] as const) {
+      assert.ok(typeof t === "number" && t >= 100 && t <= 2_000, `${who}'s timeout: ${t} ms`);
+    }
     const killed = [b10, b13, hb];
     const survivors = [ha, a10, a13];
     await Promise.all(killed.map((k) => k.kill()));
