@@ -4,7 +4,7 @@
  * chitchat serializes, we decode to the same structure; both reject the same hostile bytes.
  */
 import assert from "node:assert/strict";
-import { decodeMessage, encodeMessage } from "../src/codec/message.ts";
+import { decodeEnvelope, decodeMessage, encodeMessage } from "../src/codec/message.ts";
 import { DecodeError } from "../src/common/errors.ts";
 import type { ChitchatMessage } from "../src/common/types.ts";
 import { type MessageJson, sortDigestJson } from "../interop/peer.ts";
@@ -108,6 +108,14 @@ Deno.test("interop: chitchat and hearsay accept and reject the same mutated data
           theirs instanceof Error,
           `case ${i}: we reject (${ours.reason}), chitchat accepts ${hex(bytes)}`,
         );
+      } else if (bytes[2] === 1) {
+        // A flip of byte 2 to 1 makes a V1 datagram: chitchat 0.10.1 refuses the version, hearsay
+        // reads V1 as chitchat 0.12+ does (checked against 0.13.0 in interop_v013_peer_test.ts).
+        assert.ok(
+          theirs instanceof Error && /invalid protocol version/.test(theirs.message),
+          `case ${i}: a V1 datagram 0.10.1 must refuse for its version: ${hex(bytes)}`,
+        );
+        assert.deepEqual(decodeEnvelope(bytes).version, 1);
       } else {
         assert.ok(
           !(theirs instanceof Error),

@@ -98,6 +98,9 @@ Flags:
                            failure detector prior for the heartbeat interval (default 5000,
                            chitchat's); lower detects dead peers sooner
   --generation <u64>       incarnation number (default: start time in ms)
+  --protocol-version <0|1> chitchat wire version of the Syns sent (default 0; 1 = V1,
+                           compressed digests, read by chitchat 0.12+ and hearsay only);
+                           replies follow the version of the message answered
   --keyring-file <path>    encrypt and authenticate gossip with the AES-GCM keys in this JSON
                            file ({"primary": "<base64>", "keys": [...]}, see docs/SECURITY.md);
                            without it the wire is plain chitchat
@@ -141,6 +144,8 @@ export interface WorkerOptions {
   readonly initialIntervalMs: number;
   /** `--generation` */
   readonly generationId: bigint | undefined;
+  /** `--protocol-version` (default 0). */
+  readonly protocolVersion: 0 | 1;
   /** `--status-addr` */
   readonly statusAddr: SocketAddr | undefined;
   /** `--keyring-file` */
@@ -211,6 +216,7 @@ const VALUE_FLAGS = new Set([
   "interval-ms",
   "initial-interval-ms",
   "generation",
+  "protocol-version",
   "status-addr",
   "keyring-file",
   "wg-interface",
@@ -289,6 +295,7 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
       intervalMs: 0,
       initialIntervalMs: 0,
       generationId: undefined,
+      protocolVersion: 0,
       statusAddr: undefined,
       keyringFile: undefined,
       wireguard: undefined,
@@ -334,6 +341,14 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
     );
   }
   const gen = one("generation");
+  const versionText = one("protocol-version") ?? "0";
+  if (versionText !== "0" && versionText !== "1") {
+    throw new UsageError(
+      `--protocol-version must be 0 (V0, every chitchat) or 1 (V1, chitchat 0.12+), got ${
+        JSON.stringify(versionText)
+      }`,
+    );
+  }
   const statusText = one("status-addr");
   let statusAddr: SocketAddr | undefined;
   if (statusText !== undefined) {
@@ -427,6 +442,7 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
     intervalMs,
     initialIntervalMs,
     generationId: gen === undefined ? undefined : u64("generation", gen),
+    protocolVersion: versionText === "1" ? 1 : 0,
     statusAddr,
     keyringFile: one("keyring-file"),
     wireguard,
@@ -640,6 +656,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
       selfInfo,
       gossipIntervalMs: opts.intervalMs,
       failureDetector: { initialIntervalMs: opts.initialIntervalMs },
+      protocolVersion: opts.protocolVersion,
       ...(opts.advertise !== undefined ? { advertiseAddr: opts.advertise } : {}),
       ...(opts.generationId !== undefined ? { generationId: opts.generationId } : {}),
       ...(transport !== undefined ? { transport } : {}),

@@ -50,7 +50,7 @@ const DETAILS: readonly string[] = [
   "",
   "datagram shorter than the 4-byte header",
   "magic number is not 0xB053 (bytes 53 b0)",
-  "protocol version byte is not 0",
+  "protocol version byte is not 0 (V0) or 1 (V1)",
   "message type is not 0..3",
   "input ends inside a field",
   "string is not valid UTF-8",
@@ -236,15 +236,20 @@ function readOpRecords(rec: number, n: number, s: readonly string[]): Delta {
   return { nodeDeltas };
 }
 
-/** Decodes the delta starting at `cursor()` of the datagram in IN; `scratch` is free memory. */
-function decodeDeltaAt(len: number, scratch: number): Delta {
-  const ops = align64(scratch);
+/** Reads the block stream starting at `cursor()` of the datagram in IN (`len` bytes) into the
+ * plain stream at `ops` (chitchat's `deserialize_stream`): raw blocks copied, zstd blocks
+ * decompressed to at most 65 535 bytes each, at most `cap` bytes in all (checked before any
+ * block is added). Returns the plain length; `cursor()` is then past the end tag. */
+function readBlockStream(len: number, ops: number, cap: number, what: string): number {
   wasm.resetOps();
   for (;;) {
     ensure(ops + wasm.opsLength() + len + 64);
-    const r = wasm.scanBlocks(IN, len, ops, MAX_DELTA_OPS_BYTES);
-    if (r === 0) break;
-    if (r < 0) throw decodeFailure(r, "delta blocks");
+    const r = wasm.scanBlocks(IN, len, ops, cap);
+    if (r === 0) return wasm.opsLength();
+    if (r < 0) {
+      if (r === -15) throw new DecodeError("tooLarge", wasm.errorOffset(), tooLarge(what, cap));
+      throw decodeFailure(r, `${what} blocks`);
+    }
     const blockLen = wasm.pendingBlockLen();
     const at = wasm.errorOffset();
     const ptr = wasm.pendingBlockPtr();
@@ -263,7 +268,7 @@ function decodeDeltaAt(len: number, scratch: number): Delta {
       ensure(ops + opsLen + MAX_BLOCK_OUTPUT + 1 + len + 64);
       const n = reusedZstdDecompress(ptr, blockLen, ops + opsLen, MAX_BLOCK_OUTPUT + 1);
       if (n >= 0) {
-        if (opsLen + n > MAX_DELTA_OPS_BYTES) throw new DecodeError("tooLarge", at, DETAILS[15]!);
+        if (opsLen + n > cap) throw new DecodeError("tooLarge", at, tooLarge(what, cap));
         wasm.appendedOps(n);
         continue;
       }
@@ -282,13 +287,21 @@ function decodeDeltaAt(len: number, scratch: number): Delta {
       );
     }
     const opsLen = wasm.opsLength();
-    if (opsLen + out.length > MAX_DELTA_OPS_BYTES) {
-      throw new DecodeError("tooLarge", at, DETAILS[15]!);
-    }
+    if (opsLen + out.length > cap) throw new DecodeError("tooLarge", at, tooLarge(what, cap));
     ensure(ops + opsLen + out.length + len + 64);
     u8.set(out, ops + opsLen);
     wasm.appendedOps(out.length);
   }
+}
+
+function tooLarge(what: string, cap: number): string {
+  return `${what} blocks: the plain stream exceeds ${cap} bytes`;
+}
+
+/** Decodes the delta starting at `cursor()` of the datagram in IN; `scratch` is free memory. */
+function decodeDeltaAt(len: number, scratch: number): Delta {
+  const ops = align64(scratch);
+  readBlockStream(len, ops, MAX_DELTA_OPS_BYTES, "delta");
   const opsLen = wasm.opsLength();
   // Every record is at least 14 op bytes (a KeyValue op); SetMaxVersion ops fold into one.
   const maxRecords = Math.floor(opsLen / 14) + 1;
@@ -320,6 +333,19 @@ function loadInput(bytes: Uint8Array): number {
 /** Digest records need at most one 64-byte record per 41 input bytes (the smallest entry). */
 const digestRecordBytes = (len: number): number => (Math.floor(len / 41) + 2) * 64;
 
+/** Cap on a V1 digest's plain entry stream after decompression (chitchat has none): 65 535
+ * entries (what a V0 digest's u16 count allows) of at most 128 bytes of id each would be about
+ * 10 MiB; no chitchat sender fits more than a few MiB of digest in one datagram. */
+export const MAX_V1_DIGEST_BYTES = 4 * 1024 * 1024;
+
+/** A decoded message and the protocol version it came in. */
+export interface DecodedEnvelope {
+  /** Byte 2 of the header: 0 (V0) or 1 (V1). */
+  readonly version: 0 | 1;
+  /** The message. */
+  readonly message: ChitchatMessage;
+}
+
 /** Decodes one datagram (WASM parse, JS materialisation). Throws only DecodeError.
  *
  * @example
@@ -329,7 +355,28 @@ const digestRecordBytes = (len: number): number => (Math.floor(len / 41) + 2) * 
  * ```
  */
 export function wasmDecodeMessage(bytes: Uint8Array): ChitchatMessage {
+  return wasmDecodeEnvelope(bytes).message;
+}
+
+/** {@link wasmDecodeMessage} with the message's protocol version. Throws only DecodeError.
+ *
+ * @example
+ * ```ts
+ * import { wasmDecodeEnvelope } from "./_decode.ts";
+ * console.log(wasmDecodeEnvelope(new Uint8Array([0x53, 0xb0, 1, 3]))); // { version: 1, message: { type: "badCluster" } }
+ * ```
+ */
+export function wasmDecodeEnvelope(bytes: Uint8Array): DecodedEnvelope {
   const len = loadInput(bytes);
+  let version: 0 | 1 = 0;
+  if (len >= 3 && u8[IN] === 0x53 && u8[IN + 1] === 0xb0 && u8[IN + 2] === 1) {
+    version = 1;
+    const t = len >= 4 ? u8[IN + 3]! : -1;
+    if (t === 0 || t === 1) return { version, message: decodeV1Digested(len, t) };
+    // An Ack or BadCluster is the same in V1 as in V0 but for byte 2 (and a short or mistyped
+    // header fails the same way): the V0 parse reads it.
+    u8[IN + 2] = 0;
+  }
   const drec = SCRATCH;
   ensure(drec + digestRecordBytes(len));
   const t = wasm.parseHead(IN, len, drec);
@@ -341,7 +388,7 @@ export function wasmDecodeMessage(bytes: Uint8Array): ChitchatMessage {
       const strs = recordStrings(drec, n, drec + n * 64, true);
       sk = 0;
       const digest = readDigestRecords(drec, n, strs);
-      return { type: "syn", clusterId: strs[sk]!, digest };
+      return { version, message: { type: "syn", clusterId: strs[sk]!, digest } };
     }
     case 1: {
       const n = wasm.lastDigestCount();
@@ -351,13 +398,98 @@ export function wasmDecodeMessage(bytes: Uint8Array): ChitchatMessage {
       const strs = recordStrings(drec, n, drec + n * 64, false);
       sk = 0;
       const digest = readDigestRecords(drec, n, strs);
-      return { type: "synAck", digest, delta: decodeDeltaAt(len, drec + digestRecordBytes(len)) };
+      const delta = decodeDeltaAt(len, drec + digestRecordBytes(len));
+      return { version, message: { type: "synAck", digest, delta } };
     }
     case 2:
-      return { type: "ack", delta: decodeDeltaAt(len, SCRATCH) };
+      return { version, message: { type: "ack", delta: decodeDeltaAt(len, SCRATCH) } };
     default:
-      return { type: "badCluster" };
+      return { version, message: { type: "badCluster" } };
   }
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A V1 Syn (`t` 0) or SynAck (1) in IN: the digest is a block stream of entries without a
+ * count (chitchat's `Digest::deserialize_v1`), read into scratch memory behind a 2-byte slot
+ * where its entry count is put, so that the V0 digest parser reads it. */
+function decodeV1Digested(len: number, t: 0 | 1): ChitchatMessage {
+  wasm.setCursor(4);
+  const plain = align64(SCRATCH) + 64; // the count goes at plain - 2
+  const n = readBlockStream(len, plain, MAX_V1_DIGEST_BYTES, "V1 digest");
+  const after = wasm.cursor();
+  const count = countV1Entries(plain, n);
+  u8[plain - 2] = count & 0xff;
+  u8[plain - 1] = count >>> 8;
+  const rec = align64(plain + n + 16);
+  ensure(rec + (count + 1) * 64 + 64);
+  const end = wasm.parseDigest(plain - 2, n + 2, rec);
+  if (end < 0) {
+    const e = decodeFailure(end, "V1 digest entry");
+    throw new DecodeError(
+      e.reason,
+      Math.max(0, wasm.errorOffset() - 2),
+      `V1 digest entry: ${DETAILS[-end] ?? "unknown"} (offset in the decompressed entry stream)`,
+    );
+  }
+  internIds(rec, count);
+  const strs = recordStrings(rec, count, rec + count * 64, false);
+  sk = 0;
+  const digest = readDigestRecords(rec, count, strs);
+  wasm.setCursor(after);
+  if (t === 1) return { type: "synAck", digest, delta: decodeDeltaAt(len, rec + count * 64) };
+  // The Syn's cluster id: u16 length, UTF-8 bytes.
+  if (after + 2 > len) throw new DecodeError("truncated", after, "Syn cluster id: input ends");
+  const cl = u8[IN + after]! | (u8[IN + after + 1]! << 8);
+  if (after + 2 + cl > len) {
+    throw new DecodeError("truncated", after + 2, `Syn cluster id of ${cl} bytes: input ends`);
+  }
+  let clusterId: string;
+  try {
+    clusterId = strictUtf8.decode(u8.subarray(IN + after + 2, IN + after + 2 + cl));
+  } catch {
+    throw new DecodeError("invalidUtf8", after + 2, "Syn cluster id is not valid UTF-8");
+  }
+  return { type: "syn", clusterId, digest };
+}
+
+/** Counts the entries of a V1 digest's plain stream (`n` bytes at `p`): each is a ChitchatId
+ * (u16 length, node id, u64 generation, IP tag 4 or 6 and its 4 or 16 bytes, u16 port) and
+ * three u64. A stream that does not end on an entry boundary fails here, an entry that is
+ * otherwise bad in the parse. */
+function countV1Entries(p: number, n: number): number {
+  let at = 0;
+  let count = 0;
+  while (at < n) {
+    if (at + 2 > n) break;
+    const idLen = u8[p + at]! | (u8[p + at + 1]! << 8);
+    const tagAt = at + 2 + idLen + 8;
+    if (tagAt >= n) break;
+    const tag = u8[p + tagAt]!;
+    if (tag !== 4 && tag !== 6) {
+      throw new DecodeError(
+        "badIpTag",
+        tagAt,
+        "V1 digest entry: IP tag is not 4 or 6 " +
+          "(offset in the decompressed entry stream)",
+      );
+    }
+    const next = tagAt + 1 + (tag === 4 ? 4 : 16) + 2 + 24;
+    if (next > n) break;
+    at = next;
+    if (++count > 65535) {
+      throw new DecodeError("tooLarge", at, "V1 digest holds more than 65 535 entries");
+    }
+  }
+  if (at < n) {
+    throw new DecodeError(
+      "truncated",
+      at,
+      `V1 digest: the entry stream of ${n} bytes ends inside the entry at offset ${at} ` +
+        "(offset in the decompressed entry stream)",
+    );
+  }
+  return count;
 }
 
 /** {@link wasmDecodeMessage} for a receiver that only reads the message while it handles it:
@@ -376,14 +508,14 @@ export function wasmDecodeMessage(bytes: Uint8Array): ChitchatMessage {
  */
 export function wasmDecodeMessageLeased(
   bytes: Uint8Array,
-): { message: ChitchatMessage; leased: boolean } {
-  if (digestLeased) return { message: wasmDecodeMessage(bytes), leased: false };
+): { message: ChitchatMessage; leased: boolean; version: 0 | 1 } {
+  if (digestLeased) return { ...wasmDecodeEnvelope(bytes), leased: false };
   readIntoLent = true;
   try {
-    const message = wasmDecodeMessage(bytes);
+    const { message, version } = wasmDecodeEnvelope(bytes);
     const leased = message.type === "syn" || message.type === "synAck";
     digestLeased = leased;
-    return { message, leased };
+    return { message, leased, version };
   } finally {
     readIntoLent = false;
   }

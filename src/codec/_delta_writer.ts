@@ -33,6 +33,49 @@ const STATUS_CODES: Readonly<Record<KeyStatus, number>> = {
   deleteAfterTtl: 2,
 };
 
+/** chitchat's block decision (`CompressedStreamWriter`, for deltas and for V1 digests alike):
+ * the zstd frame (level 3) of the `n` plain bytes at WASM address `src` when the block goes out
+ * compressed (type 01), or null when it goes out raw (type 02). The frame is a view valid until
+ * the next compression. */
+export function compressedBlock(src: number, n: number): Uint8Array | null {
+  const c = reusedZstdCompress(src, n) ??
+    zstdCompressSync(u8.subarray(src, src + n), zstdLevel3(n));
+  // chitchat gives libzstd a destination exactly as large as the input. libzstd then fails
+  // unless the frame leaves the bitstream writer its 8 bytes of slack (the output pointer must
+  // stay below capacity - sizeof(size_t)); such blocks go out raw.
+  return c.length + ZSTD_BITSTREAM_SLACK <= n ? c : null;
+}
+
+/** Writes the plain bytes at WASM address `src` (`n` bytes) as a block stream: blocks of
+ * {@link BLOCK_THRESHOLD} plain bytes (the last one shorter), each compressed or raw as
+ * {@link compressedBlock} decides (always raw without `compress`), then the end tag `00`. This
+ * is chitchat's writer fed everything at once: a block is cut whenever more than the threshold
+ * is pending, so blocks split entries anywhere. The V1 digest is written this way. */
+export function writeBlockStream(src: number, n: number, compress: boolean): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let total = 1;
+  for (let off = 0; off < n; off += BLOCK_THRESHOLD) {
+    const len = Math.min(BLOCK_THRESHOLD, n - off);
+    const c = compress ? compressedBlock(src + off, len) : null;
+    const block = new Uint8Array(3 + (c === null ? len : c.length));
+    block[0] = c === null ? 2 : 1;
+    block[1] = (block.length - 3) & 0xff;
+    block[2] = (block.length - 3) >>> 8;
+    // A raw block copies from WASM memory now: a later compression may not touch it, but the
+    // view must be taken before anything can grow the memory.
+    block.set(c ?? u8.subarray(src + off, src + off + len), 3);
+    parts.push(block);
+    total += block.length;
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const b of parts) {
+    out.set(b, at);
+    at += b.length;
+  }
+  return out; // out[total - 1] is already the end tag 00
+}
+
 let activeWriter: WasmDeltaWriter | null = null;
 const NO_BYTES = new Uint8Array(0);
 
@@ -116,12 +159,8 @@ export class WasmDeltaWriter {
   #flush(n: number): number {
     const at = this.#outLen;
     if (this.#compress) {
-      const c = reusedZstdCompress(WPEND, n) ??
-        zstdCompressSync(u8.subarray(WPEND, WPEND + n), zstdLevel3(n));
-      // chitchat gives libzstd a destination exactly as large as the input. libzstd then fails
-      // unless the frame leaves the bitstream writer its 8 bytes of slack (the output pointer
-      // must stay below capacity - sizeof(size_t)); such blocks go out raw.
-      if (c.length + ZSTD_BITSTREAM_SLACK <= n) {
+      const c = compressedBlock(WPEND, n);
+      if (c !== null) {
         this.#reserve(3 + c.length + 1);
         const out = this.#out;
         out[at] = 1;

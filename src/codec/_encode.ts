@@ -274,15 +274,65 @@ export function u64Error(what: string, v: bigint): EncodeError {
 export interface MessageParts {
   /** Message type code (0 Syn, 1 SynAck, 2 Ack, 3 BadCluster). */
   readonly type: 0 | 1 | 2 | 3;
+  /** Protocol version written in byte 2 (default 0). */
+  readonly version?: 0 | 1;
   /** Digest entries in any order (Syn, SynAck); they go on the wire in ascending ChitchatId
-   * order, equal ids in input order. */
+   * order, equal ids in input order. Ignored when `digestBytes` is given. */
   readonly digest?: readonly NodeDigest[];
+  /** The digest already encoded for `version` (V0: count and entries; V1: a block stream),
+   * written as is instead of encoding `digest`. */
+  readonly digestBytes?: Uint8Array | undefined;
   /** Cluster id (Syn). */
   readonly clusterId?: string;
   /** Delta bytes (SynAck, Ack). */
   readonly delta?: Uint8Array;
   /** Return a view into the shared output buffer (see `EncodeOutputOptions.shared`). */
   readonly shared?: boolean;
+}
+
+/** Writes the message header (type `t`, version 0) and, for a Syn or SynAck, the V0 digest of
+ * `entries` (u16 count, entries in wire order) into WASM scratch memory, leaving `extra` bytes
+ * of room behind. Returns the addresses `[out, end)`, valid until the next codec call. */
+function writeHeadAndDigest(
+  t: 0 | 1 | 2 | 3,
+  entries: readonly NodeDigest[],
+  extra: number,
+): { out: number; end: number } {
+  const n = entries.length;
+  if (n > 65535) {
+    throw new EncodeError(`a digest holds at most 65 535 entries (u16 count), got ${n}`);
+  }
+  const hasDigest = t === 0 || t === 1;
+  let plan = hasDigest && n > 0 ? candidatePlan(entries) ?? newPlan(entries) : null;
+  for (;;) {
+    const blobLen = plan === null ? 0 : plan.blobLength;
+    const valsAt = SCRATCH;
+    const out = align64(valsAt + 24 * n);
+    const bound = 4 + 2 + blobLen + 24 * n + extra + 8;
+    ensure(out + bound);
+    wasm.putHeader(out, t);
+    if (plan === null) {
+      if (!hasDigest) return { out, end: out + 4 };
+      wasm.putLen(out + 4, 0);
+      return { out, end: out + 6 };
+    }
+    const i = writeDigestValues(entries, plan.ids, valsAt >>> 3);
+    if (i < n) {
+      // The candidate was another digest with the same ends: lay this one out.
+      plan = newPlan(entries);
+      continue;
+    }
+    const end = Number(wasm.encodeDigestIds(out + 4, plan.at, plan.offsAt, valsAt, plan.permAt, n));
+    return { out, end };
+  }
+}
+
+/** The digest entries of `entries` in wire order, without a count (the V0 digest minus its
+ * first two bytes, the V1 digest's plain stream), in WASM scratch memory: `[at, end)`, valid
+ * until the next codec call. Throws EncodeError like {@link wasmEncodeMessage}. */
+export function wasmDigestEntries(entries: readonly NodeDigest[]): { at: number; end: number } {
+  const { out, end } = writeHeadAndDigest(1, entries, 0);
+  return { at: out + 6, end };
 }
 
 /** Encodes a message from parts (digest entries sorted into wire order). Throws EncodeError.
@@ -296,43 +346,21 @@ export interface MessageParts {
  */
 export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
   const t = parts.type;
-  const entries = parts.digest ?? [];
-  const n = entries.length;
-  if (n > 65535) {
-    throw new EncodeError(`a digest holds at most 65 535 entries (u16 count), got ${n}`);
-  }
-  const hasDigest = t === 0 || t === 1;
+  const given = t === 0 || t === 1 ? parts.digestBytes : undefined;
   const cluster = t === 0 ? parts.clusterId ?? "" : "";
   const delta = t === 1 || t === 2 ? parts.delta : undefined;
-  let plan = hasDigest && n > 0 ? candidatePlan(entries) ?? newPlan(entries) : null;
+  const clusterRoom = t === 0 ? 2 + Math.min(cluster.length * 3, 65536) : 0;
   let out: number;
   let end: number;
-  for (;;) {
-    const blobLen = plan === null ? 0 : plan.blobLength;
-    const valsAt = SCRATCH;
-    out = align64(valsAt + 24 * n);
-    const bound = 4 + 2 + blobLen + 24 * n + 2 + Math.min(cluster.length * 3, 65536) + 8;
-    ensure(out + bound);
-    end = out + 4;
-    wasm.putHeader(out, t);
-    if (plan === null) {
-      if (hasDigest) {
-        wasm.putLen(end, 0);
-        end += 2;
-      }
-      break;
-    }
-    const i = writeDigestValues(entries, plan.ids, valsAt >>> 3);
-    if (i < n) {
-      // The candidate was another digest with the same ends: lay this one out.
-      plan = newPlan(entries);
-      continue;
-    }
-    end = Number(
-      wasm.encodeDigestIds(end, plan.at, plan.offsAt, valsAt, plan.permAt, n),
-    );
-    break;
+  if (given === undefined) {
+    ({ out, end } = writeHeadAndDigest(t, parts.digest ?? [], clusterRoom));
+  } else {
+    ({ out, end } = writeHeadAndDigest(2, [], given.length + clusterRoom));
+    u8[out + 3] = t;
+    u8.set(given, end);
+    end += given.length;
   }
+  if (parts.version === 1) u8[out + 2] = 1;
   if (t === 0) {
     const len = putString(cluster, end + 2, "clusterId");
     wasm.putLen(end, len);

@@ -20,6 +20,8 @@ if (wasm.phiSlotBytes() !== SLOT_BYTES || wasm.phiChunkBytes() !== CHUNK_BYTES) 
 }
 /** u32 index of the alive flag within a slot (+28 bytes). */
 const U_ALIVE = 7;
+/** u32 index of a slot's interval count. */
+const U_COUNT = 6;
 /** The report call, bound once: called for every heartbeat increase. */
 const phiReport = wasm.phiReport;
 /** Slot numbers and times of one `reportMany` call go through this region (reserved on first
@@ -195,6 +197,16 @@ export class PhiTable {
   isAlive(slot: number): boolean {
     if (this.#u32.length === 0) this.#views();
     return this.#u32[slot * (SLOT_BYTES / 4) + U_ALIVE] === 1;
+  }
+
+  /** The stored intervals of `slot`: their sum in seconds and their number. */
+  intervals(slot: number): { sumSecs: number; count: number } {
+    const at = this.#held.at + slot * SLOT_BYTES;
+    ensure(at + SLOT_BYTES);
+    return {
+      sumSecs: new Float64Array(memoryBuffer(), at, 1)[0]!,
+      count: u32[(at >>> 2) + U_COUNT]!,
+    };
   }
 
   /** phi of `slot` now (NaN when it has no interval). */

@@ -31,7 +31,8 @@ const ack = (ops: string) => {
 Deno.test("decodeMessage() rejects a bad magic, version or type", () => {
   assert.equal(reasonOf(unhex("53b10003")), "badMagic");
   assert.equal(reasonOf(unhex("b0530003")), "badMagic");
-  assert.equal(reasonOf(unhex("53b00103")), "badVersion");
+  assert.equal(reasonOf(unhex("53b00203")), "badVersion");
+  assert.equal(reasonOf(unhex("53b0ff03")), "badVersion");
   assert.equal(reasonOf(unhex("53b00004")), "badType");
   assert.equal(reasonOf(unhex("53b000ff")), "badType");
   assert.equal(reasonOf(unhex("")), "tooShort");

@@ -1,7 +1,9 @@
 /**
- * Whole chitchat 0.10.1 messages: `53 b0` magic, version `00`, type byte, body. Decoding is
- * strict (throws only {@link DecodeError}); trailing bytes after a complete message are ignored,
- * like chitchat.
+ * Whole chitchat messages: `53 b0` magic, protocol version (`00` V0, chitchat 0.10+; `01` V1,
+ * chitchat 0.12+), type byte, body. V1 differs from V0 only in the digest of a Syn and a SynAck
+ * (a block stream instead of a count and entries; docs/CHITCHAT_VERSIONS.md). Decoding reads
+ * both versions and is strict (throws only {@link DecodeError}); trailing bytes after a
+ * complete message are ignored, like chitchat.
  *
  * @module
  */
@@ -10,17 +12,33 @@ import { encodeDelta } from "./delta.ts";
 import type { ChitchatMessage, Digest } from "../common/types.ts";
 import {
   releaseDigestLease as wasmReleaseDigestLease,
-  wasmDecodeMessage,
+  wasmDecodeEnvelope,
   wasmDecodeMessageLeased,
 } from "./_decode.ts";
 import { wasmEncodeMessage } from "./_encode.ts";
+import { encodeDigest } from "./digest.ts";
+
+/** A chitchat protocol version: 0 (V0, every chitchat; the default) or 1 (V1, chitchat 0.12+:
+ * compressed digests). A V1 datagram is dropped unread by chitchat 0.10/0.11.
+ *
+ * @example
+ * ```ts
+ * import { encodeMessage, type ProtocolVersion } from "./message.ts";
+ * const v: ProtocolVersion = 1;
+ * console.log(encodeMessage({ type: "badCluster" }, { protocolVersion: v })); // 53 b0 01 03
+ * ```
+ */
+export type ProtocolVersion = 0 | 1;
 
 export { MAX_DATAGRAM_SIZE, messageEncodedLength } from "./wire.ts";
 
 /** Options of {@link encodeMessage}. */
 export interface EncodeMessageOptions {
-  /** Compress delta blocks with zstd when that makes them smaller (default true, like chitchat). */
+  /** Compress delta blocks (and V1 digest blocks) with zstd when that makes them smaller
+   * (default true, like chitchat). */
   readonly compress?: boolean;
+  /** The protocol version to write (default 0). */
+  readonly protocolVersion?: ProtocolVersion;
 }
 
 /** Where {@link encodeSyn}, {@link encodeSynAck} and {@link encodeAck} put their result.
@@ -39,16 +57,24 @@ export interface EncodeOutputOptions {
    * engine does). Mind `byteOffset`; a kept result keeps the whole shared buffer alive. Default
    * false. */
   readonly shared?: boolean;
+  /** The protocol version to write (default 0): byte 2 of the header and, for a Syn or SynAck,
+   * the digest's encoding. */
+  readonly protocolVersion?: ProtocolVersion;
+  /** Syn and SynAck: the digest already encoded by `encodeDigest` **in `protocolVersion`**,
+   * written as is (the `digest` argument is then not read). A node that sizes a SynAck's delta
+   * by the digest's length encodes it once this way. */
+  readonly digestBytes?: Uint8Array | undefined;
 }
 
 /** Encodes a Syn: header, digest (sorted into wire order), cluster id. ChitchatId objects are
  * treated as immutable: their wire bytes are cached per object, so reuse ids rather than
- * mutating them.
+ * mutating them. V1 digest blocks are compressed when that makes them smaller.
  *
  * @example
  * ```ts
  * import { encodeSyn } from "./message.ts";
  * console.log(encodeSyn("cluster-a", { nodes: [] }).length); // 17
+ * console.log(encodeSyn("c", { nodes: [] }, { protocolVersion: 1 })); // 53 b0 01 00 00 01 00 63
  * ```
  */
 export function encodeSyn(
@@ -56,12 +82,27 @@ export function encodeSyn(
   digest: Digest,
   options: EncodeOutputOptions = {},
 ): Uint8Array {
+  const version = options.protocolVersion ?? 0;
   return wasmEncodeMessage({
     type: 0,
+    version,
     digest: digest.nodes,
+    digestBytes: digestBytesFor(digest, version, options.digestBytes, true),
     clusterId,
     shared: options.shared === true,
   });
+}
+
+/** The digest bytes to write: the given ones, V1's block stream, or undefined (V0 from the
+ * entries, on the plan-cached path). */
+function digestBytesFor(
+  digest: Digest,
+  version: ProtocolVersion,
+  given: Uint8Array | undefined,
+  compress: boolean,
+): Uint8Array | undefined {
+  if (given !== undefined || version === 0) return given;
+  return encodeDigest(digest, { protocolVersion: 1, compress });
 }
 
 /** Encodes a SynAck from a digest and delta bytes (as produced by `DeltaWriter.finish()`).
@@ -70,6 +111,7 @@ export function encodeSyn(
  * ```ts
  * import { encodeSynAck } from "./message.ts";
  * console.log(encodeSynAck({ nodes: [] }, new Uint8Array([0]))); // 53 b0 00 01 00 00 00
+ * console.log(encodeSynAck({ nodes: [] }, new Uint8Array([0]), { protocolVersion: 1 })); // 53 b0 01 01 00 00
  * ```
  */
 export function encodeSynAck(
@@ -77,9 +119,12 @@ export function encodeSynAck(
   deltaBytes: Uint8Array,
   options: EncodeOutputOptions = {},
 ): Uint8Array {
+  const version = options.protocolVersion ?? 0;
   return wasmEncodeMessage({
     type: 1,
+    version,
     digest: digest.nodes,
+    digestBytes: digestBytesFor(digest, version, options.digestBytes, true),
     delta: deltaBytes,
     shared: options.shared === true,
   });
@@ -91,34 +136,67 @@ export function encodeSynAck(
  * ```ts
  * import { encodeAck } from "./message.ts";
  * console.log(encodeAck(new Uint8Array([0]))); // 53 b0 00 02 00
+ * console.log(encodeAck(new Uint8Array([0]), { protocolVersion: 1 })); // 53 b0 01 02 00
  * ```
  */
 export function encodeAck(deltaBytes: Uint8Array, options: EncodeOutputOptions = {}): Uint8Array {
-  return wasmEncodeMessage({ type: 2, delta: deltaBytes, shared: options.shared === true });
+  return wasmEncodeMessage({
+    type: 2,
+    version: options.protocolVersion ?? 0,
+    delta: deltaBytes,
+    shared: options.shared === true,
+  });
 }
 
-/** Encodes any message. Deltas are cut into 16 384-byte blocks; with `compress` (default true)
- * each block is zstd-compressed when that makes it smaller, as chitchat does. Throws EncodeError.
+/** Encodes a BadCluster (the reply to a Syn of another cluster): just the header.
  *
  * @example
  * ```ts
- * import { encodeMessage } from "./message.ts";
+ * import { encodeBadCluster } from "./message.ts";
+ * console.log(encodeBadCluster(), encodeBadCluster({ protocolVersion: 1 })); // 53 b0 00 03, 53 b0 01 03
+ * ```
+ */
+export function encodeBadCluster(options: EncodeOutputOptions = {}): Uint8Array {
+  return wasmEncodeMessage({
+    type: 3,
+    version: options.protocolVersion ?? 0,
+    shared: options.shared === true,
+  });
+}
+
+/** Encodes any message in `protocolVersion` (default 0). Deltas (and V1 digests) are cut into
+ * 16 384-byte blocks; with `compress` (default true) each block is zstd-compressed when that
+ * makes it smaller, as chitchat does. Throws EncodeError.
+ *
+ * @example
+ * ```ts
+ * import { decodeEnvelope, encodeMessage } from "./message.ts";
  * console.log(encodeMessage({ type: "badCluster" })); // 53 b0 00 03
+ * const syn = encodeMessage({ type: "syn", clusterId: "c", digest: { nodes: [] } }, { protocolVersion: 1 });
+ * console.log(syn, decodeEnvelope(syn).version); // 53 b0 01 00 00 01 00 63, 1
  * ```
  */
 export function encodeMessage(
   msg: ChitchatMessage,
   options: EncodeMessageOptions = {},
 ): Uint8Array {
+  const protocolVersion = options.protocolVersion ?? 0;
+  const compress = options.compress ?? true;
   switch (msg.type) {
     case "syn":
-      return encodeSyn(msg.clusterId, msg.digest);
+      return encodeSyn(msg.clusterId, msg.digest, {
+        protocolVersion,
+        digestBytes: digestBytesFor(msg.digest, protocolVersion, undefined, compress),
+      });
     case "synAck":
-      return encodeSynAck(msg.digest, encodeDelta(msg.delta, options));
+      return encodeSynAck(msg.digest, encodeDelta(msg.delta, options), {
+        protocolVersion,
+        digestBytes: digestBytesFor(msg.digest, protocolVersion, undefined, compress),
+      });
     case "ack":
-      return encodeAck(encodeDelta(msg.delta, options));
+      return encodeAck(encodeDelta(msg.delta, options), { protocolVersion });
     case "badCluster":
-      return wasmEncodeMessage({ type: 3 });
+      return encodeBadCluster({ protocolVersion });
   }
 }
 
@@ -133,8 +211,43 @@ export function encodeMessage(
  * ```
  */
 export function decodeMessage(bytes: Uint8Array): ChitchatMessage {
+  return decodeEnvelope(bytes).message;
+}
+
+/** What {@link decodeEnvelope} returns: the message and the protocol version it came in
+ * (chitchat's `ChitchatEnvelope`).
+ *
+ * @example
+ * ```ts
+ * import { decodeEnvelope, type Envelope } from "./message.ts";
+ * const e: Envelope = decodeEnvelope(new Uint8Array([0x53, 0xb0, 1, 2, 0]));
+ * console.log(e.version, e.message.type); // 1 ack
+ * ```
+ */
+export interface Envelope {
+  /** Byte 2 of the header: 0 (V0) or 1 (V1). Reply in this version (chitchat does). */
+  readonly version: ProtocolVersion;
+  /** The decoded message, as {@link decodeMessage} returns it. */
+  readonly message: ChitchatMessage;
+}
+
+/** {@link decodeMessage} that also says which protocol version the datagram used. Reads V0 and
+ * V1 alike (a V1 digest's blocks are decompressed to at most 65 535 bytes each, as chitchat
+ * does, and to at most 4 MiB in all); any other version byte fails with reason `badVersion`.
+ * Throws only {@link DecodeError}.
+ *
+ * @example
+ * ```ts
+ * import { decodeEnvelope, encodeSyn } from "./message.ts";
+ * const id = { nodeId: "a", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 1 } };
+ * const digest = { nodes: [{ chitchatId: id, heartbeat: 3n, lastGcVersion: 0n, maxVersion: 0n }] };
+ * const { version, message } = decodeEnvelope(encodeSyn("c", digest, { protocolVersion: 1 }));
+ * console.log(version, message.type === "syn" && message.digest.nodes[0]?.heartbeat); // 1 3n
+ * ```
+ */
+export function decodeEnvelope(bytes: Uint8Array): Envelope {
   try {
-    return wasmDecodeMessage(bytes);
+    return wasmDecodeEnvelope(bytes);
   } catch (e) {
     throw asDecodeError(e);
   }
@@ -147,13 +260,15 @@ export function decodeMessage(bytes: Uint8Array): ChitchatMessage {
  * ```ts
  * import { decodeMessageLeased, type LeasedMessage, releaseDigestLease } from "./message.ts";
  * const r: LeasedMessage = decodeMessageLeased(new Uint8Array([0x53, 0xb0, 0, 2, 0]));
- * console.log(r.message.type, r.leased); // ack false
+ * console.log(r.message.type, r.leased, r.version); // ack false 0
  * if (r.leased) releaseDigestLease();
  * ```
  */
 export interface LeasedMessage {
   /** The decoded message. */
   readonly message: ChitchatMessage;
+  /** The protocol version it came in (see {@link Envelope.version}). */
+  readonly version: ProtocolVersion;
   /** Whether the digest entries are lent objects, valid until {@link releaseDigestLease}. */
   readonly leased: boolean;
 }

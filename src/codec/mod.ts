@@ -1,5 +1,7 @@
 /**
- * The chitchat 0.10.1 wire codec: whole messages (Syn, SynAck, Ack, BadCluster), digests and
+ * The chitchat wire codec, protocol versions V0 (chitchat 0.10+) and V1 (0.12+, compressed
+ * digests; pick it with `protocolVersion: 1`, learn a datagram's with {@link decodeEnvelope}):
+ * whole messages (Syn, SynAck, Ack, BadCluster), digests and
  * deltas, with the budgeted {@link DeltaWriter} that cuts a delta to fit a datagram exactly as
  * chitchat does. Byte work runs in a small WebAssembly module; decoding throws only
  * {@link DecodeError} (with a reason and an offset).
@@ -25,21 +27,26 @@
  * @module
  */
 export {
+  decodeEnvelope,
   decodeMessage,
   encodeAck,
+  encodeBadCluster,
   encodeMessage,
   type EncodeMessageOptions,
   type EncodeOutputOptions,
   encodeSyn,
   encodeSynAck,
+  type Envelope,
   MAX_DATAGRAM_SIZE,
   messageEncodedLength,
+  type ProtocolVersion,
 } from "./message.ts";
 export {
   chitchatIdEncodedLength,
   decodeDigest,
   digestEncodedLength,
   encodeDigest,
+  type EncodeDigestOptions,
   sortedDigestEntries,
 } from "./digest.ts";
 export {

@@ -53,7 +53,10 @@ export const BLOCK_THRESHOLD = 16384;
 export const MIN_DELTA_BUDGET = 100;
 
 /** The delta budget of a reply that must fit in `maxDatagram` bytes: what is left after the
- * header and, for a SynAck, its digest (`digestEncodedLength` bytes; 0 for an Ack). Returns 0
+ * header and, for a SynAck, its digest (`digestEncodedLength` bytes **in the version the reply
+ * is sent in**: the V0 length, or the length of the V1 block stream `encodeDigest` wrote; 0 for
+ * an Ack). chitchat 0.12+ reserves its configured version's length instead, which can overflow;
+ * see docs/CHITCHAT_VERSIONS.md. Returns 0
  * when that is below {@link MIN_DELTA_BUDGET}: the reply then carries an empty delta.
  *
  * @example

@@ -8,6 +8,7 @@ import {
 } from "./wire.ts";
 import { decodeMessageLeased, encodeAck, encodeSynAck, releaseDigestLease } from "./message.ts";
 import { DeltaWriter } from "./delta.ts";
+import { encodeDigest } from "./digest.ts";
 import { DecodeError } from "../common/errors.ts";
 import type { ChitchatId } from "../common/types.ts";
 
@@ -71,4 +72,40 @@ Deno.test("decodeMessageLeased() throws only DecodeError and leaves no lease beh
   releaseDigestLease();
   assert.equal(decodeMessageLeased(syn).leased, true);
   releaseDigestLease();
+});
+
+Deno.test("deltaBudget() counts the 4-byte header, as chitchat 0.12+ does: a full reply fits", () => {
+  // 0.10.1 budgeted 65 507 - 1 (up to 3 bytes over); 0.12+'s delta_mtu is 65 507 - 4 - digest.
+  assert.equal(deltaBudget(MAX_DATAGRAM_SIZE), 65_503);
+  const noise = () => crypto.getRandomValues(new Uint8Array(300)).toBase64();
+  const fill = (budget: number) => {
+    const w = new DeltaWriter({ budget });
+    for (let i = 0;; i++) {
+      if (!w.tryAddNode(id(i), 0n, 0n)) break;
+      if (!w.tryAddKeyValue({ key: "k", value: noise(), version: 1n, status: "set" })) break;
+    }
+    return w.finish();
+  };
+  const ack = encodeAck(fill(deltaBudget(MAX_DATAGRAM_SIZE)));
+  assert.ok(
+    ack.length <= MAX_DATAGRAM_SIZE && ack.length > 60_000,
+    `${ack.length}`,
+  );
+  for (const protocolVersion of [0, 1] as const) {
+    const digest = {
+      nodes: Array.from({ length: 300 }, (_, i) => ({
+        chitchatId: id(1000 + i),
+        heartbeat: 5n,
+        lastGcVersion: 0n,
+        maxVersion: 1n,
+      })),
+    };
+    const digestBytes = encodeDigest(digest, { protocolVersion });
+    const synAck = encodeSynAck(digest, fill(deltaBudget(MAX_DATAGRAM_SIZE, digestBytes.length)), {
+      protocolVersion,
+      digestBytes,
+    });
+    assert.ok(synAck.length <= MAX_DATAGRAM_SIZE, `V${protocolVersion}: ${synAck.length}`);
+    assert.ok(synAck.length > 60_000, `V${protocolVersion}: ${synAck.length}`);
+  }
 });

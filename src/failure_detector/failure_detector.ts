@@ -210,6 +210,8 @@ interface SlotTable {
   /** The alive flag of `slot` as the last `computeAll` set it. */
   isAlive(slot: number): boolean;
   phiAt(slot: number, nowMs: number, priorSecs: number): number;
+  /** The stored intervals of `slot`: their sum in seconds and their number. */
+  intervals(slot: number): { sumSecs: number; count: number };
 }
 
 /** The TypeScript backend: the same slot layout in a JavaScript buffer, with the rings as
@@ -302,6 +304,13 @@ class TsTable implements SlotTable {
 
   isAlive(slot: number): boolean {
     return this.u32[slot * SLOT_U32 + U_ALIVE] === 1;
+  }
+
+  intervals(slot: number): { sumSecs: number; count: number } {
+    return {
+      sumSecs: this.f64[slot * SLOT_F64 + F_SUM]!,
+      count: this.u32[slot * SLOT_U32 + U_COUNT]!,
+    };
   }
 
   phiAt(slot: number, nowMs: number, priorSecs: number): number {
@@ -436,6 +445,37 @@ export class FailureDetector {
     this.#flush();
     const phi = this.#table.phiAt(w.slot, this.#clock.now(), this.#priorSecs);
     return Number.isNaN(phi) ? undefined : phi;
+  }
+
+  /** How long `key` may stay silent (no heartbeat increase) before its phi passes the
+   * threshold, in ms: the smoothed mean heartbeat interval times `phiThreshold`, the mean being
+   * (sum of the stored intervals + 5 × `initialIntervalMs`) / (number of intervals + 5).
+   * chitchat 0.12+'s `failure_detection_timeout`, in milliseconds. Undefined when `key` has no
+   * stored interval: unknown, fewer than two heartbeats, or cleared when it was found dead. The
+   * node is only declared dead at the next liveness evaluation after that (a gossip round).
+   *
+   * @example
+   * ```ts
+   * import { FailureDetector, DEFAULT_FAILURE_DETECTOR_CONFIG } from "./failure_detector.ts";
+   * import { VirtualClock } from "../common/virtual_clock.ts";
+   * const clock = new VirtualClock();
+   * const fd = new FailureDetector({ ...DEFAULT_FAILURE_DETECTOR_CONFIG, initialIntervalMs: 100 }, clock);
+   * for (let i = 0; i < 6; i++) {
+   *   fd.reportHeartbeat("b");
+   *   await clock.advance(100);
+   * }
+   * // five 100 ms intervals and the 100 ms prior: mean 100 ms, times phi 8
+   * console.log(fd.failureDetectionTimeoutMs("b"), fd.failureDetectionTimeoutMs("z")); // 800 undefined
+   * ```
+   */
+  failureDetectionTimeoutMs(key: string): number | undefined {
+    const w = this.#slotOf.get(key);
+    if (w === undefined) return undefined;
+    this.#flush();
+    const { sumSecs, count } = this.#table.intervals(w.slot);
+    if (count === 0) return undefined;
+    const meanSecs = (sumSecs + PRIOR_WEIGHT * this.#priorSecs) / (count + PRIOR_WEIGHT);
+    return meanSecs * this.#config.phiThreshold * 1000;
   }
 
   /** Evaluates every node in `keys` at the current time with one WASM call: alive iff phi is

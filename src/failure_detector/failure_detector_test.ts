@@ -473,3 +473,45 @@ Deno.test("FailureDetector applies thousands of queued reports like the TypeScri
   assert.deepEqual(wasm.liveNodes().sort(), ts.liveNodes().sort());
   assert.ok(wasm.liveNodes().length > 4000);
 });
+
+Deno.test("FailureDetector.failureDetectionTimeoutMs() is chitchat 0.12+'s failure_detection_timeout", async () => {
+  for (const backend of BACKENDS) {
+    // chitchat's own test: phi 2, a 1 s prior, two heartbeats 1 s apart -> 2 s.
+    const { clock, fd } = setup({ phiThreshold: 2, initialIntervalMs: 1_000 }, backend);
+    assert.equal(fd.failureDetectionTimeoutMs("b"), undefined, "unknown");
+    fd.reportHeartbeat("b");
+    assert.equal(fd.failureDetectionTimeoutMs("b"), undefined, "one heartbeat, no interval");
+    await clock.advance(1_000);
+    fd.reportHeartbeat("b");
+    assert.equal(fd.failureDetectionTimeoutMs("b"), 2_000, backend);
+  }
+  for (const backend of BACKENDS) {
+    // Irregular intervals: the timeout is exactly the silence at which phi reaches the threshold.
+    const { clock, fd } = setup({ initialIntervalMs: 300 }, backend);
+    const r = createRandom(8);
+    for (let i = 0; i < 40; i++) {
+      fd.reportHeartbeat("n");
+      await clock.advance(50 + r.int(400));
+    }
+    fd.reportHeartbeat("n");
+    const t = fd.failureDetectionTimeoutMs("n")!;
+    assert.ok(t > 8 * 50 && t < 8 * 450, `${t}`);
+    await clock.advance(Math.floor(t) - 1);
+    fd.updateLiveness(["n"]);
+    assert.ok(fd.isLive("n"), "alive just before the timeout");
+    assert.ok(fd.phi("n")! <= 8);
+    await clock.advance(2);
+    fd.updateLiveness(["n"]);
+    assert.ok(!fd.isLive("n"), "dead just after it");
+    // Found dead: its samples are cleared, so there is no timeout any more (as in chitchat).
+    assert.equal(fd.failureDetectionTimeoutMs("n"), undefined);
+    // Back: the silence (within maxIntervalMs, from the kept last heartbeat) and 200 ms are the
+    // new samples, as chitchat's window keeps `last_heartbeat` across the reset.
+    fd.reportHeartbeat("n");
+    await clock.advance(200);
+    fd.reportHeartbeat("n");
+    const silence = (Math.floor(t) + 1) / 1000;
+    const want = ((silence + 0.2 + 5 * 0.3) / 7) * 8 * 1000;
+    assert.ok(Math.abs(fd.failureDetectionTimeoutMs("n")! - want) < 1e-6, backend);
+  }
+});

@@ -67,8 +67,18 @@ export interface GossipNodeOptions {
   extraLivenessPredicate?: (state: NodeState) => boolean;
   /** How often host-name seeds are re-resolved. Default 60 000 ms. */
   seedRefreshIntervalMs?: number;
-  /** Compress delta blocks with zstd when it pays (chitchat does). Default true. */
+  /** Compress delta blocks (and V1 digest blocks) with zstd when it pays (chitchat does).
+   * Default true. */
   compress?: boolean;
+  /** The chitchat protocol version of the Syns this node sends: 0 (V0, every chitchat; the
+   * default) or 1 (V1, chitchat 0.12+: the digest is compressed, about 7 times smaller with
+   * zlayer-style ids, so a cluster can grow that much further before its digest outgrows a
+   * datagram). Replies always go out in the version of the message they answer, as chitchat
+   * 0.12+ does, and both versions are always read. Keep 0 until every node reads V1 (chitchat
+   * ≥ 0.12 or hearsay): chitchat 0.10/0.11 drop V1 datagrams unread, so a V1 node whose seeds
+   * are all older stays alone. To switch, restart the node with the new value (chitchat has no
+   * setter either). */
+  protocolVersion?: 0 | 1;
   /** Resource bounds (defaults: {@link DEFAULT_LIMITS}). */
   limits?: Partial<Limits>;
   /** Use this transport instead of binding UDP (in-memory network, custom sockets). The node
@@ -106,6 +116,8 @@ export interface ResolvedConfig {
   readonly seedRefreshIntervalMs: number;
   /** See {@link GossipNodeOptions.compress}. */
   readonly compress: boolean;
+  /** See {@link GossipNodeOptions.protocolVersion}. */
+  readonly protocolVersion: 0 | 1;
   /** See {@link GossipNodeOptions.limits}. */
   readonly limits: Readonly<Limits>;
   /** See {@link GossipNodeOptions.initialKeyValues} (validated pairs; empty when not given). */
@@ -191,6 +203,17 @@ function address(field: string, value: string | SocketAddr): SocketAddr {
   return address(
     field,
     value.ip.includes(":") ? `[${value.ip}]:${value.port}` : `${value.ip}:${value.port}`,
+  );
+}
+
+function protocolVersion(value: unknown): 0 | 1 {
+  if (value === undefined) return 0;
+  if (value === 0 || value === 1) return value;
+  throw new ConfigError(
+    "protocolVersion",
+    `must be 0 (V0, every chitchat) or 1 (V1, chitchat 0.12+), got ${
+      typeof value === "bigint" ? `${value}n` : JSON.stringify(value) ?? String(value)
+    }`,
   );
 }
 
@@ -282,6 +305,7 @@ export function resolveConfig(options: GossipNodeOptions): ResolvedConfig {
     failureDetector,
     seedRefreshIntervalMs: positive("seedRefreshIntervalMs", options.seedRefreshIntervalMs, 60_000),
     compress: options.compress ?? true,
+    protocolVersion: protocolVersion(options.protocolVersion),
     initialKeyValues: [...(options.initialKeyValues ?? [])],
     catchupCallback: optionalFunction("catchupCallback", options.catchupCallback),
     extraLivenessPredicate: optionalFunction(

@@ -12,7 +12,12 @@ import { type GossipNodeOptions, resolveConfig, type ResolvedConfig } from "./co
 import { ConfigError, type DecodeError, HearsayError } from "../common/errors.ts";
 import { FailureDetector } from "../failure_detector/failure_detector.ts";
 import { DeltaWriter } from "../codec/delta.ts";
-import { decodeMessageLeased, MAX_DATAGRAM_SIZE, releaseDigestLease } from "../codec/message.ts";
+import {
+  decodeMessageLeased,
+  MAX_DATAGRAM_SIZE,
+  type ProtocolVersion,
+  releaseDigestLease,
+} from "../codec/message.ts";
 import type { NodeState, VersionedValue } from "../state/node_state.ts";
 import { defaultRandom, type Random } from "../common/random.ts";
 import { formatSocketAddr, parseSocketAddr } from "../common/socket_addr.ts";
@@ -94,8 +99,9 @@ export interface GossipMetrics {
   resets: number;
   /** Inputs refused by a resource limit (`maxNodes`, `maxKeysPerNode`, ...), by limit. */
   rejected: Record<string, number>;
-  /** Encoded size of this node's digest in its last Syn or SynAck, in bytes (0 before the first).
-   * The chitchat wire sends the whole digest in one datagram: when it nears
+  /** Encoded size of this node's digest in its own protocol version (`protocolVersion`: V0
+   * uncompressed, V1 compressed), as in its last Syn or last SynAck in that version, in bytes
+   * (0 before the first). The chitchat wire sends the whole digest in one datagram: when it nears
    * {@link GossipMetrics.datagramLimit}, the cluster is at its size ceiling. */
   digestBytes: number;
   /** The largest datagram this node's transport carries (65 507 on UDP, less with framing). */
@@ -406,10 +412,18 @@ export class GossipNode {
     return Math.min(MAX_DATAGRAM_SIZE, this.#transport.maxDatagramSize ?? MAX_DATAGRAM_SIZE);
   }
 
-  #send(to: SocketAddr, bytes: Uint8Array, type: ChitchatMessage["type"]): void {
+  /** Sends `bytes` (a `type` message in protocol `version`) unless it exceeds a datagram. */
+  #send(
+    to: SocketAddr,
+    bytes: Uint8Array,
+    type: ChitchatMessage["type"],
+    version: ProtocolVersion,
+  ): void {
     if (bytes.length > this.#maxDatagram) {
       this.#drop("messageTooLarge");
-      if ((type === "syn" || type === "synAck") && !this.#ceilingWarned) this.#warnCeiling(bytes);
+      if ((type === "syn" || type === "synAck") && !this.#ceilingWarned) {
+        this.#warnCeiling(bytes, version);
+      }
       return;
     }
     if (type === "syn") this.#ceilingWarned = false;
@@ -422,7 +436,7 @@ export class GossipNode {
   }
 
   #sendSyn(to: SocketAddr): void {
-    this.#send(to, this.#protocol.syn(), "syn");
+    this.#send(to, this.#protocol.syn(), "syn", this.#config.protocolVersion);
   }
 
   /** Sends a Syn to `addr` now, outside the round schedule. */
@@ -473,16 +487,17 @@ export class GossipNode {
     if (this.#closed) return;
     let msg: ChitchatMessage;
     let leased = false;
+    let version: ProtocolVersion;
     try {
       // The handler only reads the message: its digest entries can be lent objects.
-      ({ message: msg, leased } = decodeMessageLeased(data));
+      ({ message: msg, leased, version } = decodeMessageLeased(data));
     } catch (e) {
       // The codec throws only DecodeError (it maps unexpected failures to reason "badOp").
       this.#drop((e as DecodeError).reason);
       return;
     }
     try {
-      this.#handle(msg, from);
+      this.#handle(msg, from, version);
     } catch (e) {
       // A bug must not kill the receive path; count it and tell once per occurrence.
       this.#drop("internal");
@@ -492,13 +507,15 @@ export class GossipNode {
     }
   }
 
-  #handle(msg: ChitchatMessage, from: SocketAddr): void {
+  /** Handles `msg`, which came in protocol `version`: the reply goes out in the same version
+   * (chitchat 0.12+'s `Server::handle_envelope`), whatever this node's own setting. */
+  #handle(msg: ChitchatMessage, from: SocketAddr, version: ProtocolVersion): void {
     this.#metrics.messagesIn[msg.type]++;
     if (msg.type === "synAck" && this.#synAckWaiters.size > 0) {
       this.#synAckWaiters.get(formatSocketAddr(from))?.();
     }
-    const r = this.#protocol.step(msg, this.#maxDatagram);
-    if (r.reply !== undefined) this.#send(from, r.reply, r.replyType!);
+    const r = this.#protocol.step(msg, this.#maxDatagram, version);
+    if (r.reply !== undefined) this.#send(from, r.reply, r.replyType!, version);
   }
 
   // ---------------------------------------------------------------- events
@@ -641,16 +658,39 @@ export class GossipNode {
     return this.#fd.phi(chitchatIdKey(id));
   }
 
-  /** Says once (until a Syn fits again) that this node's digest outgrew a datagram. */
-  #warnCeiling(bytes: Uint8Array): void {
+  /** How long `id` may go without a heartbeat before this node's failure detector declares it
+   * dead, in ms, as chitchat 0.12+'s `Chitchat::failure_detection_timeout`: the smoothed mean
+   * heartbeat interval × `phiThreshold` (see `FailureDetector.failureDetectionTimeoutMs`). It
+   * moves with the heartbeats seen; the declaration itself happens at the next liveness check
+   * after that (every gossip round). Undefined for this node itself, unknown nodes, nodes with
+   * fewer than two heartbeats, and nodes whose samples were dropped when they were found dead. */
+  failureDetectionTimeoutMs(id: ChitchatId): number | undefined {
+    const key = chitchatIdKey(id);
+    if (key === chitchatIdKey(this.chitchatId)) return undefined;
+    return this.#fd.failureDetectionTimeoutMs(key);
+  }
+
+  /** Says once (until a Syn fits again) that this node's digest outgrew a datagram; `version`
+   * is the protocol version of the message that did not fit. */
+  #warnCeiling(bytes: Uint8Array, version: ProtocolVersion): void {
     this.#ceilingWarned = true;
     const digest = this.#protocol.lastDigestBytes;
+    const own = this.#config.protocolVersion;
+    const advice = version === 0 && own === 0
+      ? `about 963 nodes fit with zlayer-style ids "worker:<u64>", more with shorter ids; ` +
+        `keep the cluster below that size, use shorter node ids, or, once every node reads V1 ` +
+        `(chitchat 0.12+ or hearsay), set protocolVersion 1 (compressed digests, about 7 times ` +
+        `more nodes)`
+      : version === 0
+      ? `this node sends V1 but answers V0 Syns in V0, as chitchat does, with the uncompressed ` +
+        `digest: the V0 peers stop getting answers; upgrade them to V1`
+      : `the V1 digest is compressed (about 7 times more nodes than V0 with zlayer-style ids); ` +
+        `keep the cluster below that size or use shorter node ids`;
     this.#warn(
-      `this node's digest of ${this.#state.states.size} nodes is ${digest} bytes, so its Syn and ` +
-        `SynAck (${bytes.length} bytes) exceed the ${this.#maxDatagram}-byte datagram limit and ` +
-        `are dropped: peers stop hearing from this node. The chitchat wire sends the whole ` +
-        `digest in one datagram (about 963 nodes with zlayer-style ids "worker:<u64>", more with ` +
-        `shorter ids); keep the cluster below that size or use shorter node ids ` +
+      `this node's V${version} digest of ${this.#state.states.size} nodes is ${digest} bytes, so ` +
+        `its Syn and SynAck (${bytes.length} bytes) exceed the ${this.#maxDatagram}-byte ` +
+        `datagram limit and are dropped: peers stop hearing from this node. The chitchat wire ` +
+        `sends the whole digest in one datagram (${advice}) ` +
         `(metrics: digestBytes against datagramLimit)`,
     );
   }
@@ -660,7 +700,7 @@ export class GossipNode {
     const t = this.#transport.stats;
     return structuredClone({
       ...this.#metrics,
-      digestBytes: this.#protocol.lastDigestBytes,
+      digestBytes: this.#protocol.ownDigestBytes,
       datagramLimit: this.#maxDatagram,
       datagramsIn: t.datagramsIn,
       bytesIn: t.bytesIn,

@@ -8,14 +8,25 @@
  */
 import type { ClusterState, SampleMemo } from "../state/_cluster_state.ts";
 import type { FailureDetector } from "../failure_detector/failure_detector.ts";
-import { encodeAck, encodeMessage, encodeSyn, encodeSynAck } from "../codec/message.ts";
+import {
+  encodeAck,
+  encodeBadCluster,
+  encodeSyn,
+  encodeSynAck,
+  type ProtocolVersion,
+} from "../codec/message.ts";
+import { encodeDigest } from "../codec/digest.ts";
 import { deltaBudget } from "../codec/wire.ts";
 import type { ChitchatMessage, Delta, Digest } from "../common/types.ts";
 import type { ResolvedConfig } from "./config.ts";
 
 /** Replies are sent at once: encoding into the codec's shared output buffer saves an allocation
- * each (transports copy or send them at once, see `Transport.send`). */
-const SHARED_OUTPUT = { shared: true } as const;
+ * each (transports copy or send them at once, see `Transport.send`). One options object per
+ * protocol version. */
+const SHARED_OUTPUT = [
+  { shared: true, protocolVersion: 0 },
+  { shared: true, protocolVersion: 1 },
+] as const;
 
 const NONE_SCHEDULED: ReadonlySet<string> = new Set();
 
@@ -68,8 +79,11 @@ export interface ProtocolStepOptions {
   readonly state: ClusterState;
   /** The failure detector heartbeats are reported to. */
   readonly fd: FailureDetector;
-  /** The node's resolved configuration (`clusterId`, `compress` are read). */
-  readonly config: Pick<ResolvedConfig, "clusterId" | "compress">;
+  /** The node's resolved configuration (`clusterId`, `compress` and, when given,
+   * `protocolVersion` are read; the version defaults to 0). */
+  readonly config:
+    & Pick<ResolvedConfig, "clusterId" | "compress">
+    & Partial<Pick<ResolvedConfig, "protocolVersion">>;
   /** Effects acted on by the caller; no-ops when omitted. */
   readonly hooks?: StepHooks;
 }
@@ -106,10 +120,16 @@ export class ProtocolStep {
   readonly #fd: FailureDetector;
   readonly #clusterId: string;
   readonly #compress: boolean;
+  readonly #version: ProtocolVersion;
   readonly #hooks: StepHooks;
   readonly #result: StepResult = { reply: undefined, replyType: undefined, reset: false };
-  /** Encoded size of the digest in the last Syn or SynAck built, in bytes (0 before the first). */
+  /** Encoded size of the digest in the last Syn or SynAck built, in bytes (0 before the first),
+   * in the version it was sent in. */
   lastDigestBytes = 0;
+  /** Encoded size of the digest in the last Syn or SynAck built in this node's own protocol
+   * version, in bytes (0 before the first). What the digest ceiling is measured by: the Syns
+   * follow this node's configuration, replies the peers'. */
+  ownDigestBytes = 0;
 
   /** A step over the given state, failure detector and configuration. */
   constructor(options: ProtocolStepOptions) {
@@ -117,12 +137,17 @@ export class ProtocolStep {
     this.#fd = options.fd;
     this.#clusterId = options.config.clusterId;
     this.#compress = options.config.compress;
+    this.#version = options.config.protocolVersion ?? 0;
     this.#hooks = options.hooks ?? NO_HOOKS;
   }
 
   /** Handles `msg` (whose digest entries are only read, so they may be lent) and returns the
-   * reply to send back; `maxDatagram` is the largest datagram the transport carries. */
-  step(msg: ChitchatMessage, maxDatagram: number): StepResult {
+   * reply to send back; `maxDatagram` is the largest datagram the transport carries. `version`
+   * is the protocol version `msg` came in (default 0): the reply goes out in it, as chitchat
+   * 0.12+ answers (`Server::handle_envelope`), whatever this node's own setting, and a SynAck's
+   * delta budget reserves the digest's length in that version (chitchat reserves its configured
+   * version's, which can overflow a V1 node's reply to a V0 Syn: docs/CHITCHAT_VERSIONS.md). */
+  step(msg: ChitchatMessage, maxDatagram: number, version: ProtocolVersion = 0): StepResult {
     const r = this.#result;
     r.reply = undefined;
     r.replyType = undefined;
@@ -131,7 +156,7 @@ export class ProtocolStep {
     switch (msg.type) {
       case "syn": {
         if (msg.clusterId !== this.#clusterId) {
-          r.reply = encodeMessage({ type: "badCluster" });
+          r.reply = encodeBadCluster(SHARED_OUTPUT[version]);
           r.replyType = "badCluster";
           return r;
         }
@@ -141,10 +166,17 @@ export class ProtocolStep {
         const { digest, encodedLength } = this.#state.digestWithLength(scheduled, {
           snapshot: false,
         });
-        this.lastDigestBytes = encodedLength;
-        const budget = deltaBudget(maxDatagram, encodedLength);
+        // V1: the compressed digest's length is only known by encoding it; encoded once here
+        // and written as is.
+        const digestBytes = version === 1
+          ? encodeDigest(digest, { protocolVersion: 1, compress: this.#compress })
+          : undefined;
+        const length = digestBytes?.length ?? encodedLength;
+        this.lastDigestBytes = length;
+        if (version === this.#version) this.ownDigestBytes = length;
+        const budget = deltaBudget(maxDatagram, length);
         const delta = this.#deltaFor(msg.digest, budget, scheduled);
-        r.reply = encodeSynAck(digest, delta, SHARED_OUTPUT);
+        r.reply = encodeSynAck(digest, delta, { ...SHARED_OUTPUT[version], digestBytes });
         r.replyType = "synAck";
         return r;
       }
@@ -153,7 +185,7 @@ export class ProtocolStep {
         this.#applyDelta(msg.delta);
         const scheduled = this.#scheduledForDeletion();
         const delta = this.#deltaFor(msg.digest, deltaBudget(maxDatagram), scheduled);
-        r.reply = encodeAck(delta, SHARED_OUTPUT);
+        r.reply = encodeAck(delta, SHARED_OUTPUT[version]);
         r.replyType = "ack";
         return r;
       }
@@ -165,12 +197,18 @@ export class ProtocolStep {
     }
   }
 
-  /** The encoded Syn this node sends to start a round with a peer (bytes in the shared output buffer). */
+  /** The encoded Syn this node sends to start a round with a peer, in the configured protocol
+   * version (bytes in the shared output buffer). */
   syn(): Uint8Array {
     const scheduled = this.#scheduledForDeletion();
     const { digest, encodedLength } = this.#state.digestWithLength(scheduled, { snapshot: false });
-    this.lastDigestBytes = encodedLength;
-    return encodeSyn(this.#clusterId, digest, SHARED_OUTPUT);
+    if (this.#version === 0) {
+      this.lastDigestBytes = this.ownDigestBytes = encodedLength;
+      return encodeSyn(this.#clusterId, digest, SHARED_OUTPUT[0]);
+    }
+    const digestBytes = encodeDigest(digest, { protocolVersion: 1, compress: this.#compress });
+    this.lastDigestBytes = this.ownDigestBytes = digestBytes.length;
+    return encodeSyn(this.#clusterId, digest, { ...SHARED_OUTPUT[1], digestBytes });
   }
 
   #scheduledForDeletion(): ReadonlySet<string> {
