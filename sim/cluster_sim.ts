@@ -9,6 +9,7 @@
  * ```sh
  * deno run -A --v8-flags=--expose-gc sim/cluster_sim.ts --nodes 1000 --interval 1000
  * deno run -A sim/cluster_sim.ts --nodes 100 --loss 0.5 --json
+ * deno task sim --nodes 2000 --ids zlayer --interval 1000 --scenarios membership --json
  * deno run -A sim/cluster_sim.ts --help
  * ```
  *
@@ -26,6 +27,8 @@ import {
 } from "./figures.ts";
 import {
   type ClusterSimOptions,
+  ID_SHAPES,
+  type IdShape,
   PROPAGATION_KEY,
   runScenarios,
   simAddr,
@@ -54,6 +57,7 @@ class OneThreadDriver implements SimDriver {
   readonly #clock = new VirtualClock();
   readonly #net: MemoryNetwork;
   readonly #nodes: GossipNode[] = [];
+  readonly #index = new Map<GossipNode, number>();
   readonly #step: number;
   #simStart = 0;
   #rssBefore = 0;
@@ -93,6 +97,7 @@ class OneThreadDriver implements SimDriver {
         }
       });
       this.#nodes.push(node);
+      this.#index.set(node, i);
       if (stagger > 0) clock.advance(stagger);
     }
     this.spawnMs = clock.now() - simStart;
@@ -171,7 +176,7 @@ class OneThreadDriver implements SimDriver {
     const t0 = this.#toMidRound();
     await node.close();
     const offs = this.#nodes.map((other) => {
-      const i = Number(other.chitchatId.nodeId.slice("node_".length));
+      const i = this.#index.get(other)!;
       return other.onLiveNodesChange((live) => {
         if (!live.some((s) => s.chitchatId.nodeId === victimId)) {
           arrivals.record(i, this.now() - t0);
@@ -216,10 +221,18 @@ if (import.meta.main) {
     "sim/cluster_sim.ts",
     "the cluster scenarios on hearsay nodes in one thread (virtual clock)",
     Deno.args,
-    (f) => ({
-      options: simOptionsFromFlags(f),
-      json: f.boolean("json", "print the result as JSON"),
-    }),
+    (f) => {
+      const options = simOptionsFromFlags(f);
+      const ids = f.string(
+        "ids",
+        `shape of the node ids: ${ID_SHAPES.join(" or ")} (default short)`,
+      );
+      if (ids !== undefined) {
+        if ((ID_SHAPES as readonly string[]).includes(ids)) options.ids = ids as IdShape;
+        else f.reject("ids", ID_SHAPES.join(" or "), ids);
+      }
+      return { options, json: f.boolean("json", "print the result as JSON") };
+    },
   );
   const r = await runHearsaySim(options);
   if (json) {

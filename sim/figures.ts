@@ -161,6 +161,8 @@ export interface RunFigures {
   transport: string;
   /** Cluster size. */
   numNodes: number;
+  /** Shape of the node ids (`short`, `zlayer`; absent: chitchat's perf-test ids). */
+  ids?: string;
   /** Gossip interval, ms. */
   gossipIntervalMs: number;
   /** Failure detector's initial interval, ms. */
