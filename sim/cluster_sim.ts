@@ -62,6 +62,7 @@ class OneThreadDriver implements SimDriver {
   #simStart = 0;
   #rssBefore = 0;
   #heapBefore = 0;
+  #externalBefore = 0;
 
   constructor(s: SimSettings, budget: WallBudget, delayMs: number) {
     this.#s = s;
@@ -85,6 +86,7 @@ class OneThreadDriver implements SimDriver {
     gc();
     this.#rssBefore = Deno.memoryUsage().rss;
     this.#heapBefore = Deno.memoryUsage().heapUsed;
+    this.#externalBefore = Deno.memoryUsage().external;
     const simStart = this.#simStart = clock.now();
     for (let i = 0; i < n; i++) {
       const node = await GossipNode.start(
@@ -129,6 +131,7 @@ class OneThreadDriver implements SimDriver {
       rssConvergedBytes: usage.rss,
       perNodeBytes: Math.max(0, usage.rss - this.#rssBefore) / n,
       heapPerNodeBytes: Math.max(0, usage.heapUsed - this.#heapBefore) / n,
+      externalPerNodeBytes: Math.max(0, usage.external - this.#externalBefore) / n,
     };
     return Promise.resolve({ liveCounts, memory });
   }
@@ -230,6 +233,15 @@ if (import.meta.main) {
       if (ids !== undefined) {
         if ((ID_SHAPES as readonly string[]).includes(ids)) options.ids = ids as IdShape;
         else f.reject("ids", ID_SHAPES.join(" or "), ids);
+      }
+      const past = f.string(
+        "past-one-datagram",
+        "once a digest outgrows a datagram: off, rotate or random (default rotate)",
+      );
+      if (past !== undefined) {
+        if (past === "off" || past === "rotate" || past === "random") {
+          options.pastOneDatagram = past;
+        } else f.reject("past-one-datagram", "off, rotate or random", past);
       }
       return { options, json: f.boolean("json", "print the result as JSON") };
     },

@@ -120,6 +120,9 @@ export interface ClusterSimOptions {
   numNodes: number;
   /** Shape of the node ids (see {@link ID_SHAPES}). Default `short`. */
   ids?: IdShape;
+  /** What nodes do once their digest outgrows a datagram (`GossipNodeOptions.pastOneDatagram`).
+   * Default `rotate` (below the ceiling the same bytes as `off`). */
+  pastOneDatagram?: "off" | "rotate" | "random";
   /** Gossip interval. Default 300 ms (chitchat's perf test). */
   gossipIntervalMs?: number;
   /** Failure detector's initial interval. Default: the gossip interval. */
@@ -136,6 +139,9 @@ export interface ClusterSimOptions {
   phaseTimeoutMs?: number;
   /** Length of the traffic window, in simulated ms. Default 3 000. */
   trafficWindowMs?: number;
+  /** Simulated ms to keep gossiping after membership converged before the memory snapshot
+   * (steady state: the failure detectors' interval windows fill up). Default 0. */
+  settleMs?: number;
   /** Wall-clock budget of the whole run. Default 120 000 ms. */
   wallBudgetMs?: number;
   /** Datagram delay on the in-memory network. Default 0 (delivered from a clock timer at the
@@ -163,6 +169,8 @@ export interface SimSettings {
   numNodes: number;
   /** Shape of the node ids. */
   ids: IdShape;
+  /** What nodes do past one datagram. */
+  pastOneDatagram: "off" | "rotate" | "random";
   /** Gossip interval, ms. */
   gossipIntervalMs: number;
   /** Failure detector's initial interval, ms. */
@@ -179,6 +187,8 @@ export interface SimSettings {
   phaseTimeoutMs: number;
   /** Length of the traffic window, simulated ms. */
   trafficWindowMs: number;
+  /** Simulated ms run after membership, before the memory snapshot. */
+  settleMs: number;
   /** Wall-clock budget of the run, ms. */
   wallBudgetMs: number;
 }
@@ -203,6 +213,7 @@ export function simSettings(options: Omit<ClusterSimOptions, "delayMs">): SimSet
   return {
     numNodes: n,
     ids: options.ids ?? "short",
+    pastOneDatagram: options.pastOneDatagram ?? "rotate",
     gossipIntervalMs: interval,
     initialIntervalMs: options.initialIntervalMs ?? interval,
     phiThreshold: options.phiThreshold ?? 8,
@@ -211,6 +222,7 @@ export function simSettings(options: Omit<ClusterSimOptions, "delayMs">): SimSet
     scenarios: SCENARIOS.filter((s) => s === "membership" || wanted.includes(s)),
     phaseTimeoutMs: options.phaseTimeoutMs ?? 60_000,
     trafficWindowMs: options.trafficWindowMs ?? 3_000,
+    settleMs: options.settleMs ?? 0,
     wallBudgetMs: options.wallBudgetMs ?? 120_000,
   };
 }
@@ -249,7 +261,7 @@ export function simNodeOptions(
   i: number,
   s:
     & Pick<SimSettings, "gossipIntervalMs" | "initialIntervalMs" | "phiThreshold" | "seed">
-    & Partial<Pick<SimSettings, "ids">>,
+    & Partial<Pick<SimSettings, "ids" | "pastOneDatagram">>,
   transport: Transport,
   clock: Clock,
 ): GossipNodeOptions {
@@ -262,6 +274,7 @@ export function simNodeOptions(
     seeds: ["127.0.0.1:10000"],
     failureDetector: { phiThreshold: s.phiThreshold, initialIntervalMs: s.initialIntervalMs },
     markedForDeletionGracePeriodMs: 10_000_000,
+    pastOneDatagram: s.pastOneDatagram ?? "rotate",
     transport,
     clock,
     random: createRandom(s.seed * 1_000_003 + i),
@@ -380,6 +393,10 @@ export async function runScenarios(
   const n = s.numNodes;
   const membership = driver.membership;
   const converged = await driver.until(() => membership.count === n, s.phaseTimeoutMs);
+  if (converged && s.settleMs > 0) {
+    const t0 = driver.now();
+    await driver.until(() => driver.now() - t0 >= s.settleMs, t0 + s.settleMs);
+  }
   const { liveCounts, memory } = await driver.snapshot();
   const result: ClusterSimResult = {
     membership: membershipFigures(membership, liveCounts, converged),
@@ -430,6 +447,7 @@ export async function runScenarios(
     transport: driver.transport,
     numNodes: n,
     ids: s.ids,
+    pastOneDatagram: s.pastOneDatagram,
     gossipIntervalMs: s.gossipIntervalMs,
     initialIntervalMs: s.initialIntervalMs,
     phiThreshold: s.phiThreshold,

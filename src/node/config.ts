@@ -69,6 +69,11 @@ export interface GossipNodeOptions {
   seedRefreshIntervalMs?: number;
   /** Compress delta blocks with zstd when it pays (chitchat does). Default true. */
   compress?: boolean;
+  /** What to do once this node's digest no longer fits one datagram (PROTOCOL.md §15: past one
+   * datagram): `"off"` (default, chitchat's behaviour: the Syn or SynAck is dropped and the
+   * node warns once), `"rotate"` or `"random"` (send a partial digest, marked by a trailer that
+   * chitchat ignores; below the ceiling the bytes are the same as with `"off"`). */
+  pastOneDatagram?: "off" | "rotate" | "random";
   /** Resource bounds (defaults: {@link DEFAULT_LIMITS}). */
   limits?: Partial<Limits>;
   /** Use this transport instead of binding UDP (in-memory network, custom sockets). The node
@@ -106,6 +111,8 @@ export interface ResolvedConfig {
   readonly seedRefreshIntervalMs: number;
   /** See {@link GossipNodeOptions.compress}. */
   readonly compress: boolean;
+  /** See {@link GossipNodeOptions.pastOneDatagram}. */
+  readonly pastOneDatagram: "off" | "rotate" | "random";
   /** See {@link GossipNodeOptions.limits}. */
   readonly limits: Readonly<Limits>;
   /** See {@link GossipNodeOptions.initialKeyValues} (validated pairs; empty when not given). */
@@ -119,6 +126,18 @@ export interface ResolvedConfig {
   readonly onWarning: ((message: string) => void) | undefined;
   /** Where this node's warnings go: the user's hook, or `console.warn` with a `hearsay:` prefix. */
   readonly warn: (message: string) => void;
+}
+
+function partialDigestMode(
+  value: "off" | "rotate" | "random" | undefined,
+): "off" | "rotate" | "random" {
+  if (value === undefined || value === "off" || value === "rotate" || value === "random") {
+    return value ?? "off";
+  }
+  throw new ConfigError(
+    "pastOneDatagram",
+    `must be "off", "rotate" or "random", got ${JSON.stringify(value)}`,
+  );
 }
 
 function optionalFunction<F>(name: string, value: F | undefined): F | undefined {
@@ -282,6 +301,7 @@ export function resolveConfig(options: GossipNodeOptions): ResolvedConfig {
     failureDetector,
     seedRefreshIntervalMs: positive("seedRefreshIntervalMs", options.seedRefreshIntervalMs, 60_000),
     compress: options.compress ?? true,
+    pastOneDatagram: partialDigestMode(options.pastOneDatagram),
     initialKeyValues: [...(options.initialKeyValues ?? [])],
     catchupCallback: optionalFunction("catchupCallback", options.catchupCallback),
     extraLivenessPredicate: optionalFunction(

@@ -213,6 +213,7 @@ export class GossipNode {
       state: this.#state,
       fd: this.#fd,
       config,
+      random,
       hooks: {
         onReset: () => {
           this.#metrics.resets++;
@@ -422,7 +423,7 @@ export class GossipNode {
   }
 
   #sendSyn(to: SocketAddr): void {
-    this.#send(to, this.#protocol.syn(), "syn");
+    this.#send(to, this.#protocol.syn(this.#maxDatagram), "syn");
   }
 
   /** Sends a Syn to `addr` now, outside the round schedule. */
@@ -482,7 +483,7 @@ export class GossipNode {
       return;
     }
     try {
-      this.#handle(msg, from);
+      this.#handle(msg, from, data);
     } catch (e) {
       // A bug must not kill the receive path; count it and tell once per occurrence.
       this.#drop("internal");
@@ -492,12 +493,12 @@ export class GossipNode {
     }
   }
 
-  #handle(msg: ChitchatMessage, from: SocketAddr): void {
+  #handle(msg: ChitchatMessage, from: SocketAddr, data: Uint8Array): void {
     this.#metrics.messagesIn[msg.type]++;
     if (msg.type === "synAck" && this.#synAckWaiters.size > 0) {
       this.#synAckWaiters.get(formatSocketAddr(from))?.();
     }
-    const r = this.#protocol.step(msg, this.#maxDatagram);
+    const r = this.#protocol.step(msg, this.#maxDatagram, data);
     if (r.reply !== undefined) this.#send(from, r.reply, r.replyType!);
   }
 

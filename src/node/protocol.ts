@@ -9,7 +9,15 @@
 import type { ClusterState, SampleMemo } from "../state/_cluster_state.ts";
 import type { FailureDetector } from "../failure_detector/failure_detector.ts";
 import { encodeAck, encodeMessage, encodeSyn, encodeSynAck } from "../codec/message.ts";
-import { deltaBudget } from "../codec/wire.ts";
+import { deltaBudget, MAX_DATAGRAM_SIZE } from "../codec/wire.ts";
+import { utf8Length } from "../common/_utf8.ts";
+import type { Random } from "../common/random.ts";
+import {
+  DigestPicker,
+  hasPartialTrailer,
+  PARTIAL_TRAILER,
+  withPartialTrailer,
+} from "./_partial_digest.ts";
 import type { ChitchatMessage, Delta, Digest } from "../common/types.ts";
 import type { ResolvedConfig } from "./config.ts";
 
@@ -68,8 +76,13 @@ export interface ProtocolStepOptions {
   readonly state: ClusterState;
   /** The failure detector heartbeats are reported to. */
   readonly fd: FailureDetector;
-  /** The node's resolved configuration (`clusterId`, `compress` are read). */
-  readonly config: Pick<ResolvedConfig, "clusterId" | "compress">;
+  /** The node's resolved configuration (`clusterId`, `compress` and, when given,
+   * `pastOneDatagram` are read). */
+  readonly config:
+    & Pick<ResolvedConfig, "clusterId" | "compress">
+    & Partial<Pick<ResolvedConfig, "pastOneDatagram">>;
+  /** Randomness of the `random` partial digests (required for that mode). */
+  readonly random?: Random;
   /** Effects acted on by the caller; no-ops when omitted. */
   readonly hooks?: StepHooks;
 }
@@ -108,8 +121,15 @@ export class ProtocolStep {
   readonly #compress: boolean;
   readonly #hooks: StepHooks;
   readonly #result: StepResult = { reply: undefined, replyType: undefined, reset: false };
-  /** Encoded size of the digest in the last Syn or SynAck built, in bytes (0 before the first). */
+  /** Encoded size of the (whole) digest in the last Syn or SynAck built, in bytes (0 before the
+   * first). */
   lastDigestBytes = 0;
+  /** Partial digests sent (past one datagram). */
+  partialDigestsOut = 0;
+  /** Partial digests received. */
+  partialDigestsIn = 0;
+  readonly #picker: DigestPicker | undefined;
+  readonly #synOverhead: number;
 
   /** A step over the given state, failure detector and configuration. */
   constructor(options: ProtocolStepOptions) {
@@ -118,11 +138,22 @@ export class ProtocolStep {
     this.#clusterId = options.config.clusterId;
     this.#compress = options.config.compress;
     this.#hooks = options.hooks ?? NO_HOOKS;
+    const mode = options.config.pastOneDatagram ?? "off";
+    if (mode !== "off") {
+      if (mode === "random" && options.random === undefined) {
+        throw new TypeError('ProtocolStep: pastOneDatagram "random" needs options.random');
+      }
+      this.#picker = new DigestPicker(mode, options.random!);
+    }
+    // Header, then the cluster id as a u16 length and its bytes.
+    this.#synOverhead = 4 + 2 + utf8Length(this.#clusterId);
   }
 
   /** Handles `msg` (whose digest entries are only read, so they may be lent) and returns the
-   * reply to send back; `maxDatagram` is the largest datagram the transport carries. */
-  step(msg: ChitchatMessage, maxDatagram: number): StepResult {
+   * reply to send back; `maxDatagram` is the largest datagram the transport carries; `datagram`,
+   * the bytes `msg` was decoded from, tells whether its digest is partial (a trailer after the
+   * message). */
+  step(msg: ChitchatMessage, maxDatagram: number, datagram?: Uint8Array): StepResult {
     const r = this.#result;
     r.reply = undefined;
     r.replyType = undefined;
@@ -135,6 +166,7 @@ export class ProtocolStep {
           r.replyType = "badCluster";
           return r;
         }
+        const listedOnly = this.#isPartial(datagram);
         this.#reportHeartbeats(msg.digest);
         const scheduled = this.#scheduledForDeletion();
         // Encoded right away: the live states serve as entries.
@@ -142,17 +174,39 @@ export class ProtocolStep {
           snapshot: false,
         });
         this.lastDigestBytes = encodedLength;
+        if (this.#picker !== undefined && 4 + encodedLength + 1 > maxDatagram) {
+          // Past one datagram: half of it for a partial digest, the rest for the delta.
+          const room = maxDatagram - PARTIAL_TRAILER.length;
+          const partial = this.#picker.pick(
+            digest.nodes,
+            this.#state.selfState,
+            Math.floor((room - 4) / 2),
+          );
+          const delta = this.#deltaFor(
+            msg.digest,
+            deltaBudget(room, partial.encodedLength),
+            scheduled,
+            listedOnly,
+          );
+          this.partialDigestsOut++;
+          r.reply = withPartialTrailer(
+            encodeSynAck({ nodes: partial.nodes }, delta, SHARED_OUTPUT),
+          );
+          r.replyType = "synAck";
+          return r;
+        }
         const budget = deltaBudget(maxDatagram, encodedLength);
-        const delta = this.#deltaFor(msg.digest, budget, scheduled);
+        const delta = this.#deltaFor(msg.digest, budget, scheduled, listedOnly);
         r.reply = encodeSynAck(digest, delta, SHARED_OUTPUT);
         r.replyType = "synAck";
         return r;
       }
       case "synAck": {
+        const listedOnly = this.#isPartial(datagram);
         this.#reportHeartbeats(msg.digest);
         this.#applyDelta(msg.delta);
         const scheduled = this.#scheduledForDeletion();
-        const delta = this.#deltaFor(msg.digest, deltaBudget(maxDatagram), scheduled);
+        const delta = this.#deltaFor(msg.digest, deltaBudget(maxDatagram), scheduled, listedOnly);
         r.reply = encodeAck(delta, SHARED_OUTPUT);
         r.replyType = "ack";
         return r;
@@ -165,12 +219,27 @@ export class ProtocolStep {
     }
   }
 
-  /** The encoded Syn this node sends to start a round with a peer (bytes in the shared output buffer). */
-  syn(): Uint8Array {
+  /** The encoded Syn this node sends to start a round with a peer (bytes in the shared output
+   * buffer, or a fresh copy with a trailer when the digest is partial). */
+  syn(maxDatagram: number = MAX_DATAGRAM_SIZE): Uint8Array {
     const scheduled = this.#scheduledForDeletion();
     const { digest, encodedLength } = this.#state.digestWithLength(scheduled, { snapshot: false });
     this.lastDigestBytes = encodedLength;
+    if (this.#picker !== undefined && this.#synOverhead + encodedLength > maxDatagram) {
+      const budget = maxDatagram - PARTIAL_TRAILER.length - this.#synOverhead;
+      const partial = this.#picker.pick(digest.nodes, this.#state.selfState, budget);
+      this.partialDigestsOut++;
+      return withPartialTrailer(
+        encodeSyn(this.#clusterId, { nodes: partial.nodes }, SHARED_OUTPUT),
+      );
+    }
     return encodeSyn(this.#clusterId, digest, SHARED_OUTPUT);
+  }
+
+  #isPartial(datagram: Uint8Array | undefined): boolean {
+    if (datagram === undefined || !hasPartialTrailer(datagram)) return false;
+    this.partialDigestsIn++;
+    return true;
   }
 
   #scheduledForDeletion(): ReadonlySet<string> {
@@ -187,9 +256,14 @@ export class ProtocolStep {
     memo.token = this.#fd.reportHeartbeat(key, memo.token);
   };
 
-  #deltaFor(digest: Digest, budget: number, scheduled: ReadonlySet<string>): Uint8Array {
+  #deltaFor(
+    digest: Digest,
+    budget: number,
+    scheduled: ReadonlySet<string>,
+    listedOnly: boolean,
+  ): Uint8Array {
     if (budget === 0) return EMPTY_DELTA; // deltaBudget(): too little room for a delta
-    return this.#state.computeDelta(digest, budget, scheduled, this.#compress);
+    return this.#state.computeDelta(digest, budget, scheduled, this.#compress, listedOnly);
   }
 
   #applyDelta(delta: Delta): void {
