@@ -234,6 +234,13 @@ if (import.meta.main) {
         if ((ID_SHAPES as readonly string[]).includes(ids)) options.ids = ids as IdShape;
         else f.reject("ids", ID_SHAPES.join(" or "), ids);
       }
+      const settle = f.number(
+        "settle",
+        0,
+        "simulated ms to gossip after membership before measuring memory",
+        { min: 0 },
+      );
+      if (settle > 0) options.settleMs = settle;
       const past = f.string(
         "past-one-datagram",
         "once a digest outgrows a datagram: off, rotate or random (default rotate)",

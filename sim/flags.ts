@@ -391,14 +391,6 @@ export function simOptionsFromFlags(
       min: 0,
     }),
     wallBudgetMs: f.number("wall-budget", 120_000, "wall-clock budget of the run, ms", { min: 0 }),
-    settleMs: f.number(
-      "settle",
-      0,
-      "simulated ms to gossip after membership before measuring memory",
-      {
-        min: 0,
-      },
-    ),
     ...(scenarios !== undefined ? { scenarios } : {}),
   };
   if (stagger) {
