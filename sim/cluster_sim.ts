@@ -9,6 +9,7 @@
  * ```sh
  * deno run -A --v8-flags=--expose-gc sim/cluster_sim.ts --nodes 1000 --interval 1000
  * deno run -A sim/cluster_sim.ts --nodes 100 --loss 0.5 --json
+ * deno task sim --nodes 2000 --ids zlayer --interval 1000 --scenarios membership --json
  * deno run -A sim/cluster_sim.ts --help
  * ```
  *
@@ -26,6 +27,8 @@ import {
 } from "./figures.ts";
 import {
   type ClusterSimOptions,
+  ID_SHAPES,
+  type IdShape,
   PROPAGATION_KEY,
   runScenarios,
   simAddr,
@@ -54,10 +57,12 @@ class OneThreadDriver implements SimDriver {
   readonly #clock = new VirtualClock();
   readonly #net: MemoryNetwork;
   readonly #nodes: GossipNode[] = [];
+  readonly #index = new Map<GossipNode, number>();
   readonly #step: number;
   #simStart = 0;
   #rssBefore = 0;
   #heapBefore = 0;
+  #externalBefore = 0;
 
   constructor(s: SimSettings, budget: WallBudget, delayMs: number) {
     this.#s = s;
@@ -81,6 +86,7 @@ class OneThreadDriver implements SimDriver {
     gc();
     this.#rssBefore = Deno.memoryUsage().rss;
     this.#heapBefore = Deno.memoryUsage().heapUsed;
+    this.#externalBefore = Deno.memoryUsage().external;
     const simStart = this.#simStart = clock.now();
     for (let i = 0; i < n; i++) {
       const node = await GossipNode.start(
@@ -93,6 +99,7 @@ class OneThreadDriver implements SimDriver {
         }
       });
       this.#nodes.push(node);
+      this.#index.set(node, i);
       if (stagger > 0) clock.advance(stagger);
     }
     this.spawnMs = clock.now() - simStart;
@@ -124,6 +131,7 @@ class OneThreadDriver implements SimDriver {
       rssConvergedBytes: usage.rss,
       perNodeBytes: Math.max(0, usage.rss - this.#rssBefore) / n,
       heapPerNodeBytes: Math.max(0, usage.heapUsed - this.#heapBefore) / n,
+      externalPerNodeBytes: Math.max(0, usage.external - this.#externalBefore) / n,
     };
     return Promise.resolve({ liveCounts, memory });
   }
@@ -171,7 +179,7 @@ class OneThreadDriver implements SimDriver {
     const t0 = this.#toMidRound();
     await node.close();
     const offs = this.#nodes.map((other) => {
-      const i = Number(other.chitchatId.nodeId.slice("node_".length));
+      const i = this.#index.get(other)!;
       return other.onLiveNodesChange((live) => {
         if (!live.some((s) => s.chitchatId.nodeId === victimId)) {
           arrivals.record(i, this.now() - t0);
@@ -216,10 +224,34 @@ if (import.meta.main) {
     "sim/cluster_sim.ts",
     "the cluster scenarios on hearsay nodes in one thread (virtual clock)",
     Deno.args,
-    (f) => ({
-      options: simOptionsFromFlags(f),
-      json: f.boolean("json", "print the result as JSON"),
-    }),
+    (f) => {
+      const options = simOptionsFromFlags(f);
+      const ids = f.string(
+        "ids",
+        `shape of the node ids: ${ID_SHAPES.join(" or ")} (default short)`,
+      );
+      if (ids !== undefined) {
+        if ((ID_SHAPES as readonly string[]).includes(ids)) options.ids = ids as IdShape;
+        else f.reject("ids", ID_SHAPES.join(" or "), ids);
+      }
+      const settle = f.number(
+        "settle",
+        0,
+        "simulated ms to gossip after membership before measuring memory",
+        { min: 0 },
+      );
+      if (settle > 0) options.settleMs = settle;
+      const past = f.string(
+        "past-one-datagram",
+        "once a digest outgrows a datagram: off, rotate or random (default rotate)",
+      );
+      if (past !== undefined) {
+        if (past === "off" || past === "rotate" || past === "random") {
+          options.pastOneDatagram = past;
+        } else f.reject("past-one-datagram", "off, rotate or random", past);
+      }
+      return { options, json: f.boolean("json", "print the result as JSON") };
+    },
   );
   const r = await runHearsaySim(options);
   if (json) {

@@ -143,6 +143,10 @@ export interface MemoryFigures {
   perNodeBytes: number;
   /** JS heap growth per node (hearsay only). */
   heapPerNodeBytes?: number;
+  /** Growth of the memory V8 holds outside its heap per node: ArrayBuffers and the WASM
+   * module's memory, where the failure detectors keep their interval rings (hearsay, one
+   * thread only). */
+  externalPerNodeBytes?: number;
 }
 
 /** Parameters and timing of a run. `simulatedMs / wallMs` is the speed relative to real time.
@@ -161,6 +165,10 @@ export interface RunFigures {
   transport: string;
   /** Cluster size. */
   numNodes: number;
+  /** Shape of the node ids (`short`, `zlayer`; absent: chitchat's perf-test ids). */
+  ids?: string;
+  /** What hearsay nodes did past one datagram (`off`, `rotate`, `random`). */
+  pastOneDatagram?: string;
   /** Gossip interval, ms. */
   gossipIntervalMs: number;
   /** Failure detector's initial interval, ms. */

@@ -45,6 +45,57 @@ export const SCENARIOS = ["membership", "traffic", "propagation", "detection"] a
  */
 export type Scenario = typeof SCENARIOS[number];
 
+/** The shapes of simulated node ids: `short` is chitchat's perf test (`node_<i>`, generation 0,
+ * a 25-byte V0 digest entry for `node_1000`); `zlayer` is a container platform's worker tier
+ * (`worker:<u64>` with a 20-digit id, a u64 generation id, IPv4 address: 68-byte V0 digest
+ * entries, so about 963 fill one 65 507-byte datagram).
+ *
+ * @example
+ * ```ts
+ * import { ID_SHAPES } from "./scenarios.ts";
+ * console.log(ID_SHAPES.join(",")); // short,zlayer
+ * ```
+ */
+export const ID_SHAPES = ["short", "zlayer"] as const;
+
+/** One id shape (see {@link ID_SHAPES}).
+ *
+ * @example
+ * ```ts
+ * import type { IdShape } from "./scenarios.ts";
+ * const shape: IdShape = "zlayer";
+ * console.log(shape); // zlayer
+ * ```
+ */
+export type IdShape = typeof ID_SHAPES[number];
+
+/** The first zlayer-style worker id: the smallest 20-digit u64. */
+const ZLAYER_BASE = 10_000_000_000_000_000_000n;
+
+/** The node id of simulated node `i` in the given shape.
+ *
+ * @example
+ * ```ts
+ * import { simNodeId } from "./scenarios.ts";
+ * console.log(simNodeId(7, "short"), simNodeId(7, "zlayer")); // node_7 worker:10000000000007000049
+ * ```
+ */
+export function simNodeId(i: number, ids: IdShape = "short"): string {
+  return ids === "short" ? `node_${i}` : `worker:${ZLAYER_BASE + BigInt(i) * 1_000_007n}`;
+}
+
+/** The generation id of simulated node `i`: 0 (short) or a start time in ns (zlayer, u64).
+ *
+ * @example
+ * ```ts
+ * import { simGenerationId } from "./scenarios.ts";
+ * console.log(simGenerationId(3, "short"), simGenerationId(3, "zlayer")); // 0n 1764633600000000003n
+ * ```
+ */
+export function simGenerationId(i: number, ids: IdShape = "short"): bigint {
+  return ids === "short" ? 0n : 1_764_633_600_000_000_000n + BigInt(i);
+}
+
 /** The key the propagation scenario sets (same as the interop peer's).
  *
  * @example
@@ -67,6 +118,11 @@ export const PROPAGATION_KEY = "sim_probe";
 export interface ClusterSimOptions {
   /** Cluster size (>= 3). */
   numNodes: number;
+  /** Shape of the node ids (see {@link ID_SHAPES}). Default `short`. */
+  ids?: IdShape;
+  /** What nodes do once their digest outgrows a datagram (`GossipNodeOptions.pastOneDatagram`).
+   * Default `rotate` (below the ceiling the same bytes as `off`). */
+  pastOneDatagram?: "off" | "rotate" | "random";
   /** Gossip interval. Default 300 ms (chitchat's perf test). */
   gossipIntervalMs?: number;
   /** Failure detector's initial interval. Default: the gossip interval. */
@@ -83,6 +139,9 @@ export interface ClusterSimOptions {
   phaseTimeoutMs?: number;
   /** Length of the traffic window, in simulated ms. Default 3 000. */
   trafficWindowMs?: number;
+  /** Simulated ms to keep gossiping after membership converged before the memory snapshot
+   * (steady state: the failure detectors' interval windows fill up). Default 0. */
+  settleMs?: number;
   /** Wall-clock budget of the whole run. Default 120 000 ms. */
   wallBudgetMs?: number;
   /** Datagram delay on the in-memory network. Default 0 (delivered from a clock timer at the
@@ -108,6 +167,10 @@ export interface ClusterSimOptions {
 export interface SimSettings {
   /** Cluster size. */
   numNodes: number;
+  /** Shape of the node ids. */
+  ids: IdShape;
+  /** What nodes do past one datagram. */
+  pastOneDatagram: "off" | "rotate" | "random";
   /** Gossip interval, ms. */
   gossipIntervalMs: number;
   /** Failure detector's initial interval, ms. */
@@ -124,6 +187,8 @@ export interface SimSettings {
   phaseTimeoutMs: number;
   /** Length of the traffic window, simulated ms. */
   trafficWindowMs: number;
+  /** Simulated ms run after membership, before the memory snapshot. */
+  settleMs: number;
   /** Wall-clock budget of the run, ms. */
   wallBudgetMs: number;
 }
@@ -147,6 +212,8 @@ export function simSettings(options: Omit<ClusterSimOptions, "delayMs">): SimSet
   const wanted = options.scenarios ?? SCENARIOS;
   return {
     numNodes: n,
+    ids: options.ids ?? "short",
+    pastOneDatagram: options.pastOneDatagram ?? "rotate",
     gossipIntervalMs: interval,
     initialIntervalMs: options.initialIntervalMs ?? interval,
     phiThreshold: options.phiThreshold ?? 8,
@@ -155,6 +222,7 @@ export function simSettings(options: Omit<ClusterSimOptions, "delayMs">): SimSet
     scenarios: SCENARIOS.filter((s) => s === "membership" || wanted.includes(s)),
     phaseTimeoutMs: options.phaseTimeoutMs ?? 60_000,
     trafficWindowMs: options.trafficWindowMs ?? 3_000,
+    settleMs: options.settleMs ?? 0,
     wallBudgetMs: options.wallBudgetMs ?? 120_000,
   };
 }
@@ -172,7 +240,8 @@ export function simAddr(i: number): SocketAddr {
 }
 
 /** The options of simulated node `i`: chitchat's perf-test node (id `node_<i>`, generation 0,
- * seed node 0), its own seeded randomness, and any warning treated as a bug.
+ * seed node 0; or the zlayer id shape when `s.ids` says so, see {@link simNodeId}), its own
+ * seeded randomness, and any warning treated as a bug.
  *
  * @example
  * ```ts
@@ -190,23 +259,27 @@ export function simAddr(i: number): SocketAddr {
  */
 export function simNodeOptions(
   i: number,
-  s: Pick<SimSettings, "gossipIntervalMs" | "initialIntervalMs" | "phiThreshold" | "seed">,
+  s:
+    & Pick<SimSettings, "gossipIntervalMs" | "initialIntervalMs" | "phiThreshold" | "seed">
+    & Partial<Pick<SimSettings, "ids" | "pastOneDatagram">>,
   transport: Transport,
   clock: Clock,
 ): GossipNodeOptions {
+  const nodeId = simNodeId(i, s.ids);
   return {
-    nodeId: `node_${i}`,
-    generationId: 0n,
+    nodeId,
+    generationId: simGenerationId(i, s.ids),
     clusterId: "default-cluster",
     gossipIntervalMs: s.gossipIntervalMs,
     seeds: ["127.0.0.1:10000"],
     failureDetector: { phiThreshold: s.phiThreshold, initialIntervalMs: s.initialIntervalMs },
     markedForDeletionGracePeriodMs: 10_000_000,
+    pastOneDatagram: s.pastOneDatagram ?? "rotate",
     transport,
     clock,
     random: createRandom(s.seed * 1_000_003 + i),
     onWarning: (m) => {
-      throw new Error(`node_${i}: unexpected warning: ${m}`);
+      throw new Error(`${nodeId}: unexpected warning: ${m}`);
     },
   };
 }
@@ -320,6 +393,10 @@ export async function runScenarios(
   const n = s.numNodes;
   const membership = driver.membership;
   const converged = await driver.until(() => membership.count === n, s.phaseTimeoutMs);
+  if (converged && s.settleMs > 0) {
+    const t0 = driver.now();
+    await driver.until(() => driver.now() - t0 >= s.settleMs, t0 + s.settleMs);
+  }
   const { liveCounts, memory } = await driver.snapshot();
   const result: ClusterSimResult = {
     membership: membershipFigures(membership, liveCounts, converged),
@@ -369,6 +446,8 @@ export async function runScenarios(
     implementation: "hearsay",
     transport: driver.transport,
     numNodes: n,
+    ids: s.ids,
+    pastOneDatagram: s.pastOneDatagram,
     gossipIntervalMs: s.gossipIntervalMs,
     initialIntervalMs: s.initialIntervalMs,
     phiThreshold: s.phiThreshold,

@@ -1,6 +1,6 @@
 /**
  * chitchat's phi-accrual failure detector (PROTOCOL.md §8), with the phi of every node computed
- * in WebAssembly in one call per gossip round.
+ * in one pass per gossip round.
  *
  * phi is chitchat's simplified form, not the classic `-log10(1 - CDF)`: the time since the last
  * heartbeat divided by a smoothed mean of the recent heartbeat intervals,
@@ -12,7 +12,10 @@
  *
  * and a node is alive iff phi is defined (at least one interval) and `phi ≤ phiThreshold`.
  *
- * Data layout: each detector owns a table of 64-byte slots in the WASM module's memory (sum of
+ * Data layout (default backend, `"compact"`): each detector owns a typed array of 100-byte slots,
+ * one per node, holding the whole window as block sums (`_compact_table.ts`): a fixed size per
+ * peer instead of 8 bytes per stored interval. The `"wasm"` backend: a table of 64-byte slots in
+ * the WASM module's memory (sum of
  * intervals, count, last heartbeat, the phi / alive outputs and ring bookkeeping), one slot per
  * node that ever reported a heartbeat, reused after {@link FailureDetector.remove} or garbage
  * collection. The interval rings are in WASM memory too, as chains of 128-byte chunks that grow
@@ -24,6 +27,7 @@
 import type { Clock } from "../common/clock.ts";
 import { ConfigError } from "../common/errors.ts";
 import { PhiTable } from "../codec/_phi_table.ts";
+import { CompactTable } from "./_compact_table.ts";
 
 /** Settings of the failure detector (chitchat's `FailureDetectorConfig`, times in
  * milliseconds).
@@ -141,8 +145,12 @@ export function phiReference(
   return elapsedSecs / mean;
 }
 
-/** Where phi is computed: `"wasm"` (default) or `"typescript"`, the same data layout and
- * bookkeeping with {@link phiReference} as the kernel (for cross-checks and benchmarks).
+/** Where the windows live and phi is computed: `"compact"` (default: a fixed 100 bytes per
+ * node in a JavaScript typed array, the window kept as block sums, see
+ * `_compact_table.ts`), `"wasm"` (every interval in the WASM module's memory, phi in one WASM
+ * call) or `"typescript"`, the same data layout and bookkeeping with {@link phiReference} as the
+ * WASM kernel (for cross-checks and benchmarks). All three give bit-identical phi until a
+ * window first fills (and always for windows of at most 8 intervals).
  *
  * @example
  * ```ts
@@ -151,7 +159,7 @@ export function phiReference(
  * console.log(b); // typescript
  * ```
  */
-export type PhiBackend = "wasm" | "typescript";
+export type PhiBackend = "compact" | "wasm" | "typescript";
 
 /** Options of {@link FailureDetector} beyond its config.
  *
@@ -163,7 +171,7 @@ export type PhiBackend = "wasm" | "typescript";
  * ```
  */
 export interface FailureDetectorOptions {
-  /** Where phi is computed (default `"wasm"`). */
+  /** Where phi is computed (default `"compact"`). */
   readonly backend?: PhiBackend;
 }
 
@@ -181,7 +189,7 @@ const U_COUNT = 6; // u32 index within a slot
 const U_ALIVE = 7;
 const FIRST_CAPACITY = 16;
 /** Heartbeat reports queued at most before they are applied anyway. */
-const MAX_PENDING = 1 << 16;
+const MAX_PENDING = 1 << 10;
 
 /** A table of slots and the interval rings behind them, addressed by slot number: the WASM
  * backend's {@link PhiTable} or the TypeScript backend's {@link TsTable}. */
@@ -392,12 +400,13 @@ export class FailureDetector {
     this.#config = { ...config };
     this.#clock = clock;
     this.#priorSecs = config.initialIntervalMs / 1000;
-    const backend = options.backend ?? "wasm";
-    if (backend === "wasm") this.#table = new PhiTable(this);
+    const backend = options.backend ?? "compact";
+    if (backend === "compact") this.#table = new CompactTable();
+    else if (backend === "wasm") this.#table = new PhiTable(this);
     else if (backend === "typescript") this.#table = new TsTable();
     else {throw new ConfigError(
         "backend",
-        `must be "wasm" or "typescript", got ${describe(backend)}`,
+        `must be "compact", "wasm" or "typescript", got ${describe(backend)}`,
       );}
   }
 

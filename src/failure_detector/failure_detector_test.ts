@@ -12,7 +12,7 @@ import { ConfigError } from "../common/errors.ts";
 import { VirtualClock } from "../common/virtual_clock.ts";
 import { createRandom } from "../common/random.ts";
 
-const BACKENDS: readonly PhiBackend[] = ["wasm", "typescript"];
+const BACKENDS: readonly PhiBackend[] = ["compact", "wasm", "typescript"];
 
 function setup(
   config: Partial<FailureDetectorConfig> = {},

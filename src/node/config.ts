@@ -79,6 +79,11 @@ export interface GossipNodeOptions {
    * are all older stays alone. To switch, restart the node with the new value (chitchat has no
    * setter either). */
   protocolVersion?: 0 | 1;
+  /** What to do once this node's V0 digest no longer fits one datagram (PROTOCOL.md §16: past one
+   * datagram): `"off"` (default, chitchat's behaviour: the Syn or SynAck is dropped and the
+   * node warns once), `"rotate"` or `"random"` (send a partial digest, marked by a trailer that
+   * chitchat ignores; below the ceiling the bytes are the same as with `"off"`). */
+  pastOneDatagram?: "off" | "rotate" | "random";
   /** Resource bounds (defaults: {@link DEFAULT_LIMITS}). */
   limits?: Partial<Limits>;
   /** Use this transport instead of binding UDP (in-memory network, custom sockets). The node
@@ -118,6 +123,8 @@ export interface ResolvedConfig {
   readonly compress: boolean;
   /** See {@link GossipNodeOptions.protocolVersion}. */
   readonly protocolVersion: 0 | 1;
+  /** See {@link GossipNodeOptions.pastOneDatagram}. */
+  readonly pastOneDatagram: "off" | "rotate" | "random";
   /** See {@link GossipNodeOptions.limits}. */
   readonly limits: Readonly<Limits>;
   /** See {@link GossipNodeOptions.initialKeyValues} (validated pairs; empty when not given). */
@@ -131,6 +138,18 @@ export interface ResolvedConfig {
   readonly onWarning: ((message: string) => void) | undefined;
   /** Where this node's warnings go: the user's hook, or `console.warn` with a `hearsay:` prefix. */
   readonly warn: (message: string) => void;
+}
+
+function partialDigestMode(
+  value: "off" | "rotate" | "random" | undefined,
+): "off" | "rotate" | "random" {
+  if (value === undefined || value === "off" || value === "rotate" || value === "random") {
+    return value ?? "off";
+  }
+  throw new ConfigError(
+    "pastOneDatagram",
+    `must be "off", "rotate" or "random", got ${JSON.stringify(value)}`,
+  );
 }
 
 function optionalFunction<F>(name: string, value: F | undefined): F | undefined {
@@ -306,6 +325,7 @@ export function resolveConfig(options: GossipNodeOptions): ResolvedConfig {
     seedRefreshIntervalMs: positive("seedRefreshIntervalMs", options.seedRefreshIntervalMs, 60_000),
     compress: options.compress ?? true,
     protocolVersion: protocolVersion(options.protocolVersion),
+    pastOneDatagram: partialDigestMode(options.pastOneDatagram),
     initialKeyValues: [...(options.initialKeyValues ?? [])],
     catchupCallback: optionalFunction("catchupCallback", options.catchupCallback),
     extraLivenessPredicate: optionalFunction(

@@ -219,6 +219,7 @@ export class GossipNode {
       state: this.#state,
       fd: this.#fd,
       config,
+      random,
       hooks: {
         onReset: () => {
           this.#metrics.resets++;
@@ -436,7 +437,7 @@ export class GossipNode {
   }
 
   #sendSyn(to: SocketAddr): void {
-    this.#send(to, this.#protocol.syn(), "syn", this.#config.protocolVersion);
+    this.#send(to, this.#protocol.syn(this.#maxDatagram), "syn", this.#config.protocolVersion);
   }
 
   /** Sends a Syn to `addr` now, outside the round schedule. */
@@ -497,7 +498,7 @@ export class GossipNode {
       return;
     }
     try {
-      this.#handle(msg, from, version);
+      this.#handle(msg, from, version, data);
     } catch (e) {
       // A bug must not kill the receive path; count it and tell once per occurrence.
       this.#drop("internal");
@@ -507,14 +508,20 @@ export class GossipNode {
     }
   }
 
-  /** Handles `msg`, which came in protocol `version`: the reply goes out in the same version
-   * (chitchat 0.12+'s `Server::handle_envelope`), whatever this node's own setting. */
-  #handle(msg: ChitchatMessage, from: SocketAddr, version: ProtocolVersion): void {
+  /** Handles `msg`, which came in protocol `version` as the bytes `data`: the reply goes out in
+   * the same version (chitchat 0.12+'s `Server::handle_envelope`), whatever this node's own
+   * setting. */
+  #handle(
+    msg: ChitchatMessage,
+    from: SocketAddr,
+    version: ProtocolVersion,
+    data: Uint8Array,
+  ): void {
     this.#metrics.messagesIn[msg.type]++;
     if (msg.type === "synAck" && this.#synAckWaiters.size > 0) {
       this.#synAckWaiters.get(formatSocketAddr(from))?.();
     }
-    const r = this.#protocol.step(msg, this.#maxDatagram, version);
+    const r = this.#protocol.step(msg, this.#maxDatagram, version, data);
     if (r.reply !== undefined) this.#send(from, r.reply, r.replyType!, version);
   }
 

@@ -16,7 +16,15 @@ import {
   type ProtocolVersion,
 } from "../codec/message.ts";
 import { encodeDigest } from "../codec/digest.ts";
-import { deltaBudget } from "../codec/wire.ts";
+import { deltaBudget, MAX_DATAGRAM_SIZE } from "../codec/wire.ts";
+import { utf8Length } from "../common/_utf8.ts";
+import type { Random } from "../common/random.ts";
+import {
+  DigestPicker,
+  hasPartialTrailer,
+  PARTIAL_TRAILER,
+  withPartialTrailer,
+} from "./_partial_digest.ts";
 import type { ChitchatMessage, Delta, Digest } from "../common/types.ts";
 import type { ResolvedConfig } from "./config.ts";
 
@@ -80,10 +88,13 @@ export interface ProtocolStepOptions {
   /** The failure detector heartbeats are reported to. */
   readonly fd: FailureDetector;
   /** The node's resolved configuration (`clusterId`, `compress` and, when given,
-   * `protocolVersion` are read; the version defaults to 0). */
+   * `protocolVersion` and `pastOneDatagram` are read; the version defaults to 0, the mode to
+   * `"off"`). */
   readonly config:
     & Pick<ResolvedConfig, "clusterId" | "compress">
-    & Partial<Pick<ResolvedConfig, "protocolVersion">>;
+    & Partial<Pick<ResolvedConfig, "protocolVersion" | "pastOneDatagram">>;
+  /** Randomness of the `random` partial digests (required for that mode). */
+  readonly random?: Random;
   /** Effects acted on by the caller; no-ops when omitted. */
   readonly hooks?: StepHooks;
 }
@@ -123,13 +134,19 @@ export class ProtocolStep {
   readonly #version: ProtocolVersion;
   readonly #hooks: StepHooks;
   readonly #result: StepResult = { reply: undefined, replyType: undefined, reset: false };
-  /** Encoded size of the digest in the last Syn or SynAck built, in bytes (0 before the first),
-   * in the version it was sent in. */
+  /** Encoded size of the (whole) digest in the last Syn or SynAck built, in bytes (0 before the
+   * first), in the version it was sent in. */
   lastDigestBytes = 0;
-  /** Encoded size of the digest in the last Syn or SynAck built in this node's own protocol
+  /** Encoded size of the whole digest in the last Syn or SynAck built in this node's own protocol
    * version, in bytes (0 before the first). What the digest ceiling is measured by: the Syns
    * follow this node's configuration, replies the peers'. */
   ownDigestBytes = 0;
+  /** Partial digests sent (past one datagram). */
+  partialDigestsOut = 0;
+  /** Partial digests received. */
+  partialDigestsIn = 0;
+  readonly #picker: DigestPicker | undefined;
+  readonly #synOverhead: number;
 
   /** A step over the given state, failure detector and configuration. */
   constructor(options: ProtocolStepOptions) {
@@ -139,6 +156,15 @@ export class ProtocolStep {
     this.#compress = options.config.compress;
     this.#version = options.config.protocolVersion ?? 0;
     this.#hooks = options.hooks ?? NO_HOOKS;
+    const mode = options.config.pastOneDatagram ?? "off";
+    if (mode !== "off") {
+      if (mode === "random" && options.random === undefined) {
+        throw new TypeError('ProtocolStep: pastOneDatagram "random" needs options.random');
+      }
+      this.#picker = new DigestPicker(mode, options.random!);
+    }
+    // Header, then the cluster id as a u16 length and its bytes.
+    this.#synOverhead = 4 + 2 + utf8Length(this.#clusterId);
   }
 
   /** Handles `msg` (whose digest entries are only read, so they may be lent) and returns the
@@ -146,8 +172,15 @@ export class ProtocolStep {
    * is the protocol version `msg` came in (default 0): the reply goes out in it, as chitchat
    * 0.12+ answers (`Server::handle_envelope`), whatever this node's own setting, and a SynAck's
    * delta budget reserves the digest's length in that version (chitchat reserves its configured
-   * version's, which can overflow a V1 node's reply to a V0 Syn: docs/CHITCHAT_VERSIONS.md). */
-  step(msg: ChitchatMessage, maxDatagram: number, version: ProtocolVersion = 0): StepResult {
+   * version's, which can overflow a V1 node's reply to a V0 Syn: docs/CHITCHAT_VERSIONS.md).
+   * `datagram`, the bytes `msg` was decoded from, tells whether its digest is partial (a trailer
+   * after the message). */
+  step(
+    msg: ChitchatMessage,
+    maxDatagram: number,
+    version: ProtocolVersion = 0,
+    datagram?: Uint8Array,
+  ): StepResult {
     const r = this.#result;
     r.reply = undefined;
     r.replyType = undefined;
@@ -160,6 +193,7 @@ export class ProtocolStep {
           r.replyType = "badCluster";
           return r;
         }
+        const listedOnly = this.#isPartial(datagram);
         this.#reportHeartbeats(msg.digest);
         const scheduled = this.#scheduledForDeletion();
         // Encoded right away: the live states serve as entries.
@@ -174,17 +208,39 @@ export class ProtocolStep {
         const length = digestBytes?.length ?? encodedLength;
         this.lastDigestBytes = length;
         if (version === this.#version) this.ownDigestBytes = length;
+        if (this.#picker !== undefined && version === 0 && 4 + length + 1 > maxDatagram) {
+          // Past one datagram (V0 only): half of it for a partial digest, the rest for the delta.
+          const room = maxDatagram - PARTIAL_TRAILER.length;
+          const partial = this.#picker.pick(
+            digest.nodes,
+            this.#state.selfState,
+            Math.floor((room - 4) / 2),
+          );
+          const delta = this.#deltaFor(
+            msg.digest,
+            deltaBudget(room, partial.encodedLength),
+            scheduled,
+            listedOnly,
+          );
+          this.partialDigestsOut++;
+          r.reply = withPartialTrailer(
+            encodeSynAck({ nodes: partial.nodes }, delta, SHARED_OUTPUT[0]),
+          );
+          r.replyType = "synAck";
+          return r;
+        }
         const budget = deltaBudget(maxDatagram, length);
-        const delta = this.#deltaFor(msg.digest, budget, scheduled);
+        const delta = this.#deltaFor(msg.digest, budget, scheduled, listedOnly);
         r.reply = encodeSynAck(digest, delta, { ...SHARED_OUTPUT[version], digestBytes });
         r.replyType = "synAck";
         return r;
       }
       case "synAck": {
+        const listedOnly = this.#isPartial(datagram);
         this.#reportHeartbeats(msg.digest);
         this.#applyDelta(msg.delta);
         const scheduled = this.#scheduledForDeletion();
-        const delta = this.#deltaFor(msg.digest, deltaBudget(maxDatagram), scheduled);
+        const delta = this.#deltaFor(msg.digest, deltaBudget(maxDatagram), scheduled, listedOnly);
         r.reply = encodeAck(delta, SHARED_OUTPUT[version]);
         r.replyType = "ack";
         return r;
@@ -198,17 +254,32 @@ export class ProtocolStep {
   }
 
   /** The encoded Syn this node sends to start a round with a peer, in the configured protocol
-   * version (bytes in the shared output buffer). */
-  syn(): Uint8Array {
+   * version (bytes in the shared output buffer, or a fresh copy with a trailer when the digest is
+   * partial: past one datagram, V0 only). */
+  syn(maxDatagram: number = MAX_DATAGRAM_SIZE): Uint8Array {
     const scheduled = this.#scheduledForDeletion();
     const { digest, encodedLength } = this.#state.digestWithLength(scheduled, { snapshot: false });
     if (this.#version === 0) {
       this.lastDigestBytes = this.ownDigestBytes = encodedLength;
+      if (this.#picker !== undefined && this.#synOverhead + encodedLength > maxDatagram) {
+        const budget = maxDatagram - PARTIAL_TRAILER.length - this.#synOverhead;
+        const partial = this.#picker.pick(digest.nodes, this.#state.selfState, budget);
+        this.partialDigestsOut++;
+        return withPartialTrailer(
+          encodeSyn(this.#clusterId, { nodes: partial.nodes }, SHARED_OUTPUT[0]),
+        );
+      }
       return encodeSyn(this.#clusterId, digest, SHARED_OUTPUT[0]);
     }
     const digestBytes = encodeDigest(digest, { protocolVersion: 1, compress: this.#compress });
     this.lastDigestBytes = this.ownDigestBytes = digestBytes.length;
     return encodeSyn(this.#clusterId, digest, { ...SHARED_OUTPUT[1], digestBytes });
+  }
+
+  #isPartial(datagram: Uint8Array | undefined): boolean {
+    if (datagram === undefined || !hasPartialTrailer(datagram)) return false;
+    this.partialDigestsIn++;
+    return true;
   }
 
   #scheduledForDeletion(): ReadonlySet<string> {
@@ -225,9 +296,14 @@ export class ProtocolStep {
     memo.token = this.#fd.reportHeartbeat(key, memo.token);
   };
 
-  #deltaFor(digest: Digest, budget: number, scheduled: ReadonlySet<string>): Uint8Array {
+  #deltaFor(
+    digest: Digest,
+    budget: number,
+    scheduled: ReadonlySet<string>,
+    listedOnly: boolean,
+  ): Uint8Array {
     if (budget === 0) return EMPTY_DELTA; // deltaBudget(): too little room for a delta
-    return this.#state.computeDelta(digest, budget, scheduled, this.#compress);
+    return this.#state.computeDelta(digest, budget, scheduled, this.#compress, listedOnly);
   }
 
   #applyDelta(delta: Delta): void {

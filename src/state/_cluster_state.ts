@@ -141,8 +141,9 @@ export class ClusterState {
   readonly #states = new Map<string, NodeState>();
   /** The same states as `#states`, in the same order, with their keys. */
   readonly #entries = new Map<string, Entry>();
-  /** `#entries` by node id (almost always one entry per node id). */
-  readonly #byNodeId = new Map<string, Entry[]>();
+  /** `#entries` by node id: the entry, or (rarely: several generations or addresses of one
+   * node id) an array of them. */
+  readonly #byNodeId = new Map<string, Entry | Entry[]>();
   /** `#entries` in ChitchatId order (the digest's wire order). */
   readonly #sorted: Entry[] = [];
   #epoch = 0;
@@ -204,9 +205,10 @@ export class ClusterState {
     this.#states.set(key, state);
     this.#entries.set(key, entry);
     const nodeId = state.chitchatId.nodeId;
-    const list = this.#byNodeId.get(nodeId);
-    if (list === undefined) this.#byNodeId.set(nodeId, [entry]);
-    else list.push(entry);
+    const held = this.#byNodeId.get(nodeId);
+    if (held === undefined) this.#byNodeId.set(nodeId, entry);
+    else if (Array.isArray(held)) held.push(entry);
+    else this.#byNodeId.set(nodeId, [held, entry]);
     const sorted = this.#sorted;
     const id = state.chitchatId;
     let lo = 0;
@@ -228,17 +230,21 @@ export class ClusterState {
     this.#states.delete(key);
     this.#entries.delete(key);
     const nodeId = entry.state.chitchatId.nodeId;
-    const list = this.#byNodeId.get(nodeId)!;
-    if (list.length === 1) this.#byNodeId.delete(nodeId);
-    else list.splice(list.indexOf(entry), 1);
+    const held = this.#byNodeId.get(nodeId)!;
+    if (!Array.isArray(held)) this.#byNodeId.delete(nodeId);
+    else {
+      held.splice(held.indexOf(entry), 1);
+      if (held.length === 1) this.#byNodeId.set(nodeId, held[0]!);
+    }
     this.#sorted.splice(this.#sorted.indexOf(entry), 1);
   }
 
   /** The entry of `id` (same as looking up `chitchatIdKey(id)`, without building the key). */
   #find(id: ChitchatId): Entry | undefined {
-    const list = this.#byNodeId.get(id.nodeId);
-    if (list === undefined) return undefined;
-    for (const e of list) if (chitchatIdEquals(e.state.chitchatId, id)) return e;
+    const held = this.#byNodeId.get(id.nodeId);
+    if (held === undefined) return undefined;
+    if (!Array.isArray(held)) return chitchatIdEquals(held.state.chitchatId, id) ? held : undefined;
+    for (const e of held) if (chitchatIdEquals(e.state.chitchatId, id)) return e;
     return undefined;
   }
 
@@ -521,13 +527,16 @@ export class ClusterState {
 
   /**
    * Computes what a peer with `digest` is missing, within `budget` bytes of delta, with
-   * chitchat's selection and ordering (PROTOCOL.md §5.3). Returns the delta bytes.
+   * chitchat's selection and ordering (PROTOCOL.md §5.3). Returns the delta bytes. With
+   * `listedOnly` (the digest is partial, PROTOCOL.md §16), only the nodes the
+   * digest lists are considered: an absent node is left out, not unknown to the peer.
    */
   computeDelta(
     digest: Digest,
     budget: number,
     scheduledForDeletion: ReadonlySet<string>,
     compress: boolean,
+    listedOnly = false,
   ): Uint8Array {
     // Their entry for each of our states, without building keys: stamp the matching entries
     // (a repeated entry wins over an earlier one, as in a map).
@@ -535,6 +544,7 @@ export class ClusterState {
     const theirs = digest.nodes;
     const candidates: Candidate[] = [];
     for (const e of this.#entries.values()) {
+      if (listedOnly && e.seen !== epoch) continue;
       const d = e.seen === epoch ? theirs[e.theirs] : undefined;
       const state = e.state;
       const max = d === undefined ? 0n : d.maxVersion;

@@ -72,6 +72,9 @@ function checkLocalKeyValue(key: string, value: string): void {
   }
 }
 
+/** Read-only stand-in for the records of a state that never held one (never written). */
+const NO_RECORDS: Map<string, VersionedValue> = new Map();
+
 /** The replicated state of one node.
  *
  * @example
@@ -86,7 +89,9 @@ function checkLocalKeyValue(key: string, value: string): void {
 export class NodeState {
   /** The node this state belongs to. */
   readonly chitchatId: ChitchatId;
-  #kv = new Map<string, VersionedValue>();
+  /** The records; the shared empty map until the first write (most replicas in a large
+   * cluster hold few keys, and an empty Map costs more than the rest of the state). */
+  #kv: Map<string, VersionedValue> = NO_RECORDS;
   #byVersion: [string, VersionedValue][] | undefined = undefined;
   #heartbeat = 0n;
   #maxVersion = 0n;
@@ -295,6 +300,7 @@ export class NodeState {
     const prev = this.#kv.get(key);
     this.#bytes += prev === undefined ? utf8Length(key) : -utf8Length(prev.value);
     this.#bytes += utf8Length(vv.value);
+    if (this.#kv === NO_RECORDS) this.#kv = new Map();
     this.#kv.set(key, vv);
     this.#byVersion = undefined;
   }
@@ -320,7 +326,7 @@ export class NodeState {
     const status = this.deltaStatus(nd);
     if (status === "reject") return status;
     if (status === "applyAfterReset") {
-      this.#kv.clear();
+      if (this.#kv !== NO_RECORDS) this.#kv.clear();
       this.#bytes = 0;
       this.#byVersion = undefined;
       this.#maxVersion = 0n;
