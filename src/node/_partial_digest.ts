@@ -1,6 +1,6 @@
 /**
- * Past one datagram (PROTOCOL.md §16, V0 only): when a node's whole digest no longer fits
- * a Syn or a SynAck, it sends a partial digest instead (its own entry, then as many others as
+ * Past one datagram (PROTOCOL.md §16), on the version-0 wire only: when a node's whole digest
+ * no longer fits a Syn or a SynAck, it sends a partial digest instead (its own entry, then as many others as
  * fit) and marks it with a trailer after the complete message. chitchat, and hearsay's decoder,
  * ignore bytes after a complete message; a hearsay node that sees the trailer restricts its delta
  * to the nodes the digest lists (an absent node is not "unknown to the sender", only left out).
