@@ -17,7 +17,7 @@ import { decodeEnvelope, decodeMessage, encodeMessage } from "../src/codec/messa
 import { DecodeError } from "../src/common/errors.ts";
 import type { ChitchatMessage, Digest } from "../src/common/types.ts";
 import { digestToJson, InteropPeer, type MessageJson, sortDigestJson } from "../interop/peer.ts";
-import { VECTORS } from "../src/codec/vectors_test.ts";
+import { VECTORS } from "../src/codec/_test_vectors.ts";
 import { createRandom, hex, id, randomMessage, unhex } from "../src/codec/_test_utils.ts";
 import { normalized, realisticDelta, rustJson, withPeer } from "./_interop_codec.ts";
 

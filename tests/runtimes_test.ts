@@ -16,7 +16,7 @@ import type { TopologyEvent } from "../src/pool/pool.ts";
 import { decodeDelta, encodeDelta } from "../src/codec/delta.ts";
 import { decodeMessage, encodeMessage } from "../src/codec/message.ts";
 import { createRandom, hex, randomDelta, randomMessage, unhex } from "../src/codec/_test_utils.ts";
-import { VECTORS } from "../src/codec/vectors_test.ts";
+import { VECTORS } from "../src/codec/_test_vectors.ts";
 import type { ChitchatMessage, Delta } from "../src/common/types.ts";
 
 const SCRIPTS = new URL("./runtimes/", import.meta.url).pathname;
