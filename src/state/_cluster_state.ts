@@ -15,8 +15,9 @@ import { utf8Length } from "../common/_utf8.ts";
 import type { ChitchatId, Delta, Digest, KeyValueMutation, NodeDigest } from "../common/types.ts";
 
 /** How many removed nodes are remembered (with their last heartbeat) so that stale gossip
- * cannot bring them back. */
-export const REMOVED_NODE_MEMORY = 500;
+ * cannot bring them back: 5 000, chitchat 0.11.2+'s `GARBAGE_COLLECTED_NODE_HISTORY_SIZE` (500 up
+ * to 0.11.1). */
+export const REMOVED_NODE_MEMORY = 5_000;
 
 /** Where {@link ClusterState.computeDelta} writes the delta it selects: a budgeted delta
  * serializer. The codec's `DeltaWriter` is one; the state layer only knows this shape, so that

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ClusterState } from "./_cluster_state.ts";
+import { DEFAULT_LIMITS } from "./limits.ts";
 import { decodeDelta, DeltaWriter } from "../codec/delta.ts";
 import { createRandom } from "../common/random.ts";
 import type { ChitchatId, Digest, NodeDigest } from "../common/types.ts";
@@ -227,4 +228,32 @@ Deno.test("ClusterState.version moves when nodes come and go and when deltas app
   cs.removeNode([...cs.states.keys()].find((k) => k !== cs.selfKey)!);
   assert.equal(moved(), true);
   assert.notEqual(cs.membershipVersion, members);
+});
+
+Deno.test("ClusterState remembers the last 5 000 removed nodes (chitchat 0.11.2+), not 500", () => {
+  const n = 5_001;
+  const cs = new ClusterState(id(7_000), {
+    clockNow: () => 0,
+    random: createRandom(9),
+    newDeltaSink: (budget, compress) => new DeltaWriter({ budget, compress }),
+    limits: { ...DEFAULT_LIMITS, maxNodes: 10_000, maxDigestEntries: 10_000 },
+  });
+  const nodes: NodeDigest[] = Array.from({ length: n }, (_, i) => ({
+    chitchatId: id(i),
+    heartbeat: 5n,
+    lastGcVersion: 0n,
+    maxVersion: 0n,
+  }));
+  cs.reportHeartbeats({ nodes }, () => {});
+  const keys = [...cs.states.keys()].filter((k) => k !== cs.selfKey);
+  assert.equal(keys.length, n);
+  for (const k of keys) cs.removeNode(k);
+  assert.equal(cs.size, 1);
+  // Stale gossip about every removed node: only the oldest one, forgotten, comes back.
+  cs.reportHeartbeats({ nodes }, () => {});
+  assert.deepEqual([...cs.states.keys()].filter((k) => k !== cs.selfKey), [keys[0]]);
+  assert.equal(cs.removedHeartbeat(keys[1]!), 5n);
+  // A newer heartbeat brings a remembered node back.
+  cs.reportHeartbeats({ nodes: [{ ...nodes[1]!, heartbeat: 6n }] }, () => {});
+  assert.equal(cs.size, 3);
 });
