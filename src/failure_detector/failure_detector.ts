@@ -12,15 +12,13 @@
  *
  * and a node is alive iff phi is defined (at least one interval) and `phi ≤ phiThreshold`.
  *
- * Data layout (default backend, `"compact"`): each detector owns a typed array of 100-byte slots,
- * one per node, holding the whole window as block sums (`_compact_table.ts`): a fixed size per
- * peer instead of 8 bytes per stored interval. The `"wasm"` backend: a table of 64-byte slots in
- * the WASM module's memory (sum of
- * intervals, count, last heartbeat, the phi / alive outputs and ring bookkeeping), one slot per
+ * Data layout of the default `"wasm"` backend: a table of 64-byte slots in the WASM module's
+ * memory (sum of intervals, count, last heartbeat, the phi / alive outputs and ring bookkeeping), one slot per
  * node that ever reported a heartbeat, reused after {@link FailureDetector.remove} or garbage
  * collection. The interval rings are in WASM memory too, as chains of 128-byte chunks that grow
  * lazily up to `samplingWindowSize` and are returned when a node is found dead. The detector
- * addresses slots by number through the codec's `PhiTable` (src/codec/_phi_table.ts).
+ * addresses slots by number through the codec's `PhiTable` (src/codec/_phi_table.ts). The
+ * `"compact"` backend (`_compact_table.ts`) keeps each window in a fixed 100 bytes instead.
  *
  * @module
  */
@@ -145,11 +143,12 @@ export function phiReference(
   return elapsedSecs / mean;
 }
 
-/** Where the windows live and phi is computed: `"compact"` (default: a fixed 100 bytes per
- * node in a JavaScript typed array, the window kept as block sums, see
- * `_compact_table.ts`), `"wasm"` (every interval in the WASM module's memory, phi in one WASM
- * call) or `"typescript"`, the same data layout and bookkeeping with {@link phiReference} as the
- * WASM kernel (for cross-checks and benchmarks). All three give bit-identical phi until a
+/** Where the windows live and phi is computed: `"wasm"` (default: every interval in the WASM
+ * module's memory, chitchat's exact window, phi in one WASM call), `"compact"` (a fixed 100
+ * bytes per node in a JavaScript typed array, the window kept as block sums, see
+ * `_compact_table.ts`: for large clusters, where 8 bytes per stored interval add up) or
+ * `"typescript"`, the same data layout and bookkeeping with {@link phiReference} as the WASM
+ * kernel (for cross-checks and benchmarks). All three give bit-identical phi until a
  * window first fills (and always for windows of at most 8 intervals).
  *
  * @example
@@ -171,7 +170,7 @@ export type PhiBackend = "compact" | "wasm" | "typescript";
  * ```
  */
 export interface FailureDetectorOptions {
-  /** Where phi is computed (default `"compact"`). */
+  /** Where phi is computed (default `"wasm"`). */
   readonly backend?: PhiBackend;
 }
 
@@ -400,7 +399,7 @@ export class FailureDetector {
     this.#config = { ...config };
     this.#clock = clock;
     this.#priorSecs = config.initialIntervalMs / 1000;
-    const backend = options.backend ?? "compact";
+    const backend = options.backend ?? "wasm";
     if (backend === "compact") this.#table = new CompactTable();
     else if (backend === "wasm") this.#table = new PhiTable(this);
     else if (backend === "typescript") this.#table = new TsTable();

@@ -9,6 +9,7 @@ import { ConfigError } from "../common/errors.ts";
 import {
   DEFAULT_FAILURE_DETECTOR_CONFIG,
   type FailureDetectorConfig,
+  type PhiBackend,
   validateFailureDetectorConfig,
 } from "../failure_detector/failure_detector.ts";
 import { DEFAULT_LIMITS, type Limits } from "../state/limits.ts";
@@ -58,6 +59,11 @@ export interface GossipNodeOptions {
   markedForDeletionGracePeriodMs?: number;
   /** Failure detector settings (chitchat's defaults for missing fields). */
   failureDetector?: Partial<FailureDetectorConfig>;
+  /** Where the failure detector keeps its windows and computes phi: `"wasm"` (default,
+   * chitchat's exact window of `samplingWindowSize` intervals, 8 bytes each, about 8 KB per
+   * peer once full) or `"compact"` (100 bytes per peer, the mean over the last 876 to 1 000
+   * intervals instead of exactly 1 000; for clusters of thousands). See {@link PhiBackend}. */
+  failureDetectorBackend?: PhiBackend;
   /** Key-values set at start, in order (versions 1..n). */
   initialKeyValues?: readonly (readonly [string, string])[];
   /** Called when applying a delta had to wipe and rebuild a node state (this node was too far
@@ -117,6 +123,8 @@ export interface ResolvedConfig {
   readonly markedForDeletionGracePeriodMs: number;
   /** See {@link GossipNodeOptions.failureDetector}. */
   readonly failureDetector: FailureDetectorConfig;
+  /** See {@link GossipNodeOptions.failureDetectorBackend}. */
+  readonly failureDetectorBackend: PhiBackend;
   /** See {@link GossipNodeOptions.seedRefreshIntervalMs}. */
   readonly seedRefreshIntervalMs: number;
   /** See {@link GossipNodeOptions.compress}. */
@@ -149,6 +157,16 @@ function partialDigestMode(
   throw new ConfigError(
     "pastOneDatagram",
     `must be "off", "rotate" or "random", got ${JSON.stringify(value)}`,
+  );
+}
+
+function phiBackend(value: PhiBackend | undefined): PhiBackend {
+  if (value === undefined || value === "wasm" || value === "compact" || value === "typescript") {
+    return value ?? "wasm";
+  }
+  throw new ConfigError(
+    "failureDetectorBackend",
+    `must be "wasm", "compact" or "typescript", got ${JSON.stringify(value)}`,
   );
 }
 
@@ -322,6 +340,7 @@ export function resolveConfig(options: GossipNodeOptions): ResolvedConfig {
       2 * 3_600_000,
     ),
     failureDetector,
+    failureDetectorBackend: phiBackend(options.failureDetectorBackend),
     seedRefreshIntervalMs: positive("seedRefreshIntervalMs", options.seedRefreshIntervalMs, 60_000),
     compress: options.compress ?? true,
     protocolVersion: protocolVersion(options.protocolVersion),

@@ -214,7 +214,9 @@ export class GossipNode {
       limits: config.limits,
       newDeltaSink: (budget, compress) => new DeltaWriter({ budget, compress }),
     });
-    this.#fd = new FailureDetector(config.failureDetector, clock);
+    this.#fd = new FailureDetector(config.failureDetector, clock, {
+      backend: config.failureDetectorBackend,
+    });
     this.#protocol = new ProtocolStep({
       state: this.#state,
       fd: this.#fd,
