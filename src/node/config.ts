@@ -62,8 +62,9 @@ export interface GossipNodeOptions {
   /** Where the failure detector keeps its windows and computes phi: `"wasm"` (default,
    * chitchat's exact window of `samplingWindowSize` intervals, 8 bytes each, about 8 KB per
    * peer once full) or `"compact"` (100 bytes per peer, the mean over the last 876 to 1 000
-   * intervals instead of exactly 1 000; for clusters of thousands). See {@link PhiBackend}. */
-  failureDetectorBackend?: PhiBackend;
+   * intervals instead of exactly 1 000; for clusters of thousands) or `"typescript"` (the WASM
+   * layout computed in TypeScript, for cross-checks). */
+  failureDetectorBackend?: "wasm" | "compact" | "typescript";
   /** Key-values set at start, in order (versions 1..n). */
   initialKeyValues?: readonly (readonly [string, string])[];
   /** Called when applying a delta had to wipe and rebuild a node state (this node was too far
