@@ -14,27 +14,12 @@
  * that they catch them.
  */
 import assert from "node:assert/strict";
+import { repoFiles } from "../sim/repo_files.ts";
 
 const root = new URL("../", import.meta.url);
 
-async function trackedFiles(): Promise<string[]> {
-  const out = await new Deno.Command("git", {
-    args: ["ls-files", "--cached", "--others", "--exclude-standard"],
-    cwd: root,
-    stdout: "piped",
-  }).output();
-  assert(out.success, "git ls-files failed");
-  const present: string[] = [];
-  for (const f of new TextDecoder().decode(out.stdout).split("\n")) {
-    if (f === "") continue;
-    try {
-      await Deno.stat(new URL(f, root));
-      present.push(f);
-    } catch {
-      // deleted in the work tree but still in the index
-    }
-  }
-  return present.sort();
+function trackedFiles(): Promise<string[]> {
+  return repoFiles(root);
 }
 
 function normalize(path: string): string {

@@ -7,33 +7,17 @@
  * type-only imports are kept apart because they load nothing at run time.
  */
 import assert from "node:assert/strict";
+import { repoFiles } from "../sim/repo_files.ts";
 
 const root = new URL("../", import.meta.url);
-const rootPath = decodeURIComponent(root.pathname);
 
 interface Edge {
   to: string;
   typeOnly: boolean;
 }
 
-async function trackedFiles(): Promise<string[]> {
-  const out = await new Deno.Command("git", {
-    args: ["ls-files", "--cached", "--others", "--exclude-standard"],
-    cwd: rootPath,
-    stdout: "piped",
-  }).output();
-  assert(out.success, "git ls-files failed");
-  const files = new TextDecoder().decode(out.stdout).split("\n").filter((f) => f !== "");
-  const present: string[] = [];
-  for (const f of files) {
-    try {
-      await Deno.stat(new URL(f, root));
-      present.push(f);
-    } catch {
-      // deleted in the work tree but not yet in the index
-    }
-  }
-  return present;
+function trackedFiles(): Promise<string[]> {
+  return repoFiles(root);
 }
 
 function stripComments(source: string): string {

@@ -12,6 +12,7 @@
  * @module
  */
 import * as esbuild from "esbuild";
+import { repoFiles } from "../sim/repo_files.ts";
 
 const root = new URL("../", import.meta.url);
 const rootPath = decodeURIComponent(root.pathname);
@@ -38,23 +39,8 @@ function matcher(pattern: string): (path: string) => boolean {
   return (p) => re.test(p);
 }
 
-async function trackedFiles(): Promise<string[]> {
-  const out = await new Deno.Command("git", {
-    args: ["ls-files", "--cached", "--others", "--exclude-standard"],
-    cwd: rootPath,
-    stdout: "piped",
-  }).output();
-  if (!out.success) throw new Error("git ls-files failed");
-  const files = new TextDecoder().decode(out.stdout).split("\n").filter((f) => f !== "");
-  const present: string[] = [];
-  for (const f of files) {
-    try {
-      if ((await Deno.stat(rootPath + f)).isFile) present.push(f);
-    } catch {
-      // deleted in the work tree
-    }
-  }
-  return present;
+function trackedFiles(): Promise<string[]> {
+  return repoFiles(root);
 }
 
 /** `.ts` → `.js` in relative import and export specifiers of emitted code. */
