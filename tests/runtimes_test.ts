@@ -18,6 +18,7 @@ import { decodeMessage, encodeMessage } from "../src/codec/message.ts";
 import { createRandom, hex, randomDelta, randomMessage, unhex } from "../src/codec/_test_utils.ts";
 import { VECTORS } from "../src/codec/_test_vectors.ts";
 import type { ChitchatMessage, Delta } from "../src/common/types.ts";
+import { wgPublicKey } from "../src/wireguard/key.ts";
 
 const SCRIPTS = new URL("./runtimes/", import.meta.url).pathname;
 
@@ -299,6 +300,47 @@ Deno.test({
       await Promise.allSettled(procs.map((p) => p.finish()));
       await peer.close();
     }
+  },
+});
+
+// ---------------------------------------------------------------- WireGuard host side
+
+Deno.test({
+  name: "runtimes: wg runs by argv, key and state files are written the same on every runtime",
+  ignore,
+  async fn() {
+    await Promise.all([...runtimes, denoRuntime].map(async (r) => {
+      const dir = await Deno.makeTempDir({ prefix: `hearsay-wg-${r.name}-` });
+      try {
+        const p = new Proc(r, `${SCRIPTS}wireguard.mjs`, [pkg, dir]);
+        const status = await p.finish(25_000);
+        assert.equal(status.code, 0, `${r.name}:\n${p.stderr}`);
+        assert.equal(p.lines.length, 1, `${r.name}: ${p.lines.join("\n")}`);
+        const got = JSON.parse(p.lines[0]!) as { publicKey: string };
+        const peers = [got.publicKey, "A".repeat(43) + "="].sort();
+        assert.deepEqual(got, {
+          printf: { code: 0, stdout: "a b|$HOME;x\n", stderr: "" },
+          failing: { code: 3, stdout: "", stderr: "bad\n" },
+          missing: { wgError: true, code: -1, cannotRun: true },
+          keyFile: { sameKey: true, mode: 0o600, text: true },
+          badKey: true,
+          stateMissing: [],
+          state: {
+            read: peers,
+            text: JSON.stringify({ version: 1, interface: "wg0", peers }) + "\n",
+            mode: 0o600,
+            files: ["wg0.peers.json"],
+          },
+          otherInterface: true,
+          publicKey: got.publicKey,
+        }, r.name);
+        // The key file holds a real WireGuard key: Deno's WebCrypto derives the same public key.
+        const text = (await Deno.readTextFile(`${dir}/wg.key`)).trim();
+        assert.equal(await wgPublicKey(text), got.publicKey, r.name);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    }));
   },
 });
 

@@ -1,6 +1,6 @@
 /**
  * The worker's view of its process, the same on Deno, Node and Bun: arguments, exit, stdout,
- * signals, an HTTP server for the status endpoint, and external commands. On Deno it uses the
+ * signals, an HTTP server for the status endpoint, and external commands (src/common/_command.ts). On Deno it uses the
  * `Deno` namespace (as the worker always did); elsewhere `node:process`, `node:http` and
  * `node:child_process` (which Bun provides too). Which one is chosen by the runtime's name
  * (`src/common/_runtime.ts`).
@@ -9,6 +9,7 @@
  */
 import process from "node:process";
 import { pathToFileURL } from "node:url";
+import { execCommand } from "../common/_command.ts";
 import { runtime } from "../common/_runtime.ts";
 
 const onDeno = runtime.name === "deno";
@@ -135,24 +136,13 @@ export interface CommandResult {
  * command that cannot start is a failure with the reason in `stderr`. */
 export async function runCommand(command: string, args: readonly string[]): Promise<CommandResult> {
   try {
-    if (onDeno) {
-      const out = await new Deno.Command(command, {
-        args: [...args],
-        stdout: "null",
-        stderr: "piped",
-      })
-        .output();
-      return { success: out.success, stderr: new TextDecoder().decode(out.stderr) };
-    }
-    const { execFile } = await import("node:child_process");
-    return await new Promise<CommandResult>((resolve) => {
-      execFile(command, [...args], { encoding: "utf8" }, (error, _stdout, stderr) => {
-        resolve({
-          success: error === null,
-          stderr: error !== null && stderr === "" ? error.message : stderr,
-        });
-      });
-    });
+    const out = await execCommand(command, args, { stdout: false });
+    return {
+      success: out.code === 0,
+      stderr: out.code !== 0 && out.stderr === ""
+        ? `${command} exited with code ${out.code}`
+        : out.stderr,
+    };
   } catch (e) {
     return { success: false, stderr: (e as Error).message };
   }

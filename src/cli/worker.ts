@@ -17,7 +17,6 @@
  */
 import { HearsayError } from "../common/errors.ts";
 import { GossipPool, type TopologyEvent } from "../pool/pool.ts";
-import { runtime } from "../common/_runtime.ts";
 import {
   exitProcess,
   type HttpServer,
@@ -537,14 +536,6 @@ export async function runWorker(args: readonly string[]): Promise<number> {
   }
   const wgo = opts.wireguard;
   let selfInfo = opts.selfInfo;
-  if (wgo !== undefined && runtime.name !== "deno") {
-    await transport?.close();
-    console.error(
-      `hearsay worker: --wg-interface needs Deno (the WireGuard mode runs wg through Deno.Command); ` +
-        `this is ${runtime.name} ${runtime.version}`,
-    );
-    return 2;
-  }
   if (wgo !== undefined) {
     let iface;
     try {

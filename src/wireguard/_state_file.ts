@@ -6,6 +6,8 @@
  *
  * @module
  */
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import process from "node:process";
 import { parseWgKey } from "./key.ts";
 
 /** Refuse to read a state file larger than this (about 150 000 keys). */
@@ -16,15 +18,15 @@ export const MAX_STATE_FILE_BYTES = 8 * 1024 * 1024;
 export async function readWgStateFile(path: string, iface: string): Promise<Set<string>> {
   let text: string;
   try {
-    const info = await Deno.stat(path);
+    const info = await stat(path);
     if (info.size > MAX_STATE_FILE_BYTES) {
       throw new Error(
         `state file ${path} is ${info.size} bytes, more than the ${MAX_STATE_FILE_BYTES} allowed`,
       );
     }
-    text = await Deno.readTextFile(path);
+    text = await readFile(path, "utf8");
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return new Set();
+    if ((e as { code?: unknown }).code === "ENOENT") return new Set();
     throw e;
   }
   let data: unknown;
@@ -63,14 +65,14 @@ export async function writeWgStateFile(
   keys: Iterable<string>,
 ): Promise<void> {
   const slash = path.lastIndexOf("/");
-  if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
-  const tmp = `${path}.${Deno.pid}.tmp`;
+  if (slash > 0) await mkdir(path.slice(0, slash), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
   const body = JSON.stringify({ version: 1, interface: iface, peers: [...keys].sort() }) + "\n";
-  await Deno.writeTextFile(tmp, body, { mode: 0o600 });
+  await writeFile(tmp, body, { mode: 0o600 });
   try {
-    await Deno.rename(tmp, path);
+    await rename(tmp, path);
   } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
+    await rm(tmp, { force: true }).catch(() => {});
     throw e;
   }
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { chmod, readFile, writeFile } from "node:fs/promises";
 import { WgKeyError } from "./errors.ts";
 import { fromBase64, fromHex, toBase64 } from "../common/_encoding.ts";
 
@@ -171,15 +172,15 @@ export async function wgPublicKey(privateKey: string): Promise<string> {
 export async function ensureWgPrivateKeyFile(path: string): Promise<WgKeyPair> {
   let text: string | undefined;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readFile(path, "utf8");
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if ((e as { code?: unknown }).code !== "ENOENT") throw e;
   }
   if (text === undefined) {
     const pair = await generateWgKeyPair();
-    // createNew: never overwrite a key file that appeared meanwhile.
-    await Deno.writeTextFile(path, pair.privateKey + "\n", { mode: 0o600, createNew: true });
-    await Deno.chmod(path, 0o600);
+    // flag "wx" (create new): never overwrite a key file that appeared meanwhile.
+    await writeFile(path, pair.privateKey + "\n", { mode: 0o600, flag: "wx" });
+    await chmod(path, 0o600);
     return pair;
   }
   let privateKey: string;

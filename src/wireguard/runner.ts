@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { execCommand } from "../common/_command.ts";
 import { WgCommandError } from "./errors.ts";
 
 /** What one `wg` invocation gave back.
@@ -50,8 +51,8 @@ export interface WgRunner {
   run(args: readonly string[]): Promise<WgResult>;
 }
 
-/** Runs the real `wg` with `Deno.Command` (needs `--allow-run`; changing an interface needs
- * root or CAP_NET_ADMIN).
+/** Runs the real `wg`: with `Deno.Command` on Deno (needs `--allow-run`), with
+ * `node:child_process` on Node and Bun; changing an interface needs root or CAP_NET_ADMIN.
  *
  * @example
  * ```ts
@@ -69,19 +70,11 @@ export class CommandWgRunner implements WgRunner {
   }
   /** Runs it; a program that cannot be started rejects with a {@link WgCommandError}. */
   async run(args: readonly string[]): Promise<WgResult> {
-    let out: Deno.CommandOutput;
     try {
-      out = await new Deno.Command(this.command, {
-        args: [...args],
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
+      return await execCommand(this.command, args);
     } catch (e) {
       throw new WgCommandError(args, -1, `cannot run ${this.command}: ${(e as Error).message}`);
     }
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
   }
 }
 
