@@ -157,3 +157,28 @@ Deno.test("protocolVersion: the worker's --protocol-version (0 or 1; anything el
   assert.equal(out.code, 2);
   assert.match(new TextDecoder().decode(out.stderr), /--protocol-version must be 0/);
 });
+
+Deno.test("worker: --past-one-datagram and --fd-backend (defaults off and wasm; bad values are usage errors)", () => {
+  const d = parseWorkerArgs(["--node-id", "1"]);
+  assert.deepEqual([d.pastOneDatagram, d.fdBackend], ["off", "wasm"]);
+  const o = parseWorkerArgs([
+    "--node-id",
+    "1",
+    "--past-one-datagram",
+    "rotate",
+    "--fd-backend=compact",
+  ]);
+  assert.deepEqual([o.pastOneDatagram, o.fdBackend], ["rotate", "compact"]);
+  for (
+    const [flag, bad, says] of [
+      ["--past-one-datagram", "on", /--past-one-datagram must be off, rotate or random, got "on"/],
+      ["--fd-backend", "typescript", /--fd-backend must be wasm or compact, got "typescript"/],
+    ] as const
+  ) {
+    assert.throws(
+      () => parseWorkerArgs(["--node-id", "1", flag, bad]),
+      (e: unknown) => e instanceof UsageError && says.test(e.message),
+      `${flag} ${bad}`,
+    );
+  }
+});

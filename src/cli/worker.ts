@@ -100,6 +100,13 @@ Flags:
   --protocol-version <0|1> chitchat wire version of the Syns sent (default 0; 1 = V1,
                            compressed digests, read by chitchat 0.12+ and hearsay only);
                            replies follow the version of the message answered
+  --past-one-datagram <off|rotate|random>
+                           once this node's V0 digest outgrows a datagram (about 963
+                           zlayer-style ids): off (default: drop and warn, as chitchat) or
+                           send partial digests (docs/PROTOCOL.md section 16)
+  --fd-backend <wasm|compact>
+                           failure-detector windows: wasm (default, chitchat's exact window)
+                           or compact (100 bytes a peer instead of ~8 KB, for large clusters)
   --keyring-file <path>    encrypt and authenticate gossip with the AES-GCM keys in this JSON
                            file ({"primary": "<base64>", "keys": [...]}, see docs/SECURITY.md);
                            without it the wire is plain chitchat
@@ -145,6 +152,10 @@ export interface WorkerOptions {
   readonly generationId: bigint | undefined;
   /** `--protocol-version` (default 0). */
   readonly protocolVersion: 0 | 1;
+  /** `--past-one-datagram` (default `"off"`). */
+  readonly pastOneDatagram: "off" | "rotate" | "random";
+  /** `--fd-backend` (default `"wasm"`). */
+  readonly fdBackend: "wasm" | "compact";
   /** `--status-addr` */
   readonly statusAddr: SocketAddr | undefined;
   /** `--keyring-file` */
@@ -216,6 +227,8 @@ const VALUE_FLAGS = new Set([
   "initial-interval-ms",
   "generation",
   "protocol-version",
+  "past-one-datagram",
+  "fd-backend",
   "status-addr",
   "keyring-file",
   "wg-interface",
@@ -295,6 +308,8 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
       initialIntervalMs: 0,
       generationId: undefined,
       protocolVersion: 0,
+      pastOneDatagram: "off",
+      fdBackend: "wasm",
       statusAddr: undefined,
       keyringFile: undefined,
       wireguard: undefined,
@@ -340,6 +355,16 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
     );
   }
   const gen = one("generation");
+  const past = one("past-one-datagram") ?? "off";
+  if (past !== "off" && past !== "rotate" && past !== "random") {
+    throw new UsageError(
+      `--past-one-datagram must be off, rotate or random, got ${JSON.stringify(past)}`,
+    );
+  }
+  const fdBackend = one("fd-backend") ?? "wasm";
+  if (fdBackend !== "wasm" && fdBackend !== "compact") {
+    throw new UsageError(`--fd-backend must be wasm or compact, got ${JSON.stringify(fdBackend)}`);
+  }
   const versionText = one("protocol-version") ?? "0";
   if (versionText !== "0" && versionText !== "1") {
     throw new UsageError(
@@ -442,6 +467,8 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
     initialIntervalMs,
     generationId: gen === undefined ? undefined : u64("generation", gen),
     protocolVersion: versionText === "1" ? 1 : 0,
+    pastOneDatagram: past,
+    fdBackend,
     statusAddr,
     keyringFile: one("keyring-file"),
     wireguard,
@@ -585,6 +612,8 @@ export async function runWorker(args: readonly string[]): Promise<number> {
       gossipIntervalMs: opts.intervalMs,
       failureDetector: { initialIntervalMs: opts.initialIntervalMs },
       protocolVersion: opts.protocolVersion,
+      pastOneDatagram: opts.pastOneDatagram,
+      failureDetectorBackend: opts.fdBackend,
       ...(opts.advertise !== undefined ? { advertiseAddr: opts.advertise } : {}),
       ...(opts.generationId !== undefined ? { generationId: opts.generationId } : {}),
       ...(transport !== undefined ? { transport } : {}),
