@@ -21,12 +21,12 @@
 // by every detector, fed with blocks that JavaScript reserves (`phiChunkBlock`); a heartbeat
 // report touches only its slot and one chunk, and nothing lands on the JavaScript heap.
 //
-// src/codec/wasm.ts places the tables and chunk blocks in the memory layout, and JavaScript reads
-// phi and the alive flags back through typed-array views.
+// src/codec/_memory.ts and _phi_table.ts place the tables and chunk blocks in the memory layout,
+// and JavaScript reads phi and the alive flags back through typed-array views.
 //
 // The arithmetic is chitchat 0.10.1's (seconds; additive smoothing with prior weight 5) and is
 // mirrored operation for operation by `phiReference` and the TypeScript backend in
-// src/failure_detector.ts, so both give bit-identical results.
+// src/failure_detector/failure_detector.ts, so both give bit-identical results.
 
 /** Bytes per slot. */
 const PHI_SLOT_BYTES: u32 = 64;
