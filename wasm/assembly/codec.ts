@@ -1,6 +1,7 @@
 // The chitchat 0.10.1 wire codec hot path: byte-level parsing and writing of digests and delta
 // op streams. No managed objects: everything lives in linear memory laid out by
-// src/codec/_memory.ts, and every function works on raw pointers. Strings are moved in and out by the JS side.
+// src/codec/_memory.ts, and every function works on raw pointers. Strings are moved in and out by
+// the JS side.
 //
 // Error codes (returned negated):
 //   1 tooShort   2 badMagic   3 badVersion  4 badType     5 truncated   6 invalidUtf8
