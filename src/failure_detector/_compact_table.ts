@@ -15,10 +15,11 @@
  *   `W` (875..1000 for chitchat's 1000): the same smoothed mean of recent intervals, its sample
  *   count moving by at most one block.
  *
- * phi is computed in plain TypeScript with {@link phiReference}'s arithmetic.
+ * phi is computed in plain TypeScript by `_phi.ts`, the arithmetic of `phiReference`.
  *
  * @module
  */
+import { phiOf } from "./_phi.ts";
 
 /** Blocks in a window's ring. */
 const BLOCKS = 8;
@@ -36,7 +37,6 @@ const U_FILL = 1;
 const U_BITS = 2;
 const U_STRIDE = 3;
 const ALIVE = 1 << 16;
-const PRIOR_WEIGHT = 5;
 
 /** Bytes one slot takes (the whole per-node window).
  *
@@ -198,10 +198,7 @@ export class CompactTable {
       let alive = false;
       if (count > 0) {
         const at = i * F_STRIDE;
-        const last = f[at + F_LAST]!;
-        const elapsedSecs = nowMs > last ? (nowMs - last) / 1000 : 0;
-        const mean = (f[at + F_SUM]! + PRIOR_WEIGHT * priorSecs) / (count + PRIOR_WEIGHT);
-        alive = elapsedSecs / mean <= threshold;
+        alive = phiOf(f[at + F_SUM]!, count, f[at + F_LAST]!, nowMs, priorSecs) <= threshold;
       }
       const bits = u[ua + U_BITS]!;
       u[ua + U_BITS] = alive ? bits | ALIVE : bits & ~ALIVE;
@@ -217,11 +214,7 @@ export class CompactTable {
   phiAt(slot: number, nowMs: number, priorSecs: number): number {
     const count = this.#u32[slot * U_STRIDE + U_COUNT]!;
     if (count === 0) return NaN;
-    const f = this.#f64;
     const at = slot * F_STRIDE;
-    const last = f[at + F_LAST]!;
-    const elapsedSecs = nowMs > last ? (nowMs - last) / 1000 : 0;
-    const mean = (f[at + F_SUM]! + PRIOR_WEIGHT * priorSecs) / (count + PRIOR_WEIGHT);
-    return elapsedSecs / mean;
+    return phiOf(this.#f64[at + F_SUM]!, count, this.#f64[at + F_LAST]!, nowMs, priorSecs);
   }
 }

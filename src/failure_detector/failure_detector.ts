@@ -26,6 +26,7 @@ import type { Clock } from "../common/clock.ts";
 import { ConfigError } from "../common/errors.ts";
 import { PhiTable } from "../codec/_phi_table.ts";
 import { CompactTable } from "./_compact_table.ts";
+import { phiOf, smoothedMeanSecs } from "./_phi.ts";
 
 /** Settings of the failure detector (chitchat's `FailureDetectorConfig`, times in
  * milliseconds).
@@ -137,10 +138,7 @@ export function phiReference(
   nowMs: number,
   priorSecs: number,
 ): number | undefined {
-  if (count === 0) return undefined;
-  const elapsedSecs = nowMs > lastHeartbeatMs ? (nowMs - lastHeartbeatMs) / 1000 : 0;
-  const mean = (sumSecs + PRIOR_WEIGHT * priorSecs) / (count + PRIOR_WEIGHT);
-  return elapsedSecs / mean;
+  return count === 0 ? undefined : phiOf(sumSecs, count, lastHeartbeatMs, nowMs, priorSecs);
 }
 
 /** Where the windows live and phi is computed: `"wasm"` (default: every interval in the WASM
@@ -174,8 +172,6 @@ export interface FailureDetectorOptions {
   readonly backend?: PhiBackend;
 }
 
-/** The smoothing prior's weight (chitchat's constant). */
-const PRIOR_WEIGHT = 5;
 /** Slot layout, shared with wasm/assembly/phi.ts: 8 f64 / 16 u32 per slot (the WASM backend
  * also keeps its ring bookkeeping in the slot's second half). */
 const SLOT_BYTES = 64;
@@ -482,8 +478,7 @@ export class FailureDetector {
     this.#flush();
     const { sumSecs, count } = this.#table.intervals(w.slot);
     if (count === 0) return undefined;
-    const meanSecs = (sumSecs + PRIOR_WEIGHT * this.#priorSecs) / (count + PRIOR_WEIGHT);
-    return meanSecs * this.#config.phiThreshold * 1000;
+    return smoothedMeanSecs(sumSecs, count, this.#priorSecs) * this.#config.phiThreshold * 1000;
   }
 
   /** Evaluates every node in `keys` at the current time with one WASM call: alive iff phi is
