@@ -38,30 +38,14 @@ const lab = new WireGuardLab({
   subnet: "10.213.3",
   overlaySubnet: "10.215.3",
 });
-const startWorker = (h: WgLabHost, all: WgLabHost[]): NsProcess =>
+const startWorker = (h: WgLabHost): NsProcess =>
   lab.spawn(h, Deno.execPath(), [
     "run",
     "-A",
     WORKER,
-    "--node-id",
-    String(h.index + 1),
-    "--listen",
-    `${h.ip}:7946`,
-    ...all.filter((o) => o !== h).flatMap((o) => ["--seed", `${o.ip}:7946`]),
-    "--cluster-id",
-    "first-ping",
-    "--overlay-ip",
-    h.overlay,
-    "--wg-interface",
-    h.iface,
-    "--wg-private-key-file",
-    h.keyFile,
+    ...lab.workerFlags(h, { nodeId: h.index + 1, clusterId: "first-ping", intervalMs: 200 }),
     "--wg-state-file",
     "off",
-    "--interval-ms",
-    "200",
-    "--initial-interval-ms",
-    "200",
   ]);
 const median = (xs: number[]) => {
   const s = [...xs].sort((x, y) => x - y);
@@ -73,8 +57,8 @@ const toJoined: number[] = [];
 try {
   const hosts = [await lab.addWgHost(), await lab.addWgHost(), await lab.addWgHost()];
   const [a, b, c] = hosts as [WgLabHost, WgLabHost, WgLabHost];
-  const wa = startWorker(a, hosts);
-  startWorker(b, hosts);
+  const wa = startWorker(a);
+  startWorker(b);
   await until("a and b mesh", () => lab.ping(a, b, "0.2"), WAIT_MS);
   for (let run = 1; run <= RUNS; run++) {
     await Deno.remove(c.keyFile).catch(() => {}); // a fresh key: a new WireGuard peer to a
@@ -91,7 +75,7 @@ try {
     ]);
     const mark = wa.stdout.length;
     const startAt = Date.now();
-    const wc = startWorker(c, hosts);
+    const wc = startWorker(c);
     let joinedAt: number | undefined;
     await until(
       "a's joined line for c",

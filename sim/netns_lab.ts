@@ -373,6 +373,36 @@ export class WireGuardLab extends NetnsLab {
     }
   }
 
+  /** The flags a hearsay worker on `h` starts with (after the worker script): its node id, the
+   * gossip address `<host ip>:7946`, every other WireGuard host of the lab as a seed, the
+   * cluster id, `--overlay-ip` (unless `overlayIp` is false, for `--overlay-cidr`), the host's
+   * interface and key file, and one interval for gossip and the failure detector's prior.
+   * Callers append what their run adds. */
+  workerFlags(
+    h: WgLabHost,
+    o: { nodeId: number | string; clusterId: string; intervalMs: number; overlayIp?: boolean },
+  ): string[] {
+    const seeds = this.wgHosts.filter((x) => x !== h).flatMap((x) => ["--seed", `${x.ip}:7946`]);
+    return [
+      "--node-id",
+      String(o.nodeId),
+      "--listen",
+      `${h.ip}:7946`,
+      ...seeds,
+      "--cluster-id",
+      o.clusterId,
+      ...(o.overlayIp === false ? [] : ["--overlay-ip", h.overlay]),
+      "--wg-interface",
+      h.iface,
+      "--wg-private-key-file",
+      h.keyFile,
+      "--interval-ms",
+      String(o.intervalMs),
+      "--initial-interval-ms",
+      String(o.intervalMs),
+    ];
+  }
+
   /** Also removes the WireGuard sockets and the key folder. */
   override async tearDown(): Promise<string[]> {
     const errors = await super.tearDown();

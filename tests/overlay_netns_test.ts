@@ -59,29 +59,18 @@ class Lab extends WireGuardLab {
   }
 
   start(h: Host, extra: string[] = [], nodeId = String(h.index + 1)): Proc {
-    const seeds = this.wgHosts.filter((o) => o !== h).flatMap((o) => ["--seed", `${o.ip}:7946`]);
     const w = this.spawn(h, Deno.execPath(), [
       "run",
       "-A",
       WORKER,
-      "--node-id",
-      nodeId,
-      "--listen",
-      `${h.ip}:7946`,
-      ...seeds,
-      "--cluster-id",
-      TAG,
-      ...(extra.includes("--overlay-cidr") ? [] : ["--overlay-ip", h.overlay]),
-      "--wg-interface",
-      h.iface,
-      "--wg-private-key-file",
-      h.keyFile,
+      ...this.workerFlags(h, {
+        nodeId,
+        clusterId: TAG,
+        intervalMs: 200,
+        overlayIp: !extra.includes("--overlay-cidr"),
+      }),
       "--wg-resync-ms",
       "500",
-      "--interval-ms",
-      "200",
-      "--initial-interval-ms",
-      "200",
       "--status-addr",
       "127.0.0.1:9100",
       ...extra,

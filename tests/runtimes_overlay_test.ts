@@ -85,29 +85,12 @@ Deno.test({
       step("3 namespace hosts with wireguard-go");
       hosts.forEach((h, i) => {
         const r = chosen[i]!;
-        const seeds = hosts.filter((o) => o !== h).flatMap((o) => ["--seed", `${o.ip}:7946`]);
         workers.push(lab.spawn(h, r.command, [
           ...r.args,
           `${pkg}/src/cli/worker.js`,
-          "--node-id",
-          String(i + 1),
-          "--listen",
-          `${h.ip}:7946`,
-          ...seeds,
-          "--cluster-id",
-          TAG,
-          "--overlay-ip",
-          h.overlay,
-          "--wg-interface",
-          h.iface,
-          "--wg-private-key-file",
-          h.keyFile,
+          ...lab.workerFlags(h, { nodeId: i + 1, clusterId: TAG, intervalMs: 200 }),
           "--wg-resync-ms",
           "500",
-          "--interval-ms",
-          "200",
-          "--initial-interval-ms",
-          "200",
         ]));
       });
       const pairs = hosts.flatMap((x) => hosts.filter((y) => y !== x).map((y) => [x, y] as const));

@@ -53,32 +53,22 @@ export async function runOverlayDemo(options: OverlayDemoOptions): Promise<numbe
 
   const startWorker = (d: DemoHost): void => {
     const h = d.host;
-    const seeds = hosts.filter((o) => o !== d).flatMap((o) => ["--seed", `${o.host.ip}:7946`]);
     const tag = `host ${h.name}`;
     d.worker = lab.spawn(h, Deno.execPath(), [
       "run",
       "-A",
       WORKER,
-      "--node-id",
-      String(d.id),
-      "--listen",
-      `${h.ip}:7946`,
-      ...seeds,
-      "--cluster-id",
-      "demo-overlay",
+      ...lab.workerFlags(h, {
+        nodeId: d.id,
+        clusterId: "demo-overlay",
+        intervalMs: options.intervalMs,
+        overlayIp: false,
+      }),
       "--overlay-cidr",
       CIDR,
       "--wg-set-address",
-      "--wg-interface",
-      h.iface,
-      "--wg-private-key-file",
-      h.keyFile,
       "--wg-resync-ms",
       "1000",
-      "--interval-ms",
-      String(options.intervalMs),
-      "--initial-interval-ms",
-      String(options.intervalMs),
     ], {
       onLine: (line) => {
         const e = JSON.parse(line.replace(/"node_id":(\d+)/, '"node_id":"$1"'));
