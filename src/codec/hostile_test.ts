@@ -2,24 +2,15 @@
 // decodeMessage() must throw only DecodeError, with the right reason, and never hang.
 import assert from "node:assert/strict";
 import { constants, zstdCompressSync } from "node:zlib";
-import { decodeMessage, encodeMessage, MAX_DATAGRAM_SIZE } from "./message.ts";
+import { encodeMessage, MAX_DATAGRAM_SIZE } from "./message.ts";
 import { decodeDelta } from "./delta.ts";
-import { DecodeError, type DecodeErrorReason } from "../common/errors.ts";
+import { DecodeError } from "../common/errors.ts";
+import { reasonOf } from "./_test_decode.ts";
 import type { ChitchatMessage } from "../common/types.ts";
 import { createRandom, hex, randomMessage, unhex } from "./_test_utils.ts";
 
 const ID1 = "0a006e6f64652d31303030310000000000000000047f0000011127";
 const NODE_OP = `00${ID1}${"00".repeat(16)}`; // 44 bytes
-
-function reasonOf(bytes: Uint8Array): DecodeErrorReason | "ok" {
-  try {
-    decodeMessage(bytes);
-    return "ok";
-  } catch (e) {
-    if (!(e instanceof DecodeError)) throw new Error(`non-DecodeError thrown: ${e}`);
-    return e.reason;
-  }
-}
 
 const ack = (ops: string) => {
   const body = unhex(ops);

@@ -15,7 +15,7 @@ import {
 } from "./message.ts";
 import { encodeDigest } from "./digest.ts";
 import { digestEncodedLength } from "./wire.ts";
-import { DecodeError, type DecodeErrorReason } from "../common/errors.ts";
+import { reasonOf } from "./_test_decode.ts";
 import type { ChitchatMessage, Digest } from "../common/types.ts";
 import { createRandom, hex, id, randomMessage, unhex } from "./_test_utils.ts";
 import { MAX_V1_DIGEST_BYTES } from "./_decode.ts";
@@ -51,17 +51,6 @@ function blocks(b: Uint8Array, at: number): { shape: [number, number][]; end: nu
     const n = b[at + 1]! | (b[at + 2]! << 8);
     shape.push([t, n]);
     at += 3 + n;
-  }
-}
-
-function reasonOf(bytes: Uint8Array): DecodeErrorReason | "ok" {
-  try {
-    decodeMessage(bytes);
-    return "ok";
-  } catch (e) {
-    if (!(e instanceof DecodeError)) throw new Error(`non-DecodeError thrown: ${e}`);
-    assert.ok(e.message.length > 40, "a reason with an explanation");
-    return e.reason;
   }
 }
 
