@@ -12,28 +12,12 @@ import { GossipNode } from "../src/node/gossip_node.ts";
 import { createRandom } from "../src/common/random.ts";
 import { VirtualClock } from "../src/common/virtual_clock.ts";
 import { MemoryNetwork } from "../src/transport/memory.ts";
-import type { Transport } from "../src/transport/transport.ts";
 import type { Digest, SocketAddr } from "../src/common/types.ts";
 import { encodeSyn } from "../src/codec/message.ts";
 import { MAX_DATAGRAM_SIZE } from "../src/codec/wire.ts";
+import { withDatagramLimit } from "../src/transport/_test_limit.ts";
 
 const LIMIT = 700;
-
-/** A MemoryNetwork endpoint that declares a small datagram limit. */
-function smallDatagrams(inner: Transport): Transport {
-  return {
-    get localAddr() {
-      return inner.localAddr;
-    },
-    get stats() {
-      return inner.stats;
-    },
-    maxDatagramSize: LIMIT,
-    send: (to, data) => inner.send(to, data),
-    onReceive: (handler) => inner.onReceive(handler),
-    close: () => inner.close(),
-  };
-}
 
 Deno.test("digest ceiling: one warning with the sizes, metrics show digest against limit", async () => {
   const clock = new VirtualClock();
@@ -53,7 +37,7 @@ Deno.test("digest ceiling: one warning with the sizes, metrics show digest again
         listenAddr: addr(i),
         seeds: i === 0 ? [] : ["10.0.0.1:7000"],
         gossipIntervalMs: 200,
-        transport: smallDatagrams(net.bind(addr(i))),
+        transport: withDatagramLimit(net.bind(addr(i)), LIMIT),
         clock,
         random: createRandom(100 + i),
         onWarning: (m) => seen.push(m),
@@ -158,7 +142,7 @@ Deno.test("digest ceiling: a V1 node warns about its V1 digest", async () => {
         seeds: i === 0 ? [] : ["10.0.0.1:7000"],
         gossipIntervalMs: 200,
         protocolVersion: 1,
-        transport: smallDatagrams(net.bind(addr(i))),
+        transport: withDatagramLimit(net.bind(addr(i)), LIMIT),
         clock,
         random: createRandom(200 + i),
         onWarning: i === 0 ? (m) => warnings.push(m) : () => {},

@@ -14,28 +14,9 @@ import {
 import { createRandom } from "../common/random.ts";
 import { VirtualClock } from "../common/virtual_clock.ts";
 import { MemoryNetwork } from "../transport/memory.ts";
-import type { Transport } from "../transport/transport.ts";
 import type { SocketAddr } from "../common/types.ts";
 import { decodeMessage } from "../codec/message.ts";
-
-/** A MemoryNetwork endpoint that declares a datagram limit and records what it sends. */
-function limited(inner: Transport, limit: number, sent: Uint8Array[]): Transport {
-  return {
-    get localAddr() {
-      return inner.localAddr;
-    },
-    get stats() {
-      return inner.stats;
-    },
-    maxDatagramSize: limit,
-    send: (to, data) => {
-      sent.push(data.slice());
-      return inner.send(to, data);
-    },
-    onReceive: (handler) => inner.onReceive(handler),
-    close: () => inner.close(),
-  };
-}
+import { withDatagramLimit } from "../transport/_test_limit.ts";
 
 async function cluster(
   n: number,
@@ -60,7 +41,7 @@ async function cluster(
         gossipIntervalMs: 200,
         failureDetector: { initialIntervalMs: 200 },
         pastOneDatagram: mode,
-        transport: limited(net.bind(addr(i)), limit, sent[i]!),
+        transport: withDatagramLimit(net.bind(addr(i)), limit, (d) => sent[i]!.push(d)),
         clock,
         random: createRandom(100 + i),
         onWarning: (m) => {
