@@ -1,12 +1,16 @@
 /**
  * Helpers shared by the codec interop tests against the real chitchat peers
  * (tests/codec_interop_test.ts for 0.10.1, tests/interop_v013_peer_test.ts for 0.13.0): message
- * normalisation for comparisons, a peer that is always closed, and the zlayer-like delta.
+ * normalisation for comparisons, a peer that is always closed, the zlayer-like delta, and the
+ * mutated datagrams both crates and hearsay must accept or reject alike.
  *
  * @module
  */
 import { sortedDigestEntries } from "../src/codec/digest.ts";
-import { id } from "../src/codec/_test_utils.ts";
+import { decodeMessage, encodeMessage } from "../src/codec/message.ts";
+import { createRandom, id, randomMessage } from "../src/codec/_test_utils.ts";
+import { VECTORS } from "../src/codec/_test_vectors.ts";
+import { DecodeError } from "../src/common/errors.ts";
 import type { ChitchatMessage, Delta, KeyValueMutation, NodeDelta } from "../src/common/types.ts";
 import { InteropPeer, type MessageJson, messageToJson, sortDigestJson } from "../interop/peer.ts";
 import type { ChitchatVersion } from "../interop/paths.ts";
@@ -68,4 +72,48 @@ export function realisticDelta(records = 500): Delta {
     });
   }
   return { nodeDeltas };
+}
+
+/** `count` datagrams (seeded by `seed`): the codec vectors and 40 random messages, each copy
+ * with one bit flipped or cut short. */
+export function mutatedDatagrams(seed: number, count = 1500): Uint8Array[] {
+  const r = createRandom(seed);
+  const seeds = [...VECTORS.map((v) => encodeMessage(v.msg))];
+  for (let i = 0; i < 40; i++) {
+    seeds.push(encodeMessage(randomMessage(r), { compress: i % 2 === 0 }));
+  }
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const seed = seeds[r.int(seeds.length)]!;
+    if (r.int(2) === 0) {
+      const bytes = seed.slice();
+      bytes[r.int(bytes.length)]! ^= 1 << r.int(8);
+      out.push(bytes);
+    } else {
+      out.push(seed.subarray(0, r.int(seed.length + 1)));
+    }
+  }
+  return out;
+}
+
+/** What hearsay and the peer make of `bytes`: the message, or the refusal (hearsay refuses only
+ * with a DecodeError). */
+export async function decodeBoth(
+  peer: InteropPeer,
+  bytes: Uint8Array,
+): Promise<{ ours: ChitchatMessage | DecodeError; theirs: MessageJson | Error }> {
+  let ours: ChitchatMessage | DecodeError;
+  try {
+    ours = decodeMessage(bytes);
+  } catch (e) {
+    if (!(e instanceof DecodeError)) throw e;
+    ours = e;
+  }
+  let theirs: MessageJson | Error;
+  try {
+    theirs = (await peer.decode(bytes)).message;
+  } catch (e) {
+    theirs = e as Error;
+  }
+  return { ours, theirs };
 }
