@@ -11,7 +11,12 @@
  * @module
  */
 import { HearsayError } from "../src/common/errors.ts";
-import { type ClusterSimOptions, type Scenario, SCENARIOS } from "./scenarios.ts";
+import {
+  type ClusterSimOptions,
+  defaultWallBudgetMs,
+  type Scenario,
+  SCENARIOS,
+} from "./scenarios.ts";
 
 /** A command line that does not match the script's flags: names the flag (or argument) and says
  * what was expected.
@@ -379,8 +384,9 @@ export function simOptionsFromFlags(
     SCENARIOS,
     "scenarios to run (membership always runs; default all)",
   );
+  const numNodes = f.number("nodes", 100, "cluster size", { integer: true, min: 3 });
   const options: ClusterSimOptions = {
-    numNodes: f.number("nodes", 100, "cluster size", { integer: true, min: 3 }),
+    numNodes,
     gossipIntervalMs: f.number("interval", 300, "gossip interval, ms", {
       integer: integerTimes,
       above: 0,
@@ -390,7 +396,12 @@ export function simOptionsFromFlags(
     phaseTimeoutMs: f.number("phase-timeout", 60_000, "deadline of one phase, simulated ms", {
       min: 0,
     }),
-    wallBudgetMs: f.number("wall-budget", 120_000, "wall-clock budget of the run, ms", { min: 0 }),
+    wallBudgetMs: f.number(
+      "wall-budget",
+      defaultWallBudgetMs(numNodes),
+      "wall-clock budget of the run, ms: 120 000 up to 500 nodes, x (nodes/500)^2 above",
+      { min: 0 },
+    ),
     ...(scenarios !== undefined ? { scenarios } : {}),
   };
   if (stagger) {

@@ -142,7 +142,7 @@ export interface ClusterSimOptions {
   /** Simulated ms to keep gossiping after membership converged before the memory snapshot
    * (steady state: the failure detectors' interval windows fill up). Default 0. */
   settleMs?: number;
-  /** Wall-clock budget of the whole run. Default 120 000 ms. */
+  /** Wall-clock budget of the whole run. Default {@link defaultWallBudgetMs}(numNodes). */
   wallBudgetMs?: number;
   /** Datagram delay on the in-memory network. Default 0 (delivered from a clock timer at the
    * same virtual instant, like chitchat's channel transport under a paused clock). */
@@ -223,8 +223,24 @@ export function simSettings(options: Omit<ClusterSimOptions, "delayMs">): SimSet
     phaseTimeoutMs: options.phaseTimeoutMs ?? 60_000,
     trafficWindowMs: options.trafficWindowMs ?? 3_000,
     settleMs: options.settleMs ?? 0,
-    wallBudgetMs: options.wallBudgetMs ?? 120_000,
+    wallBudgetMs: options.wallBudgetMs ?? defaultWallBudgetMs(n),
   };
+}
+
+/** The default wall-clock budget of a run of `numNodes` nodes: 120 s up to 500 nodes, then
+ * growing with the square of the size, as the work of a simulated second does (every node
+ * handles digests of up to every other node): 480 s at 1 000, 32 min at 2 000, 3 h 20 min at
+ * 5 000. It is a backstop that ends a run which stopped making progress; every phase is also
+ * bounded in simulated time (`phaseTimeoutMs`).
+ *
+ * @example
+ * ```ts
+ * import { defaultWallBudgetMs } from "./scenarios.ts";
+ * console.log(defaultWallBudgetMs(100), defaultWallBudgetMs(2000)); // 120000 1920000
+ * ```
+ */
+export function defaultWallBudgetMs(numNodes: number): number {
+  return Math.round(120_000 * Math.max(1, (numNodes / 500) ** 2));
 }
 
 /** The in-memory address of node `i` (distinct for up to 62 500 nodes).

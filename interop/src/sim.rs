@@ -57,6 +57,30 @@ struct SimOptions {
     traffic_window: Duration,
     wall_budget: Duration,
     protocol_version: crate::compat::Wire,
+    ids: IdShape,
+}
+
+/// The shape of the simulated node ids, as `sim/scenarios.ts` has them: `Short` is chitchat's
+/// perf test (`node_<i>`, generation 0); `Zlayer` is a zlayer worker id (`worker:<u64>` with 20
+/// digits, a u64 start time in ns as generation), 68 bytes per V0 digest entry.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum IdShape {
+    Short,
+    Zlayer,
+}
+
+/// The first zlayer-style worker id: the smallest 20-digit u64.
+const ZLAYER_BASE: u64 = 10_000_000_000_000_000_000;
+
+fn sim_chitchat_id(i: usize, ids: IdShape, addr: SocketAddr) -> ChitchatId {
+    match ids {
+        IdShape::Short => ChitchatId::new(format!("node_{i}"), 0, addr),
+        IdShape::Zlayer => ChitchatId::new(
+            format!("worker:{}", ZLAYER_BASE + i as u64 * 1_000_007),
+            1_764_633_600_000_000_000 + i as u64,
+            addr,
+        ),
+    }
 }
 
 fn sim_options(args: &Args) -> Result<SimOptions, String> {
@@ -132,6 +156,15 @@ fn sim_options(args: &Args) -> Result<SimOptions, String> {
         traffic_window: ms("trafficWindowMs", 3_000, 1, MAX_PHASE_MS)?,
         wall_budget: ms("wallBudgetMs", 120_000, 1, MAX_WALL_MS)?,
         protocol_version: crate::nodes::protocol_version_arg(args)?,
+        ids: match args.opt_str("ids")?.unwrap_or("short") {
+            "short" => IdShape::Short,
+            "zlayer" => IdShape::Zlayer,
+            other => {
+                return Err(format!(
+                    "`ids` must be \"short\" or \"zlayer\", got {other:?}"
+                ))
+            }
+        },
     })
 }
 
@@ -403,7 +436,7 @@ async fn spawn_one(
 ) -> anyhow::Result<ChitchatHandle> {
     let addr = node_addr(i);
     let config = crate::compat::chitchat_config(crate::nodes::ConfigParts {
-        chitchat_id: ChitchatId::new(format!("node_{i}"), 0, addr),
+        chitchat_id: sim_chitchat_id(i, opts.ids, addr),
         cluster_id: "default-cluster".to_string(),
         gossip_interval: opts.gossip_interval,
         listen_addr: addr,
@@ -660,6 +693,7 @@ async fn simulate(opts: SimOptions) -> Result<Map<String, Value>, String> {
             "protocolVersion": crate::compat::wire_code(opts.protocol_version),
             "transport": "ChannelTransport (in-process, MTU 65507)",
             "numNodes": n,
+            "ids": if opts.ids == IdShape::Zlayer { "zlayer" } else { "short" },
             "gossipIntervalMs": opts.gossip_interval.as_millis() as u64,
             "initialIntervalMs": opts.initial_interval.as_millis() as u64,
             "phiThreshold": opts.phi_threshold,
