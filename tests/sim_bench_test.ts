@@ -118,6 +118,43 @@ Deno.test("interop sim_run runs chitchat nodes on the paused clock and reports e
   );
 });
 
+Deno.test("interop sim_run gives chitchat nodes the zlayer id shape when asked, as hearsay's sim", async () => {
+  await using peer = await InteropPeer.start();
+  const run = (ids: string) =>
+    peer.request<ClusterSimResult>("sim_run", {
+      numNodes: 12,
+      gossipIntervalMs: 100,
+      clock: "virtual",
+      scenarios: ["traffic"],
+      ids,
+    });
+  const short = await run("short");
+  const zlayer = await run("zlayer");
+  const hearsay = await runHearsaySim({
+    numNodes: 12,
+    gossipIntervalMs: 100,
+    ids: "zlayer",
+    scenarios: ["traffic"],
+  });
+  assert.equal(zlayer.run.ids, "zlayer");
+  assert.equal(zlayer.membership.converged, 12);
+  const perMessage = (r: ClusterSimResult) =>
+    r.traffic!.bytesPerNodePerSec / r.traffic!.messagesPerNodePerSec;
+  // 68-byte digest entries instead of 47 (`node_<i>`, generation 0): 12 of them in every Syn and
+  // SynAck, ~250 bytes more, ~170 on average over Syns, SynAcks and Acks.
+  assert.ok(
+    perMessage(zlayer) > 1.3 * perMessage(short),
+    `${perMessage(zlayer)} ${perMessage(short)}`,
+  );
+  // The same wire and the same ids on both sides: bytes per message within 15%.
+  const r = perMessage(hearsay) / perMessage(zlayer);
+  assert.ok(r > 0.85 && r < 1.15, `hearsay/chitchat bytes per message ${r}`);
+  await assert.rejects(
+    peer.request("sim_run", { numNodes: 5, ids: "long" }),
+    /`ids` must be "short" or "zlayer", got "long"/,
+  );
+});
+
 Deno.test("runHearsaySim() bounds the start stagger, and still converges and detects with one", async () => {
   await assert.rejects(
     runHearsaySim({ numNodes: 10, startStaggerMs: 40 }),
