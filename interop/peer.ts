@@ -525,7 +525,8 @@ export class InteropPeer {
 
   /** Sends one command; resolves to the answer's fields (without `id` and `ok`), rejects with
    * the peer's error text when it answers `ok: false`. Bigints in `args` are sent as decimal
-   * strings.
+   * strings. The answer must come within `options.timeoutMs` (default 120 000 ms: raise it for
+   * long simulations).
    *
    * @example
    * ```ts
@@ -539,7 +540,12 @@ export class InteropPeer {
    * }
    * ```
    */
-  request<T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
+  request<T>(
+    cmd: string,
+    args: Record<string, unknown> = {},
+    options: { timeoutMs?: number } = {},
+  ): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
     if (this.#ended !== undefined) return Promise.reject(this.#ended);
     if (this.#closing !== undefined) {
       return Promise.reject(new Error(`interop peer is closed; cannot send ${cmd}`));
@@ -553,9 +559,9 @@ export class InteropPeer {
       // Nothing may hang: an answer that does not come within the timeout fails the request.
       const timer = setTimeout(() => {
         if (this.#pending.delete(id)) {
-          reject(new Error(`interop peer did not answer ${cmd} within ${REQUEST_TIMEOUT_MS} ms`));
+          reject(new Error(`interop peer did not answer ${cmd} within ${timeoutMs} ms`));
         }
-      }, REQUEST_TIMEOUT_MS);
+      }, timeoutMs);
       this.#pending.set(id, {
         resolve: (value) => {
           clearTimeout(timer);

@@ -1,0 +1,55 @@
+/**
+ * bench/scale.ts: hearsay in its own process and chitchat through the interop peer at the same
+ * sizes, the table and the plots built from what they measured. Needs `deno task build:interop`.
+ */
+import assert from "node:assert/strict";
+import { runScale, scalePlots, scaleTable } from "../bench/scale.ts";
+
+Deno.test("bench/scale.ts runs both implementations at each size and tabulates and plots them", async () => {
+  const rows = await runScale({
+    sizes: [12, 24],
+    chitchatSizes: [12],
+    gossipIntervalMs: 1000,
+    scenarios: ["membership", "traffic", "detection"],
+    ids: "zlayer",
+    phaseTimeoutMs: 60_000,
+    chitchatWallBudgetMs: 60_000,
+    hearsayFlags: [],
+  });
+  assert.deepEqual(rows.map((r) => [r.implementation.split(" ")[0], r.numNodes]), [
+    ["hearsay", 12],
+    ["hearsay", 24],
+    ["chitchat", 12],
+  ]);
+  for (const row of rows) {
+    assert.equal(row.result?.membership.converged, row.numNodes, row.error);
+    assert.equal(row.result?.run.ids, "zlayer");
+    assert.equal(row.result?.detection?.detected, row.numNodes - 1);
+  }
+  const table = scaleTable(rows).split("\n");
+  assert.equal(table.length, 2 + 3);
+  // Sorted by size, hearsay first at equal size.
+  assert.match(table[2]!, /^\| hearsay \| 12 \| \d+\.\d s/);
+  assert.match(table[3]!, /^\| chitchat 0\.10\.1 \| 12 \|/);
+  assert.match(table[4]!, /^\| hearsay \| 24 \|/);
+  const plots = scalePlots(rows);
+  assert.ok(plots["scale_membership.svg"]!.includes("hearsay: last node"));
+  assert.ok(plots["scale_membership.svg"]!.includes("chitchat: last node"));
+  assert.ok(plots["scale_bandwidth.svg"]!.startsWith("<svg"));
+});
+
+Deno.test("bench/scale.ts reports a run that fails instead of throwing", async () => {
+  const rows = await runScale({
+    sizes: [5],
+    chitchatSizes: [],
+    gossipIntervalMs: 1000,
+    scenarios: ["membership"],
+    ids: "zlayer",
+    phaseTimeoutMs: 60_000,
+    chitchatWallBudgetMs: 60_000,
+    hearsayFlags: ["--past-one-datagram", "sideways"],
+  });
+  assert.equal(rows[0]!.result, null);
+  assert.match(rows[0]!.error!, /past-one-datagram/);
+  assert.match(scaleTable(rows).split("\n")[2]!, /^\| hearsay \| 5 \| failed: exit 2/);
+});
