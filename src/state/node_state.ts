@@ -75,6 +75,50 @@ function checkLocalKeyValue(key: string, value: string): void {
 /** Read-only stand-in for the records of a state that never held one (never written). */
 const NO_RECORDS: Map<string, VersionedValue> = new Map();
 
+/** The options of {@link NodeState}'s constructor. */
+interface NodeStateContext {
+  readonly isSelf: boolean;
+  readonly clockNow: () => number;
+  readonly onKeyChange?: KeyChangeHook | undefined;
+}
+
+/** Option objects made by {@link sharedNodeStateOptions}: frozen, so a state may keep the object
+ * itself instead of a copy of its three fields. */
+const SHARED_OPTIONS = new WeakSet<object>();
+
+/** Options for {@link NodeState}'s constructor that many states can share: a state built with
+ * them keeps a reference to this one frozen object instead of its own copy of the fields (a
+ * cluster holds a replica per node, all with the same clock and hook).
+ *
+ * @example
+ * ```ts
+ * import { NodeState, sharedNodeStateOptions } from "./node_state.ts";
+ * const options = sharedNodeStateOptions({ isSelf: false, clockNow: () => 0 });
+ * const id = { nodeId: "b", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 2 } };
+ * const s = new NodeState(id, options);
+ * console.log(s.isSelf, Object.isFrozen(options)); // false true
+ * ```
+ */
+export function sharedNodeStateOptions(
+  options: { isSelf: boolean; clockNow: () => number; onKeyChange?: KeyChangeHook },
+): {
+  readonly isSelf: boolean;
+  readonly clockNow: () => number;
+  readonly onKeyChange?: KeyChangeHook;
+} {
+  const shared: {
+    readonly isSelf: boolean;
+    readonly clockNow: () => number;
+    readonly onKeyChange?: KeyChangeHook;
+  } = Object.freeze({
+    isSelf: options.isSelf,
+    clockNow: options.clockNow,
+    ...(options.onKeyChange ? { onKeyChange: options.onKeyChange } : {}),
+  });
+  SHARED_OPTIONS.add(shared);
+  return shared;
+}
+
 /** The replicated state of one node.
  *
  * @example
@@ -97,9 +141,8 @@ export class NodeState {
   #maxVersion = 0n;
   #lastGcVersion = 0n;
   #bytes = 0;
-  readonly #isSelf: boolean;
-  readonly #now: () => number;
-  readonly #onKeyChange: KeyChangeHook | undefined;
+  /** isSelf, clock and hook: shared by the states of one cluster (see `sharedNodeStateOptions`). */
+  readonly #ctx: NodeStateContext;
 
   /** Creates an empty state. `isSelf` allows local writes; `clockNow` timestamps tombstones. */
   constructor(
@@ -107,9 +150,11 @@ export class NodeState {
     options: { isSelf: boolean; clockNow: () => number; onKeyChange?: KeyChangeHook },
   ) {
     this.chitchatId = chitchatId;
-    this.#isSelf = options.isSelf;
-    this.#now = options.clockNow;
-    this.#onKeyChange = options.onKeyChange;
+    this.#ctx = SHARED_OPTIONS.has(options) ? options : {
+      isSelf: options.isSelf,
+      clockNow: options.clockNow,
+      onKeyChange: options.onKeyChange,
+    };
   }
 
   /** Last heartbeat accepted for this node (its own counter when this is the local node). */
@@ -126,7 +171,7 @@ export class NodeState {
   }
   /** Whether this is the local node's own state. */
   get isSelf(): boolean {
-    return this.#isSelf;
+    return this.#ctx.isSelf;
   }
 
   /** The visible value of `key` (undefined when missing or deleted). */
@@ -203,7 +248,7 @@ export class NodeState {
   }
 
   #checkWritable(): void {
-    if (!this.#isSelf) {
+    if (!this.#ctx.isSelf) {
       throw new HearsayError(
         `node state of ${this.chitchatId.nodeId} is a replica; only the owner writes its keys`,
       );
@@ -220,7 +265,7 @@ export class NodeState {
       value,
       version: this.#maxVersion + 1n,
       status: "set",
-      statusChangedAtMs: this.#now(),
+      statusChangedAtMs: this.#ctx.clockNow(),
     });
   }
 
@@ -234,7 +279,7 @@ export class NodeState {
       value,
       version: this.#maxVersion + 1n,
       status: "deleteAfterTtl",
-      statusChangedAtMs: this.#now(),
+      statusChangedAtMs: this.#ctx.clockNow(),
     });
   }
 
@@ -247,7 +292,7 @@ export class NodeState {
       value: "",
       version: this.#maxVersion,
       status: "deleted",
-      statusChangedAtMs: this.#now(),
+      statusChangedAtMs: this.#ctx.clockNow(),
     });
     return true;
   }
@@ -263,7 +308,7 @@ export class NodeState {
       value: prev.value,
       version: this.#maxVersion,
       status: "deleteAfterTtl",
-      statusChangedAtMs: this.#now(),
+      statusChangedAtMs: this.#ctx.clockNow(),
     });
     return true;
   }
@@ -292,7 +337,7 @@ export class NodeState {
     const prev = this.#kv.get(key);
     if (prev !== undefined && prev.version >= vv.version) return;
     this.#put(key, vv);
-    if (vv.status !== "deleted") this.#onKeyChange?.(this, key, vv);
+    if (vv.status !== "deleted") this.#ctx.onKeyChange?.(this, key, vv);
   }
 
   /** The one place records are written: keeps the byte count and the version index right. */
@@ -334,7 +379,7 @@ export class NodeState {
       this.#lastGcVersion = nd.lastGcVersion;
     }
     const floor = this.#maxVersion;
-    const now = this.#now();
+    const now = this.#ctx.clockNow();
     for (const kv of nd.keyValues) {
       if (kv.version <= floor) continue;
       if (kv.status !== "set" && kv.version <= this.#lastGcVersion) continue;
@@ -352,7 +397,7 @@ export class NodeState {
 
   /** Removes tombstones and TTL'd keys older than `gracePeriodMs`; raises `lastGcVersion`. */
   gcKeysMarkedForDeletion(gracePeriodMs: number): void {
-    const now = this.#now();
+    const now = this.#ctx.clockNow();
     let maxRemoved = this.#lastGcVersion;
     for (const [k, v] of this.#kv) {
       if (v.status === "set") continue;
