@@ -72,6 +72,28 @@ function checkLocalKeyValue(key: string, value: string): void {
   }
 }
 
+/** A u64 as stored: a number while it is at most 2^53 − 1 (a small integer takes no memory of its
+ * own; a bigint is a heap object per value), the bigint itself above. Comparisons between the two
+ * forms are exact in JavaScript, so only writes and reads through the getters convert. */
+type U64 = number | bigint;
+
+/** The stored form of `v` (lossless). */
+function store(v: bigint): U64 {
+  return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v;
+}
+
+/** The bigint of a stored u64. */
+function load(v: U64): bigint {
+  return typeof v === "number" ? BigInt(v) : v;
+}
+
+/** `v + 1` in stored form. */
+function next(v: U64): U64 {
+  return typeof v === "number" && v < Number.MAX_SAFE_INTEGER ? v + 1 : store(load(v) + 1n);
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Read-only stand-in for the records of a state that never held one (never written). */
 const NO_RECORDS: Map<string, VersionedValue> = new Map();
 
@@ -137,9 +159,9 @@ export class NodeState {
    * cluster hold few keys, and an empty Map costs more than the rest of the state). */
   #kv: Map<string, VersionedValue> = NO_RECORDS;
   #byVersion: [string, VersionedValue][] | undefined = undefined;
-  #heartbeat = 0n;
-  #maxVersion = 0n;
-  #lastGcVersion = 0n;
+  #heartbeat: U64 = 0;
+  #maxVersion: U64 = 0;
+  #lastGcVersion: U64 = 0;
   #bytes = 0;
   /** isSelf, clock and hook: shared by the states of one cluster (see `sharedNodeStateOptions`). */
   readonly #ctx: NodeStateContext;
@@ -159,15 +181,15 @@ export class NodeState {
 
   /** Last heartbeat accepted for this node (its own counter when this is the local node). */
   get heartbeat(): bigint {
-    return this.#heartbeat;
+    return load(this.#heartbeat);
   }
   /** Highest version applied. */
   get maxVersion(): bigint {
-    return this.#maxVersion;
+    return load(this.#maxVersion);
   }
   /** Version up to which tombstones were garbage-collected here. */
   get lastGcVersion(): bigint {
-    return this.#lastGcVersion;
+    return load(this.#lastGcVersion);
   }
   /** Whether this is the local node's own state. */
   get isSelf(): boolean {
@@ -263,7 +285,7 @@ export class NodeState {
     if (prev !== undefined && prev.status === "set" && prev.value === value) return;
     this.#store(key, {
       value,
-      version: this.#maxVersion + 1n,
+      version: load(this.#maxVersion) + 1n,
       status: "set",
       statusChangedAtMs: this.#ctx.clockNow(),
     });
@@ -277,7 +299,7 @@ export class NodeState {
     if (prev !== undefined && prev.status === "deleteAfterTtl" && prev.value === value) return;
     this.#store(key, {
       value,
-      version: this.#maxVersion + 1n,
+      version: load(this.#maxVersion) + 1n,
       status: "deleteAfterTtl",
       statusChangedAtMs: this.#ctx.clockNow(),
     });
@@ -287,10 +309,10 @@ export class NodeState {
   delete(key: string): boolean {
     this.#checkWritable();
     if (!this.#kv.has(key)) return false;
-    this.#maxVersion += 1n;
+    this.#maxVersion = next(this.#maxVersion);
     this.#put(key, {
       value: "",
-      version: this.#maxVersion,
+      version: load(this.#maxVersion),
       status: "deleted",
       statusChangedAtMs: this.#ctx.clockNow(),
     });
@@ -303,10 +325,10 @@ export class NodeState {
     this.#checkWritable();
     const prev = this.#kv.get(key);
     if (prev === undefined) return false;
-    this.#maxVersion += 1n;
+    this.#maxVersion = next(this.#maxVersion);
     this.#put(key, {
       value: prev.value,
-      version: this.#maxVersion,
+      version: load(this.#maxVersion),
       status: "deleteAfterTtl",
       statusChangedAtMs: this.#ctx.clockNow(),
     });
@@ -315,25 +337,25 @@ export class NodeState {
 
   /** Increments the own heartbeat (local node only). */
   incHeartbeat(): void {
-    this.#heartbeat += 1n;
+    this.#heartbeat = next(this.#heartbeat);
   }
 
   /** Digest rule for remote heartbeats: the first value is stored silently (returns false),
    * later ones only when strictly greater (returns true: a failure-detector sample). */
   trySetHeartbeat(heartbeat: bigint): boolean {
-    if (this.#heartbeat === 0n) {
-      this.#heartbeat = heartbeat;
+    if (this.#heartbeat === 0) {
+      this.#heartbeat = store(heartbeat);
       return false;
     }
     if (heartbeat > this.#heartbeat) {
-      this.#heartbeat = heartbeat;
+      this.#heartbeat = store(heartbeat);
       return true;
     }
     return false;
   }
 
   #store(key: string, vv: VersionedValue): void {
-    if (vv.version > this.#maxVersion) this.#maxVersion = vv.version;
+    if (vv.version > this.#maxVersion) this.#maxVersion = store(vv.version);
     const prev = this.#kv.get(key);
     if (prev !== undefined && prev.version >= vv.version) return;
     this.#put(key, vv);
@@ -374,9 +396,9 @@ export class NodeState {
       if (this.#kv !== NO_RECORDS) this.#kv.clear();
       this.#bytes = 0;
       this.#byVersion = undefined;
-      this.#maxVersion = 0n;
-      this.#heartbeat = 0n;
-      this.#lastGcVersion = nd.lastGcVersion;
+      this.#maxVersion = 0;
+      this.#heartbeat = 0;
+      this.#lastGcVersion = store(nd.lastGcVersion);
     }
     const floor = this.#maxVersion;
     const now = this.#ctx.clockNow();
@@ -391,21 +413,21 @@ export class NodeState {
       });
     }
     // The codec guarantees nd.maxVersion >= every key version of the delta.
-    if (nd.maxVersion > this.#maxVersion) this.#maxVersion = nd.maxVersion;
+    if (nd.maxVersion > this.#maxVersion) this.#maxVersion = store(nd.maxVersion);
     return status;
   }
 
   /** Removes tombstones and TTL'd keys older than `gracePeriodMs`; raises `lastGcVersion`. */
   gcKeysMarkedForDeletion(gracePeriodMs: number): void {
     const now = this.#ctx.clockNow();
-    let maxRemoved = this.#lastGcVersion;
+    let maxRemoved: U64 = this.#lastGcVersion;
     for (const [k, v] of this.#kv) {
       if (v.status === "set") continue;
       if (now < v.statusChangedAtMs + gracePeriodMs) continue;
       if (v.version > maxRemoved) maxRemoved = v.version;
       this.#remove(k, v);
     }
-    this.#lastGcVersion = maxRemoved;
+    this.#lastGcVersion = typeof maxRemoved === "bigint" ? store(maxRemoved) : maxRemoved;
   }
 
   /** Records with a version above `floor` (tombstones included), in ascending version order. */
