@@ -20,6 +20,7 @@ import { runHearsaySim } from "../sim/cluster_sim.ts";
 import { ID_SHAPES, type IdShape, simAddr, simGenerationId, simNodeId } from "../sim/scenarios.ts";
 import { parseCli } from "../sim/flags.ts";
 import { ClusterState } from "../src/state/_cluster_state.ts";
+import { DeltaWriter } from "../src/codec/delta.ts";
 import {
   DEFAULT_FAILURE_DETECTOR_CONFIG,
   FailureDetector,
@@ -59,6 +60,8 @@ function perPair(
   };
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 function digestOf(n: number, ids: IdShape): Digest {
   const nodes: NodeDigest[] = [];
   for (let i = 0; i < n; i++) {
@@ -76,20 +79,14 @@ function digestOf(n: number, ids: IdShape): Digest {
   return { nodes };
 }
 
-/** Lets the current job end: objects held only through a `WeakRef` made in it (a cluster state's
- * last digest) become collectable, as they are between two messages of the engine. */
-function nextJob(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
 /** The structures alone: `owners` cluster states and failure detectors of `n - 1` peers. */
-async function parts(
+function parts(
   n: number,
   owners: number,
   samples: number,
   ids: IdShape,
   backend: PhiBackend,
-): Promise<Record<string, unknown>> {
+): Record<string, unknown> {
   const digest = digestOf(n, ids);
   const pairs = owners * (n - 1);
   const clock = new VirtualClock();
@@ -99,16 +96,20 @@ async function parts(
   const states: ClusterState[] = [];
   for (let o = 0; o < owners; o++) {
     const self = digest.nodes[o]!.chitchatId;
-    const s = new ClusterState(self, { clockNow: () => clock.now(), random: createRandom(o) });
+    const s = new ClusterState(self, {
+      clockNow: () => clock.now(),
+      random: createRandom(o),
+      newDeltaSink: (budget, compress) => new DeltaWriter({ budget, compress }),
+    });
     s.reportHeartbeats(digest, () => {});
     // A second digest with higher heartbeats: every peer's heartbeat is a fresh u64 value.
-    s.reportHeartbeats(
-      { nodes: digest.nodes.map((d) => ({ ...d, heartbeat: d.heartbeat + 7n })) },
-      () => {},
-    );
+    // Answered as the engine answers a digest (a delta for it), which also lets the state drop
+    // its reference to the digest.
+    const second = { nodes: digest.nodes.map((d) => ({ ...d, heartbeat: d.heartbeat + 7n })) };
+    s.reportHeartbeats(second, () => {});
+    s.computeDelta(second, 60_000, NONE, false);
     states.push(s);
   }
-  await nextJob();
   out.clusterState = perPair(before, usage(), pairs);
 
   const keys = digest.nodes.map((d) => chitchatIdKey(d.chitchatId));
@@ -177,7 +178,7 @@ if (import.meta.main) {
   if (o.mode === "parts") {
     console.log(
       JSON.stringify(
-        await parts(o.nodes, Math.min(o.owners, o.nodes), o.samples, o.ids, o.backend),
+        parts(o.nodes, Math.min(o.owners, o.nodes), o.samples, o.ids, o.backend),
       ),
     );
   } else {

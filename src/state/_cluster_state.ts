@@ -192,7 +192,7 @@ export class ClusterState {
     encodedLength: 2,
   };
   /** The digest whose entries carry stamp `#epoch` (set by `reportHeartbeats`), if still valid. */
-  #stamped: WeakRef<Digest> | undefined = undefined;
+  #stamped: Digest | undefined = undefined;
   readonly #removed = new Map<string, bigint>();
   readonly #random: Random;
   /** Options shared by the replicas (and by the local state). */
@@ -430,14 +430,14 @@ export class ClusterState {
       if (entry.state.isSelf) continue;
       if (entry.state.trySetHeartbeat(nd.heartbeat)) onSample(entry.key, entry);
     }
-    this.#stamped = new WeakRef(digest);
+    this.#stamped = digest;
   }
 
   /** Stamps the entries that `digest` mentions with a new epoch, each with the peer's (last)
    * entry for it; reuses the stamp of `reportHeartbeats` when no state was added or removed
    * since. Returns the epoch. */
   #stamp(digest: Digest): number {
-    if (this.#stamped?.deref() === digest) {
+    if (this.#stamped === digest) {
       this.#stamped = undefined;
       return this.#epoch;
     }
