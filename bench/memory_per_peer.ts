@@ -86,11 +86,27 @@ function parts(
   samples: number,
   ids: IdShape,
   backend: PhiBackend,
+  records: number,
 ): Record<string, unknown> {
   const digest = digestOf(n, ids);
   const pairs = owners * (n - 1);
   const clock = new VirtualClock();
-  const out: Record<string, unknown> = { nodes: n, owners, samples, ids, backend };
+  const out: Record<string, unknown> = { nodes: n, owners, samples, ids, backend, records };
+  // `records` keys per peer, as a pool publishes `worker:<id>` (one delta, applied by every owner).
+  const delta = {
+    nodeDeltas: digest.nodes.map((d, i) => ({
+      chitchatId: d.chitchatId,
+      lastGcVersion: 0n,
+      fromVersionExcluded: 0n,
+      maxVersion: BigInt(records),
+      keyValues: Array.from({ length: records }, (_, r) => ({
+        key: r === 0 ? `worker:${i}` : `key-${r}`,
+        value: `value-${i}-${r}`,
+        version: BigInt(r + 1),
+        status: "set" as const,
+      })),
+    })),
+  };
 
   let before = usage();
   const states: ClusterState[] = [];
@@ -108,6 +124,7 @@ function parts(
     const second = { nodes: digest.nodes.map((d) => ({ ...d, heartbeat: d.heartbeat + 7n })) };
     s.reportHeartbeats(second, () => {});
     s.computeDelta(second, 60_000, NONE, false);
+    if (records > 0) s.applyDelta(delta);
     states.push(s);
   }
   out.clusterState = perPair(before, usage(), pairs);
@@ -169,6 +186,7 @@ if (import.meta.main) {
         settle: f.number("settle", 60_000, "sim: simulated ms after membership", { min: 0 }),
         owners: f.number("owners", 50, "parts: owners of a view", { integer: true, min: 1 }),
         samples: f.number("samples", 1000, "parts: intervals per peer", { integer: true, min: 1 }),
+        records: f.number("records", 0, "parts: keys per peer", { integer: true, min: 0 }),
         backend: (f.string("backend", "parts: failure detector backend (default compact)") ??
           "compact") as PhiBackend,
         wallBudget: f.number("wall-budget", 600_000, "sim: wall budget, ms", { min: 0 }),
@@ -178,7 +196,7 @@ if (import.meta.main) {
   if (o.mode === "parts") {
     console.log(
       JSON.stringify(
-        parts(o.nodes, Math.min(o.owners, o.nodes), o.samples, o.ids, o.backend),
+        parts(o.nodes, Math.min(o.owners, o.nodes), o.samples, o.ids, o.backend, o.records),
       ),
     );
   } else {

@@ -263,3 +263,49 @@ Deno.test("NodeState keeps u64 heartbeats and versions exact on both sides of 2^
   assert.equal(w.lastGcVersion, safe + 2n);
   assert.equal(typeof w.heartbeat, "bigint");
 });
+
+Deno.test("NodeState keeps its records right across the small-array and Map forms", () => {
+  const t = { now: 0 };
+  const { s, events } = fresh(true, t);
+  const bytes = (n: number) => n; // one-byte keys and values below
+  for (let i = 0; i < 20; i++) {
+    s.set(String.fromCharCode(97 + i), "x");
+    assert.equal(s.numRecords, i + 1);
+    assert.equal(s.bytes, bytes(2 * (i + 1)));
+    for (let j = 0; j <= i; j++) assert.equal(s.get(String.fromCharCode(97 + j)), "x");
+  }
+  assert.equal(events.length, 20);
+  s.set("c", "y");
+  assert.equal(s.get("c"), "y");
+  assert.equal(s.delete("b"), true);
+  assert.equal(s.delete("zz"), false);
+  assert.equal(s.get("b"), undefined);
+  assert.equal(s.numKeyValues, 19);
+  assert.equal(s.numRecords, 20);
+  assert.deepEqual(s.staleKeyValues(20n).map((kv) => [kv.key, kv.version]), [["c", 21n], [
+    "b",
+    22n,
+  ]]);
+  t.now = 10_000;
+  s.gcKeysMarkedForDeletion(1_000);
+  assert.equal(s.numRecords, 19);
+  assert.equal(s.lastGcVersion, 22n);
+  assert.equal(s.countStale(0n), 19);
+  // A small replica: one key set, replaced, deleted, collected, then set again.
+  const r = fresh(false, t).s;
+  const kv = (key: string, version: bigint, status: KeyValueMutation["status"] = "set") => ({
+    key,
+    value: status === "deleted" ? "" : "v" + version,
+    version,
+    status,
+  });
+  assert.equal(r.applyDelta(nd([kv("k", 1n), kv("l", 2n)])), "apply");
+  assert.equal(r.applyDelta(nd([kv("k", 3n, "deleted")], { from: 2n })), "apply");
+  assert.deepEqual(r.keyValues(), [["l", "v2"]]);
+  assert.equal(r.numRecords, 2);
+  t.now = 20_000;
+  r.gcKeysMarkedForDeletion(1_000);
+  assert.equal(r.numRecords, 1);
+  assert.deepEqual(r.keyValuesIncludingDeleted().map(([k]) => k), ["l"]);
+  assert.equal(r.bytes, 3);
+});
