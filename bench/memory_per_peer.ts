@@ -20,6 +20,7 @@ import { runHearsaySim } from "../sim/cluster_sim.ts";
 import { ID_SHAPES, type IdShape, simAddr, simGenerationId, simNodeId } from "../sim/scenarios.ts";
 import { parseCli } from "../sim/flags.ts";
 import { ClusterState } from "../src/state/_cluster_state.ts";
+import { DeltaWriter } from "../src/codec/delta.ts";
 import {
   DEFAULT_FAILURE_DETECTOR_CONFIG,
   FailureDetector,
@@ -59,6 +60,8 @@ function perPair(
   };
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 function digestOf(n: number, ids: IdShape): Digest {
   const nodes: NodeDigest[] = [];
   for (let i = 0; i < n; i++) {
@@ -83,23 +86,45 @@ function parts(
   samples: number,
   ids: IdShape,
   backend: PhiBackend,
+  records: number,
 ): Record<string, unknown> {
   const digest = digestOf(n, ids);
   const pairs = owners * (n - 1);
   const clock = new VirtualClock();
-  const out: Record<string, unknown> = { nodes: n, owners, samples, ids, backend };
+  const out: Record<string, unknown> = { nodes: n, owners, samples, ids, backend, records };
+  // `records` keys per peer, as a pool publishes `worker:<id>` (one delta, applied by every owner).
+  const delta = {
+    nodeDeltas: digest.nodes.map((d, i) => ({
+      chitchatId: d.chitchatId,
+      lastGcVersion: 0n,
+      fromVersionExcluded: 0n,
+      maxVersion: BigInt(records),
+      keyValues: Array.from({ length: records }, (_, r) => ({
+        key: r === 0 ? `worker:${i}` : `key-${r}`,
+        value: `value-${i}-${r}`,
+        version: BigInt(r + 1),
+        status: "set" as const,
+      })),
+    })),
+  };
 
   let before = usage();
   const states: ClusterState[] = [];
   for (let o = 0; o < owners; o++) {
     const self = digest.nodes[o]!.chitchatId;
-    const s = new ClusterState(self, { clockNow: () => clock.now(), random: createRandom(o) });
+    const s = new ClusterState(self, {
+      clockNow: () => clock.now(),
+      random: createRandom(o),
+      newDeltaSink: (budget, compress) => new DeltaWriter({ budget, compress }),
+    });
     s.reportHeartbeats(digest, () => {});
     // A second digest with higher heartbeats: every peer's heartbeat is a fresh u64 value.
-    s.reportHeartbeats(
-      { nodes: digest.nodes.map((d) => ({ ...d, heartbeat: d.heartbeat + 7n })) },
-      () => {},
-    );
+    // Answered as the engine answers a digest (a delta for it), which also lets the state drop
+    // its reference to the digest.
+    const second = { nodes: digest.nodes.map((d) => ({ ...d, heartbeat: d.heartbeat + 7n })) };
+    s.reportHeartbeats(second, () => {});
+    s.computeDelta(second, 60_000, NONE, false);
+    if (records > 0) s.applyDelta(delta);
     states.push(s);
   }
   out.clusterState = perPair(before, usage(), pairs);
@@ -161,6 +186,7 @@ if (import.meta.main) {
         settle: f.number("settle", 60_000, "sim: simulated ms after membership", { min: 0 }),
         owners: f.number("owners", 50, "parts: owners of a view", { integer: true, min: 1 }),
         samples: f.number("samples", 1000, "parts: intervals per peer", { integer: true, min: 1 }),
+        records: f.number("records", 0, "parts: keys per peer", { integer: true, min: 0 }),
         backend: (f.string("backend", "parts: failure detector backend (default compact)") ??
           "compact") as PhiBackend,
         wallBudget: f.number("wall-budget", 600_000, "sim: wall budget, ms", { min: 0 }),
@@ -169,7 +195,9 @@ if (import.meta.main) {
   );
   if (o.mode === "parts") {
     console.log(
-      JSON.stringify(parts(o.nodes, Math.min(o.owners, o.nodes), o.samples, o.ids, o.backend)),
+      JSON.stringify(
+        parts(o.nodes, Math.min(o.owners, o.nodes), o.samples, o.ids, o.backend, o.records),
+      ),
     );
   } else {
     const before = usage();

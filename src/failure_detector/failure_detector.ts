@@ -328,17 +328,9 @@ class TsTable implements SlotTable {
   }
 }
 
-/** Per-node state kept in JavaScript: its slot and where it stands. Also the token that
- * {@link FailureDetector.reportHeartbeat} returns. */
-interface Window {
-  readonly owner: FailureDetector;
-  readonly key: string;
-  readonly slot: number;
-  /** Set when the node is forgotten (the token is void then). */
-  removed: boolean;
-  /** Whether the node is in the live set. */
-  live: boolean;
-}
+/** The token {@link FailureDetector.reportHeartbeat} returns: one object for every report, so
+ * that a caller keeping it per node stores a pointer, not an object per node. */
+const TOKEN: object = Object.freeze({});
 
 /** chitchat's failure detector, keyed by a stable string per node (the engine uses one per
  * `ChitchatId`). Times come from the {@link Clock} in milliseconds; intervals and phi are
@@ -372,8 +364,11 @@ export class FailureDetector {
   readonly #clock: Clock;
   readonly #priorSecs: number;
   readonly #table: SlotTable;
-  /** Slot and ring buffer by node key, for nodes that reported a heartbeat. */
-  readonly #slotOf = new Map<string, Window>();
+  /** Slot by node key, for nodes that reported a heartbeat (a small integer: no object per
+   * node). */
+  readonly #slotOf = new Map<string, number>();
+  /** By slot: 1 when the slot's node is in the live set (`#live`), else 0. */
+  #liveFlags: Uint8Array = new Uint8Array(0);
   /** Free slot numbers below `#used`. */
   readonly #free: number[] = [];
   /** Slots `0..#used` have been handed out at least once (the kernel scans them all). */
@@ -414,15 +409,12 @@ export class FailureDetector {
    * sample if it is at most `maxIntervalMs` (longer gaps are discarded); the last-heartbeat time
    * moves to now either way.
    *
-   * Returns an opaque token for `key`: passing it back with the next report of the same key
-   * skips the lookup (a token that is stale, from another detector or for another key is
-   * ignored). */
-  reportHeartbeat(key: string, token?: object): object {
+   * Returns an opaque token that may be passed back with the next report of `key`. It is the
+   * same object for every report and the key is always looked up (a per-node token cost more
+   * memory than the lookup costs time), so any token, stale or not, is accepted and ignored. */
+  reportHeartbeat(key: string, _token?: object): object {
     const now = this.#clock.now();
-    let w = token as Window | undefined;
-    if (w === undefined || w.owner !== this || w.key !== key || w.removed) {
-      w = this.#slotOf.get(key) ?? this.#allocate(key);
-    }
+    const slot = this.#slotOf.get(key) ?? this.#allocate(key);
     // Queued with its time and applied in order before the next read: a digest reports hundreds
     // of nodes, and one call into WASM for all of them is much cheaper than one each.
     if (this.#pendingCount === this.#pending.length) {
@@ -436,18 +428,18 @@ export class FailureDetector {
         this.#pendingTimes = times;
       }
     }
-    this.#pending[this.#pendingCount] = w.slot;
+    this.#pending[this.#pendingCount] = slot;
     this.#pendingTimes[this.#pendingCount++] = now;
-    return w;
+    return TOKEN;
   }
 
   /** The current phi of `key`, or undefined when it has no stored interval (never two
    * heartbeats in a row within `maxIntervalMs`, or cleared by being found dead). */
   phi(key: string): number | undefined {
-    const w = this.#slotOf.get(key);
-    if (w === undefined) return undefined;
+    const slot = this.#slotOf.get(key);
+    if (slot === undefined) return undefined;
     this.#flush();
-    const phi = this.#table.phiAt(w.slot, this.#clock.now(), this.#priorSecs);
+    const phi = this.#table.phiAt(slot, this.#clock.now(), this.#priorSecs);
     return Number.isNaN(phi) ? undefined : phi;
   }
 
@@ -473,10 +465,10 @@ export class FailureDetector {
    * ```
    */
   failureDetectionTimeoutMs(key: string): number | undefined {
-    const w = this.#slotOf.get(key);
-    if (w === undefined) return undefined;
+    const slot = this.#slotOf.get(key);
+    if (slot === undefined) return undefined;
     this.#flush();
-    const { sumSecs, count } = this.#table.intervals(w.slot);
+    const { sumSecs, count } = this.#table.intervals(slot);
     if (count === 0) return undefined;
     return smoothedMeanSecs(sumSecs, count, this.#priorSecs) * this.#config.phiThreshold * 1000;
   }
@@ -491,22 +483,23 @@ export class FailureDetector {
     if (this.#used > 0) t.computeAll(this.#used, now, this.#priorSecs, this.#config.phiThreshold);
     // A key is in `#live` exactly when it has a window marked live, so the sets are only
     // touched (and the version only moves) when a node changes sides.
+    const flags = this.#liveFlags;
     for (const key of keys) {
-      const w = this.#slotOf.get(key);
-      if (w !== undefined && t.isAlive(w.slot)) {
-        if (!w.live) {
-          w.live = true;
+      const slot = this.#slotOf.get(key);
+      if (slot !== undefined && t.isAlive(slot)) {
+        if (flags[slot] === 0) {
+          flags[slot] = 1;
           this.#live.add(key);
           this.#undead(key);
           this.#livenessVersion++;
         }
       } else {
-        if (w !== undefined) {
-          if (w.live) {
-            w.live = false;
+        if (slot !== undefined) {
+          if (flags[slot] === 1) {
+            flags[slot] = 0;
             this.#live.delete(key);
           }
-          this.#table.clear(w.slot);
+          this.#table.clear(slot);
         }
         if (!this.#dead.has(key)) {
           this.#dead.set(key, now);
@@ -600,12 +593,12 @@ export class FailureDetector {
     let known = this.#live.delete(key);
     known = this.#undead(key) || known;
     if (known) this.#livenessVersion++;
-    const w = this.#slotOf.get(key);
-    if (w === undefined) return known;
+    const slot = this.#slotOf.get(key);
+    if (slot === undefined) return known;
     this.#slotOf.delete(key);
-    w.removed = true;
-    this.#table.reset(w.slot);
-    this.#free.push(w.slot);
+    this.#liveFlags[slot] = 0;
+    this.#table.reset(slot);
+    this.#free.push(slot);
     return true;
   }
 
@@ -624,18 +617,22 @@ export class FailureDetector {
     );
   }
 
-  #allocate(key: string): Window {
+  #allocate(key: string): number {
     let slot = this.#free.pop();
     if (slot === undefined) {
       slot = this.#used++;
       if (slot >= this.#table.capacity) {
         this.#table.grow(Math.max(FIRST_CAPACITY, this.#table.capacity * 2), slot);
       }
+      if (slot >= this.#liveFlags.length) {
+        const flags = new Uint8Array(this.#table.capacity);
+        flags.set(this.#liveFlags);
+        this.#liveFlags = flags;
+      }
     }
-    const w: Window = { owner: this, key, slot, removed: false, live: false };
-    this.#slotOf.set(key, w);
-    // A slot from the free list was reset when its node was removed.
+    this.#slotOf.set(key, slot);
+    // A slot from the free list was reset when its node was removed (and its flag cleared).
     this.#table.init(slot);
-    return w;
+    return slot;
   }
 }

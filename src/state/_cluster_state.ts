@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { chitchatIdEquals, chitchatIdKey, compareChitchatIds } from "../common/chitchat_id.ts";
+import { chitchatIdKey, compareChitchatIds } from "../common/chitchat_id.ts";
 import { ConfigError } from "../common/errors.ts";
-import { type KeyChangeHook, NodeState } from "./node_state.ts";
+import { type KeyChangeHook, NodeState, sharedNodeStateOptions } from "./node_state.ts";
 import type { Random } from "../common/random.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { chitchatIdEncodedLength } from "../codec/wire.ts";
@@ -115,6 +115,42 @@ function intern(key: string, id: ChitchatId): Interned {
   return fresh;
 }
 
+/** The node states of a cluster by key, read through its entries (one map per cluster instead
+ * of two). */
+class StatesView implements ReadonlyMap<string, NodeState> {
+  readonly #entries: ReadonlyMap<string, Entry>;
+  constructor(entries: ReadonlyMap<string, Entry>) {
+    this.#entries = entries;
+  }
+  get size(): number {
+    return this.#entries.size;
+  }
+  get(key: string): NodeState | undefined {
+    return this.#entries.get(key)?.state;
+  }
+  has(key: string): boolean {
+    return this.#entries.has(key);
+  }
+  forEach(
+    fn: (value: NodeState, key: string, map: ReadonlyMap<string, NodeState>) => void,
+    thisArg?: unknown,
+  ): void {
+    for (const [k, e] of this.#entries) fn.call(thisArg, e.state, k, this);
+  }
+  keys(): MapIterator<string> {
+    return this.#entries.keys();
+  }
+  *values(): MapIterator<NodeState> {
+    for (const e of this.#entries.values()) yield e.state;
+  }
+  *entries(): MapIterator<[string, NodeState]> {
+    for (const [k, e] of this.#entries) yield [k, e.state];
+  }
+  [Symbol.iterator](): MapIterator<[string, NodeState]> {
+    return this.entries();
+  }
+}
+
 interface Candidate {
   readonly state: NodeState;
   readonly from: bigint;
@@ -139,12 +175,10 @@ export class ClusterState {
   readonly selfId: ChitchatId;
   /** The local node's key (see `chitchatIdKey`). */
   readonly selfKey: string;
-  readonly #states = new Map<string, NodeState>();
-  /** The same states as `#states`, in the same order, with their keys. */
+  /** The node states held, with their keys, in insertion order. */
   readonly #entries = new Map<string, Entry>();
-  /** `#entries` by node id: the entry, or (rarely: several generations or addresses of one
-   * node id) an array of them. */
-  readonly #byNodeId = new Map<string, Entry | Entry[]>();
+  /** `#entries` as a map of states (the `states` getter). */
+  readonly #states: StatesView = new StatesView(this.#entries);
   /** `#entries` in ChitchatId order (the digest's wire order). */
   readonly #sorted: Entry[] = [];
   #epoch = 0;
@@ -160,9 +194,10 @@ export class ClusterState {
   /** The digest whose entries carry stamp `#epoch` (set by `reportHeartbeats`), if still valid. */
   #stamped: Digest | undefined = undefined;
   readonly #removed = new Map<string, bigint>();
-  readonly #now: () => number;
   readonly #random: Random;
-  readonly #onKeyChange: KeyChangeHook | undefined;
+  /** Options shared by the replicas (and by the local state). */
+  readonly #replicaOptions: ReturnType<typeof sharedNodeStateOptions>;
+  readonly #selfOptions: ReturnType<typeof sharedNodeStateOptions>;
   readonly #limits: Readonly<Limits>;
   readonly #newDeltaSink: DeltaSinkFactory | undefined;
   /** Inputs refused by a resource limit, by limit name. */
@@ -185,9 +220,18 @@ export class ClusterState {
     this.selfId = selfId;
     const self = intern(chitchatIdKey(selfId), selfId);
     this.selfKey = self.key;
-    this.#now = options.clockNow;
     this.#random = options.random;
-    this.#onKeyChange = options.onKeyChange;
+    const hook = options.onKeyChange ? { onKeyChange: options.onKeyChange } : {};
+    this.#replicaOptions = sharedNodeStateOptions({
+      isSelf: false,
+      clockNow: options.clockNow,
+      ...hook,
+    });
+    this.#selfOptions = sharedNodeStateOptions({
+      isSelf: true,
+      clockNow: options.clockNow,
+      ...hook,
+    });
     this.#add(self.key, this.#newState(self.id, true));
   }
 
@@ -203,13 +247,7 @@ export class ClusterState {
       wireId: state.chitchatId,
       token: undefined,
     };
-    this.#states.set(key, state);
     this.#entries.set(key, entry);
-    const nodeId = state.chitchatId.nodeId;
-    const held = this.#byNodeId.get(nodeId);
-    if (held === undefined) this.#byNodeId.set(nodeId, entry);
-    else if (Array.isArray(held)) held.push(entry);
-    else this.#byNodeId.set(nodeId, [held, entry]);
     const sorted = this.#sorted;
     const id = state.chitchatId;
     let lo = 0;
@@ -228,24 +266,25 @@ export class ClusterState {
     this.#version++;
     this.#membership++;
     this.#stamped = undefined;
-    this.#states.delete(key);
     this.#entries.delete(key);
-    const nodeId = entry.state.chitchatId.nodeId;
-    const held = this.#byNodeId.get(nodeId)!;
-    if (!Array.isArray(held)) this.#byNodeId.delete(nodeId);
-    else {
-      held.splice(held.indexOf(entry), 1);
-      if (held.length === 1) this.#byNodeId.set(nodeId, held[0]!);
-    }
     this.#sorted.splice(this.#sorted.indexOf(entry), 1);
   }
 
   /** The entry of `id` (same as looking up `chitchatIdKey(id)`, without building the key). */
   #find(id: ChitchatId): Entry | undefined {
-    const held = this.#byNodeId.get(id.nodeId);
-    if (held === undefined) return undefined;
-    if (!Array.isArray(held)) return chitchatIdEquals(held.state.chitchatId, id) ? held : undefined;
-    for (const e of held) if (chitchatIdEquals(e.state.chitchatId, id)) return e;
+    // A binary search of `#sorted` (ChitchatId order): no second index to keep per node.
+    const sorted = this.#sorted;
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const e = sorted[mid]!;
+      if (e.wireId === id) return e;
+      const c = compareChitchatIds(e.state.chitchatId, id);
+      if (c === 0) return e;
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
     return undefined;
   }
 
@@ -303,16 +342,12 @@ export class ClusterState {
   }
 
   #newState(id: ChitchatId, isSelf: boolean): NodeState {
-    return new NodeState(id, {
-      isSelf,
-      clockNow: this.#now,
-      ...(this.#onKeyChange ? { onKeyChange: this.#onKeyChange } : {}),
-    });
+    return new NodeState(id, isSelf ? this.#selfOptions : this.#replicaOptions);
   }
 
   /** The local node's own state. */
   get selfState(): NodeState {
-    return this.#states.get(this.selfKey)!;
+    return this.#entries.get(this.selfKey)!.state;
   }
 
   /** Every node state held, keyed by `chitchatIdKey`. */
@@ -334,7 +369,7 @@ export class ClusterState {
 
   /** Number of node states held. */
   get size(): number {
-    return this.#states.size;
+    return this.#entries.size;
   }
 
   /** The last heartbeat of a recently removed node, if it is remembered. */
@@ -349,11 +384,11 @@ export class ClusterState {
    */
   reportHeartbeat(key: string, id: ChitchatId, heartbeat: bigint): boolean {
     if (key === this.selfKey) return false;
-    let state = this.#states.get(key);
+    let state = this.#entries.get(key)?.state;
     if (state === undefined) {
       const remembered = this.#removed.get(key);
       if (remembered !== undefined && heartbeat <= remembered) return false;
-      if (this.#states.size >= this.#limits.maxNodes) {
+      if (this.#entries.size >= this.#limits.maxNodes) {
         this.#reject("maxNodes");
         return false;
       }
@@ -455,7 +490,7 @@ export class ClusterState {
 
   /** Drops a node (dead for too long) and remembers its last heartbeat. */
   removeNode(key: string): void {
-    const state = this.#states.get(key);
+    const state = this.#entries.get(key)?.state;
     if (state === undefined || key === this.selfKey) return;
     this.#delete(key);
     this.#removed.delete(key);
@@ -523,7 +558,7 @@ export class ClusterState {
 
   /** Runs tombstone GC on every node state. */
   gcKeysMarkedForDeletion(gracePeriodMs: number): void {
-    for (const s of this.#states.values()) s.gcKeysMarkedForDeletion(gracePeriodMs);
+    for (const e of this.#entries.values()) e.state.gcKeysMarkedForDeletion(gracePeriodMs);
   }
 
   /**

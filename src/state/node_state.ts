@@ -72,8 +72,137 @@ function checkLocalKeyValue(key: string, value: string): void {
   }
 }
 
-/** Read-only stand-in for the records of a state that never held one (never written). */
-const NO_RECORDS: Map<string, VersionedValue> = new Map();
+/** A u64 as stored: a number while it is at most 2^53 − 1 (a small integer takes no memory of its
+ * own; a bigint is a heap object per value), the bigint itself above. Comparisons between the two
+ * forms are exact in JavaScript, so only writes and reads through the getters convert. */
+type U64 = number | bigint;
+
+/** The stored form of `v` (lossless). */
+function store(v: bigint): U64 {
+  return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v;
+}
+
+/** The bigint of a stored u64. */
+function load(v: U64): bigint {
+  return typeof v === "number" ? BigInt(v) : v;
+}
+
+/** `v + 1` in stored form. */
+function next(v: U64): U64 {
+  return typeof v === "number" && v < Number.MAX_SAFE_INTEGER ? v + 1 : store(load(v) + 1n);
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** A state's records: while there are few, a flat array `[key0, value0, key1, value1, ...]` in
+ * insertion order (a replica in a large cluster holds one or two keys, and a Map of one entry
+ * costs about three times the array); a Map past {@link FLAT_RECORDS}. Both keep insertion
+ * order, an overwrite keeping its place. */
+type Records = Map<string, VersionedValue> | Flat;
+type Flat = (string | VersionedValue)[];
+/** Records kept in a flat array at most. */
+const FLAT_RECORDS = 8;
+
+/** Read-only stand-in for the records of a state that holds none (never mutated). */
+const NO_RECORDS: Flat = Object.freeze([]) as unknown as Flat;
+
+function recordOf(r: Records, key: string): VersionedValue | undefined {
+  if (!Array.isArray(r)) return r.get(key);
+  for (let i = 0; i < r.length; i += 2) if (r[i] === key) return r[i + 1] as VersionedValue;
+  return undefined;
+}
+
+function recordCount(r: Records): number {
+  return Array.isArray(r) ? r.length >>> 1 : r.size;
+}
+
+/** `r` with `key` set to `vv` (the same container, or a new one when it had to grow). */
+function withRecord(r: Records, key: string, vv: VersionedValue): Records {
+  if (!Array.isArray(r)) return r.set(key, vv);
+  for (let i = 0; i < r.length; i += 2) {
+    if (r[i] === key) {
+      r[i + 1] = vv;
+      return r;
+    }
+  }
+  if (r.length < FLAT_RECORDS * 2) return r.concat(key, vv);
+  const m = new Map<string, VersionedValue>();
+  for (let i = 0; i < r.length; i += 2) m.set(r[i] as string, r[i + 1] as VersionedValue);
+  return m.set(key, vv);
+}
+
+/** `r` without `key`. */
+function withoutRecord(r: Records, key: string): Records {
+  if (!Array.isArray(r)) {
+    r.delete(key);
+    return r;
+  }
+  for (let i = 0; i < r.length; i += 2) {
+    if (r[i] === key) return r.length === 2 ? NO_RECORDS : r.slice(0, i).concat(r.slice(i + 2));
+  }
+  return r;
+}
+
+/** Calls `fn` with every record in insertion order. */
+function eachRecord(r: Records, fn: (key: string, vv: VersionedValue) => void): void {
+  if (!Array.isArray(r)) {
+    r.forEach((vv, key) => fn(key, vv));
+    return;
+  }
+  for (let i = 0; i < r.length; i += 2) fn(r[i] as string, r[i + 1] as VersionedValue);
+}
+
+/** The records as `[key, record]` pairs in insertion order (a new array). */
+function recordPairs(r: Records): [string, VersionedValue][] {
+  if (!Array.isArray(r)) return [...r.entries()];
+  const out: [string, VersionedValue][] = [];
+  for (let i = 0; i < r.length; i += 2) out.push([r[i] as string, r[i + 1] as VersionedValue]);
+  return out;
+}
+
+/** The options of {@link NodeState}'s constructor. */
+interface NodeStateContext {
+  readonly isSelf: boolean;
+  readonly clockNow: () => number;
+  readonly onKeyChange?: KeyChangeHook | undefined;
+}
+
+/** Option objects made by {@link sharedNodeStateOptions}: frozen, so a state may keep the object
+ * itself instead of a copy of its three fields. */
+const SHARED_OPTIONS = new WeakSet<object>();
+
+/** Options for {@link NodeState}'s constructor that many states can share: a state built with
+ * them keeps a reference to this one frozen object instead of its own copy of the fields (a
+ * cluster holds a replica per node, all with the same clock and hook).
+ *
+ * @example
+ * ```ts
+ * import { NodeState, sharedNodeStateOptions } from "./node_state.ts";
+ * const options = sharedNodeStateOptions({ isSelf: false, clockNow: () => 0 });
+ * const id = { nodeId: "b", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 2 } };
+ * const s = new NodeState(id, options);
+ * console.log(s.isSelf, Object.isFrozen(options)); // false true
+ * ```
+ */
+export function sharedNodeStateOptions(
+  options: { isSelf: boolean; clockNow: () => number; onKeyChange?: KeyChangeHook },
+): {
+  readonly isSelf: boolean;
+  readonly clockNow: () => number;
+  readonly onKeyChange?: KeyChangeHook;
+} {
+  const shared: {
+    readonly isSelf: boolean;
+    readonly clockNow: () => number;
+    readonly onKeyChange?: KeyChangeHook;
+  } = Object.freeze({
+    isSelf: options.isSelf,
+    clockNow: options.clockNow,
+    ...(options.onKeyChange ? { onKeyChange: options.onKeyChange } : {}),
+  });
+  SHARED_OPTIONS.add(shared);
+  return shared;
+}
 
 /** The replicated state of one node.
  *
@@ -91,15 +220,14 @@ export class NodeState {
   readonly chitchatId: ChitchatId;
   /** The records; the shared empty map until the first write (most replicas in a large
    * cluster hold few keys, and an empty Map costs more than the rest of the state). */
-  #kv: Map<string, VersionedValue> = NO_RECORDS;
+  #kv: Records = NO_RECORDS;
   #byVersion: [string, VersionedValue][] | undefined = undefined;
-  #heartbeat = 0n;
-  #maxVersion = 0n;
-  #lastGcVersion = 0n;
+  #heartbeat: U64 = 0;
+  #maxVersion: U64 = 0;
+  #lastGcVersion: U64 = 0;
   #bytes = 0;
-  readonly #isSelf: boolean;
-  readonly #now: () => number;
-  readonly #onKeyChange: KeyChangeHook | undefined;
+  /** isSelf, clock and hook: shared by the states of one cluster (see `sharedNodeStateOptions`). */
+  readonly #ctx: NodeStateContext;
 
   /** Creates an empty state. `isSelf` allows local writes; `clockNow` timestamps tombstones. */
   constructor(
@@ -107,37 +235,39 @@ export class NodeState {
     options: { isSelf: boolean; clockNow: () => number; onKeyChange?: KeyChangeHook },
   ) {
     this.chitchatId = chitchatId;
-    this.#isSelf = options.isSelf;
-    this.#now = options.clockNow;
-    this.#onKeyChange = options.onKeyChange;
+    this.#ctx = SHARED_OPTIONS.has(options) ? options : {
+      isSelf: options.isSelf,
+      clockNow: options.clockNow,
+      onKeyChange: options.onKeyChange,
+    };
   }
 
   /** Last heartbeat accepted for this node (its own counter when this is the local node). */
   get heartbeat(): bigint {
-    return this.#heartbeat;
+    return load(this.#heartbeat);
   }
   /** Highest version applied. */
   get maxVersion(): bigint {
-    return this.#maxVersion;
+    return load(this.#maxVersion);
   }
   /** Version up to which tombstones were garbage-collected here. */
   get lastGcVersion(): bigint {
-    return this.#lastGcVersion;
+    return load(this.#lastGcVersion);
   }
   /** Whether this is the local node's own state. */
   get isSelf(): boolean {
-    return this.#isSelf;
+    return this.#ctx.isSelf;
   }
 
   /** The visible value of `key` (undefined when missing or deleted). */
   get(key: string): string | undefined {
-    const v = this.#kv.get(key);
+    const v = recordOf(this.#kv, key);
     return v === undefined || v.status === "deleted" ? undefined : v.value;
   }
 
   /** The stored record of `key`, tombstones included. */
   getVersioned(key: string): VersionedValue | undefined {
-    return this.#kv.get(key);
+    return recordOf(this.#kv, key);
   }
 
   /** Whether `key` holds a visible value. */
@@ -147,7 +277,7 @@ export class NodeState {
 
   /** Records held, tombstones included. */
   get numRecords(): number {
-    return this.#kv.size;
+    return recordCount(this.#kv);
   }
 
   /** UTF-8 bytes of the keys and values held. */
@@ -158,15 +288,15 @@ export class NodeState {
   /** What applying `nd` would leave: record count and bytes (for resource limits). */
   sizeAfter(nd: NodeDelta): { records: number; bytes: number } {
     const status = this.deltaStatus(nd);
-    if (status === "reject") return { records: this.#kv.size, bytes: this.#bytes };
+    if (status === "reject") return { records: recordCount(this.#kv), bytes: this.#bytes };
     const fresh = status === "applyAfterReset";
-    let records = fresh ? 0 : this.#kv.size;
+    let records = fresh ? 0 : recordCount(this.#kv);
     let bytes = fresh ? 0 : this.#bytes;
     const floor = fresh ? 0n : this.#maxVersion;
     const seen = new Set<string>();
     for (const kv of nd.keyValues) {
       if (kv.version <= floor) continue;
-      const prev = fresh || seen.has(kv.key) ? undefined : this.#kv.get(kv.key);
+      const prev = fresh || seen.has(kv.key) ? undefined : recordOf(this.#kv, kv.key);
       if (prev === undefined && !seen.has(kv.key)) records++;
       if (prev !== undefined) bytes -= utf8Length(prev.value);
       else bytes += utf8Length(kv.key);
@@ -179,7 +309,9 @@ export class NodeState {
   /** Number of visible keys. */
   get numKeyValues(): number {
     let n = 0;
-    for (const v of this.#kv.values()) if (v.status !== "deleted") n++;
+    eachRecord(this.#kv, (_k, v) => {
+      if (v.status !== "deleted") n++;
+    });
     return n;
   }
 
@@ -190,20 +322,20 @@ export class NodeState {
 
   /** Every stored record, tombstones included, sorted by key. */
   keyValuesIncludingDeleted(): [string, VersionedValue][] {
-    return [...this.#kv.entries()].sort((a, b) => compareUtf8(a[0], b[0]));
+    return recordPairs(this.#kv).sort((a, b) => compareUtf8(a[0], b[0]));
   }
 
   /** Visible `[key, value]` pairs whose key starts with `prefix`, sorted by key. */
   iterPrefix(prefix: string): [string, string][] {
     const out: [string, string][] = [];
-    for (const [k, v] of this.#kv) {
+    eachRecord(this.#kv, (k, v) => {
       if (v.status !== "deleted" && k.startsWith(prefix)) out.push([k, v.value]);
-    }
+    });
     return out.sort((a, b) => compareUtf8(a[0], b[0]));
   }
 
   #checkWritable(): void {
-    if (!this.#isSelf) {
+    if (!this.#ctx.isSelf) {
       throw new HearsayError(
         `node state of ${this.chitchatId.nodeId} is a replica; only the owner writes its keys`,
       );
@@ -214,13 +346,13 @@ export class NodeState {
   set(key: string, value: string): void {
     this.#checkWritable();
     checkLocalKeyValue(key, value);
-    const prev = this.#kv.get(key);
+    const prev = recordOf(this.#kv, key);
     if (prev !== undefined && prev.status === "set" && prev.value === value) return;
     this.#store(key, {
       value,
-      version: this.#maxVersion + 1n,
+      version: load(this.#maxVersion) + 1n,
       status: "set",
-      statusChangedAtMs: this.#now(),
+      statusChangedAtMs: this.#ctx.clockNow(),
     });
   }
 
@@ -228,26 +360,26 @@ export class NodeState {
   setWithTtl(key: string, value: string): void {
     this.#checkWritable();
     checkLocalKeyValue(key, value);
-    const prev = this.#kv.get(key);
+    const prev = recordOf(this.#kv, key);
     if (prev !== undefined && prev.status === "deleteAfterTtl" && prev.value === value) return;
     this.#store(key, {
       value,
-      version: this.#maxVersion + 1n,
+      version: load(this.#maxVersion) + 1n,
       status: "deleteAfterTtl",
-      statusChangedAtMs: this.#now(),
+      statusChangedAtMs: this.#ctx.clockNow(),
     });
   }
 
   /** Deletes `key` (a tombstone is kept for the grace period). Returns false if it was missing. */
   delete(key: string): boolean {
     this.#checkWritable();
-    if (!this.#kv.has(key)) return false;
-    this.#maxVersion += 1n;
+    if (recordOf(this.#kv, key) === undefined) return false;
+    this.#maxVersion = next(this.#maxVersion);
     this.#put(key, {
       value: "",
-      version: this.#maxVersion,
+      version: load(this.#maxVersion),
       status: "deleted",
-      statusChangedAtMs: this.#now(),
+      statusChangedAtMs: this.#ctx.clockNow(),
     });
     return true;
   }
@@ -256,58 +388,57 @@ export class NodeState {
    * was missing. */
   deleteAfterTtl(key: string): boolean {
     this.#checkWritable();
-    const prev = this.#kv.get(key);
+    const prev = recordOf(this.#kv, key);
     if (prev === undefined) return false;
-    this.#maxVersion += 1n;
+    this.#maxVersion = next(this.#maxVersion);
     this.#put(key, {
       value: prev.value,
-      version: this.#maxVersion,
+      version: load(this.#maxVersion),
       status: "deleteAfterTtl",
-      statusChangedAtMs: this.#now(),
+      statusChangedAtMs: this.#ctx.clockNow(),
     });
     return true;
   }
 
   /** Increments the own heartbeat (local node only). */
   incHeartbeat(): void {
-    this.#heartbeat += 1n;
+    this.#heartbeat = next(this.#heartbeat);
   }
 
   /** Digest rule for remote heartbeats: the first value is stored silently (returns false),
    * later ones only when strictly greater (returns true: a failure-detector sample). */
   trySetHeartbeat(heartbeat: bigint): boolean {
-    if (this.#heartbeat === 0n) {
-      this.#heartbeat = heartbeat;
+    if (this.#heartbeat === 0) {
+      this.#heartbeat = store(heartbeat);
       return false;
     }
     if (heartbeat > this.#heartbeat) {
-      this.#heartbeat = heartbeat;
+      this.#heartbeat = store(heartbeat);
       return true;
     }
     return false;
   }
 
   #store(key: string, vv: VersionedValue): void {
-    if (vv.version > this.#maxVersion) this.#maxVersion = vv.version;
-    const prev = this.#kv.get(key);
+    if (vv.version > this.#maxVersion) this.#maxVersion = store(vv.version);
+    const prev = recordOf(this.#kv, key);
     if (prev !== undefined && prev.version >= vv.version) return;
     this.#put(key, vv);
-    if (vv.status !== "deleted") this.#onKeyChange?.(this, key, vv);
+    if (vv.status !== "deleted") this.#ctx.onKeyChange?.(this, key, vv);
   }
 
   /** The one place records are written: keeps the byte count and the version index right. */
   #put(key: string, vv: VersionedValue): void {
-    const prev = this.#kv.get(key);
+    const prev = recordOf(this.#kv, key);
     this.#bytes += prev === undefined ? utf8Length(key) : -utf8Length(prev.value);
     this.#bytes += utf8Length(vv.value);
-    if (this.#kv === NO_RECORDS) this.#kv = new Map();
-    this.#kv.set(key, vv);
+    this.#kv = withRecord(this.#kv, key, vv);
     this.#byVersion = undefined;
   }
 
   #remove(key: string, vv: VersionedValue): void {
     this.#bytes -= utf8Length(key) + utf8Length(vv.value);
-    this.#kv.delete(key);
+    this.#kv = withoutRecord(this.#kv, key);
     this.#byVersion = undefined;
   }
 
@@ -326,15 +457,15 @@ export class NodeState {
     const status = this.deltaStatus(nd);
     if (status === "reject") return status;
     if (status === "applyAfterReset") {
-      if (this.#kv !== NO_RECORDS) this.#kv.clear();
+      this.#kv = NO_RECORDS;
       this.#bytes = 0;
       this.#byVersion = undefined;
-      this.#maxVersion = 0n;
-      this.#heartbeat = 0n;
-      this.#lastGcVersion = nd.lastGcVersion;
+      this.#maxVersion = 0;
+      this.#heartbeat = 0;
+      this.#lastGcVersion = store(nd.lastGcVersion);
     }
     const floor = this.#maxVersion;
-    const now = this.#now();
+    const now = this.#ctx.clockNow();
     for (const kv of nd.keyValues) {
       if (kv.version <= floor) continue;
       if (kv.status !== "set" && kv.version <= this.#lastGcVersion) continue;
@@ -346,27 +477,27 @@ export class NodeState {
       });
     }
     // The codec guarantees nd.maxVersion >= every key version of the delta.
-    if (nd.maxVersion > this.#maxVersion) this.#maxVersion = nd.maxVersion;
+    if (nd.maxVersion > this.#maxVersion) this.#maxVersion = store(nd.maxVersion);
     return status;
   }
 
   /** Removes tombstones and TTL'd keys older than `gracePeriodMs`; raises `lastGcVersion`. */
   gcKeysMarkedForDeletion(gracePeriodMs: number): void {
-    const now = this.#now();
-    let maxRemoved = this.#lastGcVersion;
-    for (const [k, v] of this.#kv) {
+    const now = this.#ctx.clockNow();
+    let maxRemoved: U64 = this.#lastGcVersion;
+    for (const [k, v] of recordPairs(this.#kv)) {
       if (v.status === "set") continue;
       if (now < v.statusChangedAtMs + gracePeriodMs) continue;
       if (v.version > maxRemoved) maxRemoved = v.version;
       this.#remove(k, v);
     }
-    this.#lastGcVersion = maxRemoved;
+    this.#lastGcVersion = typeof maxRemoved === "bigint" ? store(maxRemoved) : maxRemoved;
   }
 
   /** Records with a version above `floor` (tombstones included), in ascending version order. */
   staleKeyValues(floor: bigint): KeyValueMutation[] {
     if (this.#byVersion === undefined) {
-      this.#byVersion = [...this.#kv.entries()].sort((a, b) =>
+      this.#byVersion = recordPairs(this.#kv).sort((a, b) =>
         a[1].version < b[1].version ? -1 : a[1].version > b[1].version ? 1 : 0
       );
     }
@@ -390,7 +521,9 @@ export class NodeState {
   /** Number of records (tombstones included) with a version above `floor`. */
   countStale(floor: bigint): number {
     let n = 0;
-    for (const v of this.#kv.values()) if (v.version > floor) n++;
+    eachRecord(this.#kv, (_k, v) => {
+      if (v.version > floor) n++;
+    });
     return n;
   }
 }

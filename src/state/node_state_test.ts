@@ -211,3 +211,101 @@ Deno.test("NodeState.iterPrefix() returns visible keys with the prefix, sorted",
   assert.deepEqual(s.iterPrefix("worker:"), [["worker:1", "a"], ["worker:2", "b"]]);
   assert.equal(s.numKeyValues, 3);
 });
+
+Deno.test("NodeState keeps u64 heartbeats and versions exact on both sides of 2^53", () => {
+  const safe = BigInt(Number.MAX_SAFE_INTEGER);
+  const top = (1n << 64n) - 1n;
+  const own = fresh().s;
+  for (let i = 0; i < 3; i++) own.incHeartbeat();
+  assert.equal(own.heartbeat, 3n);
+  const r = fresh(false).s;
+  assert.equal(r.trySetHeartbeat(safe - 1n), false);
+  assert.equal(r.heartbeat, safe - 1n);
+  assert.equal(r.trySetHeartbeat(safe + 2n), true);
+  assert.equal(r.heartbeat, safe + 2n);
+  assert.equal(r.trySetHeartbeat(safe + 1n), false);
+  assert.equal(r.trySetHeartbeat(top), true);
+  assert.equal(r.heartbeat, top);
+  assert.equal(r.trySetHeartbeat(top - 1n), false);
+  // Versions across the boundary: delta status, floor and GC version all compare exactly.
+  const kv = (key: string, version: bigint): KeyValueMutation => ({
+    key,
+    value: "v",
+    version,
+    status: "set",
+  });
+  assert.equal(
+    r.applyDelta(nd([kv("a", safe), kv("b", safe + 1n)], { gc: safe - 5n })),
+    "applyAfterReset",
+  );
+  assert.equal(r.maxVersion, safe + 1n);
+  assert.equal(r.lastGcVersion, safe - 5n);
+  assert.equal(r.deltaStatus(nd([kv("c", safe + 1n)], { from: safe })), "reject");
+  assert.equal(r.deltaStatus(nd([kv("c", safe + 2n)], { from: safe + 1n })), "apply");
+  assert.equal(r.deltaStatus(nd([kv("c", safe + 3n)], { from: safe + 2n })), "reject");
+  assert.deepEqual(r.staleKeyValues(safe).map((x) => x.version), [safe + 1n]);
+  assert.equal(r.applyDelta(nd([kv("c", top)], { from: safe + 1n })), "apply");
+  assert.equal(r.maxVersion, top);
+  assert.equal(r.getVersioned("c")?.version, top);
+  // The local node's writes count up past 2^53 as bigints.
+  const t = { now: 0 };
+  const w = fresh(true, t).s;
+  w.applyDelta(nd([kv("x", safe)]));
+  w.set("y", "1");
+  w.delete("x");
+  assert.equal(w.maxVersion, safe + 2n);
+  assert.deepEqual(w.staleKeyValues(safe).map((x) => [x.key, x.version]), [
+    ["y", safe + 1n],
+    ["x", safe + 2n],
+  ]);
+  t.now = 10_000;
+  w.gcKeysMarkedForDeletion(1_000);
+  assert.equal(w.lastGcVersion, safe + 2n);
+  assert.equal(typeof w.heartbeat, "bigint");
+});
+
+Deno.test("NodeState keeps its records right across the small-array and Map forms", () => {
+  const t = { now: 0 };
+  const { s, events } = fresh(true, t);
+  const bytes = (n: number) => n; // one-byte keys and values below
+  for (let i = 0; i < 20; i++) {
+    s.set(String.fromCharCode(97 + i), "x");
+    assert.equal(s.numRecords, i + 1);
+    assert.equal(s.bytes, bytes(2 * (i + 1)));
+    for (let j = 0; j <= i; j++) assert.equal(s.get(String.fromCharCode(97 + j)), "x");
+  }
+  assert.equal(events.length, 20);
+  s.set("c", "y");
+  assert.equal(s.get("c"), "y");
+  assert.equal(s.delete("b"), true);
+  assert.equal(s.delete("zz"), false);
+  assert.equal(s.get("b"), undefined);
+  assert.equal(s.numKeyValues, 19);
+  assert.equal(s.numRecords, 20);
+  assert.deepEqual(s.staleKeyValues(20n).map((kv) => [kv.key, kv.version]), [["c", 21n], [
+    "b",
+    22n,
+  ]]);
+  t.now = 10_000;
+  s.gcKeysMarkedForDeletion(1_000);
+  assert.equal(s.numRecords, 19);
+  assert.equal(s.lastGcVersion, 22n);
+  assert.equal(s.countStale(0n), 19);
+  // A small replica: one key set, replaced, deleted, collected, then set again.
+  const r = fresh(false, t).s;
+  const kv = (key: string, version: bigint, status: KeyValueMutation["status"] = "set") => ({
+    key,
+    value: status === "deleted" ? "" : "v" + version,
+    version,
+    status,
+  });
+  assert.equal(r.applyDelta(nd([kv("k", 1n), kv("l", 2n)])), "apply");
+  assert.equal(r.applyDelta(nd([kv("k", 3n, "deleted")], { from: 2n })), "apply");
+  assert.deepEqual(r.keyValues(), [["l", "v2"]]);
+  assert.equal(r.numRecords, 2);
+  t.now = 20_000;
+  r.gcKeysMarkedForDeletion(1_000);
+  assert.equal(r.numRecords, 1);
+  assert.deepEqual(r.keyValuesIncludingDeleted().map(([k]) => k), ["l"]);
+  assert.equal(r.bytes, 3);
+});
