@@ -7,11 +7,11 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use chitchat::Chitchat;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 use crate::json::chitchat_id_json;
 
@@ -48,7 +48,9 @@ pub fn peers(chitchat: &Chitchat) -> Value {
             continue;
         }
         for (key, value) in state.key_values() {
-            let Some(suffix) = key.strip_prefix("worker:") else { continue };
+            let Some(suffix) = key.strip_prefix("worker:") else {
+                continue;
+            };
             if suffix.parse::<u64>().is_err() {
                 continue;
             }
