@@ -46,6 +46,12 @@ export interface ScaleRow {
   result: ClusterSimResult | null;
   /** Why the run failed (its stderr's tail), when it did. */
   error?: string;
+  /** When the row was measured (ISO time), and at which commit (null outside a git clone). */
+  measuredAt?: string;
+  /** The commit measured (`git rev-parse --short HEAD`), null when unknown. */
+  commit?: string | null;
+  /** hearsay's V8 old-space limit in MB for this row, when one was set (`--heap-mb`). */
+  heapLimitMb?: number;
 }
 
 /** What {@link runScale} measures. */
@@ -66,6 +72,9 @@ export interface ScaleOptions {
   chitchatWallBudgetMs: number;
   /** Extra flags for hearsay's simulator (e.g. `--past-one-datagram`). */
   hearsayFlags: string[];
+  /** V8 old-space limit of each hearsay process, MB (`--max-old-space-size`): a limit makes the
+   * collector run before the heap outgrows the machine; none leaves V8's default. */
+  heapLimitMb?: number;
 }
 
 /** The peak RSS of process `pid` so far (`VmHWM`), or null off Linux or once it exited. */
@@ -84,7 +93,9 @@ async function runHearsay(n: number, o: ScaleOptions): Promise<ScaleRow> {
   const args = [
     "run",
     "-A",
-    "--v8-flags=--expose-gc",
+    o.heapLimitMb === undefined
+      ? "--v8-flags=--expose-gc"
+      : `--v8-flags=--expose-gc,--max-old-space-size=${o.heapLimitMb}`,
     new URL("../sim/cluster_sim.ts", import.meta.url).pathname,
     "--nodes",
     String(n),
@@ -120,7 +131,48 @@ async function runHearsay(n: number, o: ScaleOptions): Promise<ScaleRow> {
     };
   }
   const result = JSON.parse(stdout.slice(stdout.lastIndexOf("\n") + 1)) as ClusterSimResult;
-  return { implementation: "hearsay", numNodes: n, peakRssBytes: peak, result };
+  return {
+    implementation: "hearsay",
+    numNodes: n,
+    peakRssBytes: peak,
+    result,
+    ...(o.heapLimitMb === undefined ? {} : { heapLimitMb: o.heapLimitMb }),
+  };
+}
+
+/** The short commit of the working tree, or null outside a git clone. */
+async function currentCommit(): Promise<string | null> {
+  try {
+    const out = await new Deno.Command("git", {
+      args: ["rev-parse", "--short", "HEAD"],
+      cwd: new URL("..", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `old` rows with `fresh` in place of the rows of the same implementation family and size
+ * (a re-measured size replaces its old row; other sizes stay as they were measured).
+ *
+ * @example
+ * ```ts
+ * import { mergeRows } from "./scale.ts";
+ * const row = (impl: string, n: number, error: string) =>
+ *   ({ implementation: impl, numNodes: n, peakRssBytes: null, result: null, error });
+ * const merged = mergeRows([row("hearsay", 1000, "old"), row("hearsay", 2000, "old")], [row("hearsay", 2000, "new")]);
+ * console.log(merged.map((r) => `${r.numNodes} ${r.error}`)); // [ "1000 old", "2000 new" ]
+ * ```
+ */
+export function mergeRows(old: ScaleRow[], fresh: ScaleRow[]): ScaleRow[] {
+  const family = (r: ScaleRow) => r.implementation.split(" ")[0];
+  const kept = old.filter((o) =>
+    !fresh.some((f) => f.numNodes === o.numNodes && family(f) === family(o))
+  );
+  return [...kept, ...fresh];
 }
 
 /** Runs every size on both implementations, one at a time (each run has the whole machine).
@@ -140,8 +192,14 @@ export async function runScale(
   progress: (row: ScaleRow) => void = () => {},
 ): Promise<ScaleRow[]> {
   const rows: ScaleRow[] = [];
+  const commit = await currentCommit();
+  const stamp = (row: ScaleRow): ScaleRow => ({
+    ...row,
+    measuredAt: new Date().toISOString(),
+    commit,
+  });
   for (const n of o.sizes) {
-    const row = await runHearsay(n, o);
+    const row = stamp(await runHearsay(n, o));
     progress(row);
     rows.push(row);
   }
@@ -174,6 +232,7 @@ export async function runScale(
           error: String(e),
         };
       }
+      row = stamp(row);
       progress(row);
       rows.push(row);
     }
@@ -335,7 +394,7 @@ export function scalePlots(rows: ScaleRow[]): Record<string, string> {
 }
 
 if (import.meta.main) {
-  const { options, out, plotsDir } = parseCli(
+  const { options, merge, out, plotsDir } = parseCli(
     "bench/scale.ts",
     "hearsay and chitchat clusters of growing size, side by side",
     Deno.args,
@@ -375,14 +434,27 @@ if (import.meta.main) {
         ),
         hearsayFlags: past === undefined ? [] : ["--past-one-datagram", past],
       };
+      if (f.boolean("hearsay-only", "run no chitchat size")) options.chitchatSizes = [];
+      const heap = f.number("heap-mb", 0, "V8 old-space limit of each hearsay run, MB (0: none)", {
+        integer: true,
+        min: 0,
+      });
+      if (heap > 0) options.heapLimitMb = heap;
       return {
         options,
+        merge: f.string(
+          "merge",
+          "rows measured before (a JSON file this tool wrote): kept, except where a size is run again",
+        ),
         out: f.string("out", "write the rows as JSON to this file"),
         plotsDir: f.string("plots", "write the SVG plots to this directory"),
       };
     },
   );
-  const rows = await runScale(options, (row) => {
+  const earlier = merge === undefined
+    ? []
+    : (JSON.parse(await Deno.readTextFile(merge)) as { rows: ScaleRow[] }).rows;
+  const measured = await runScale(options, (row) => {
     const r = row.result;
     console.error(
       `scale: ${row.implementation} ${row.numNodes}: ${
@@ -392,6 +464,7 @@ if (import.meta.main) {
       }`,
     );
   });
+  const rows = mergeRows(earlier, measured);
   if (out !== undefined) {
     await Deno.writeTextFile(
       out,

@@ -622,7 +622,10 @@ export class FailureDetector {
     if (slot === undefined) {
       slot = this.#used++;
       if (slot >= this.#table.capacity) {
-        this.#table.grow(Math.max(FIRST_CAPACITY, this.#table.capacity * 2), slot);
+        // By a quarter, not double: a node's table holds a slot per peer for as long as it
+        // lives, so the slack is steady-state memory (up to 100 % of it when doubling).
+        const c = this.#table.capacity;
+        this.#table.grow(Math.max(FIRST_CAPACITY, c + (c >>> 2)), slot);
       }
       if (slot >= this.#liveFlags.length) {
         const flags = new Uint8Array(this.#table.capacity);

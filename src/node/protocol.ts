@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ClusterState, SampleMemo } from "../state/_cluster_state.ts";
+import type { ClusterState } from "../state/_cluster_state.ts";
 import type { FailureDetector } from "../failure_detector/failure_detector.ts";
 import {
   encodeAck,
@@ -292,8 +292,8 @@ export class ProtocolStep {
     this.#state.reportHeartbeats(digest, this.#onSample);
   }
 
-  readonly #onSample = (key: string, memo: SampleMemo): void => {
-    memo.token = this.#fd.reportHeartbeat(key, memo.token);
+  readonly #onSample = (key: string): void => {
+    this.#fd.reportHeartbeat(key);
   };
 
   #deltaFor(

@@ -55,38 +55,30 @@ export interface DeltaSink {
  */
 export type DeltaSinkFactory = (budget: number, compress: boolean) => DeltaSink;
 
-/** What {@link ClusterState.reportHeartbeats} passes to its `onSample` callback with the key:
- * a per-node place where the caller may keep a token between samples of the same node (the
- * engine keeps its failure detector's token there, see `FailureDetector.reportHeartbeat`). It
- * lives as long as the node's state.
- *
- * @example
- * ```ts
- * import type { SampleMemo } from "./_cluster_state.ts";
- * const memo: SampleMemo = { token: undefined };
- * console.log(memo.token); // undefined
- * ```
- */
-export interface SampleMemo {
-  /** Whatever the callback left here last time (initially undefined). */
-  token: object | undefined;
-}
-
-/** A held node state with its key, indexed by node id so that a decoded digest entry finds its
- * state without building its key string (`seen`/`theirs`: scratch of `computeDelta`). */
-interface Entry extends SampleMemo {
+/** A held node state: the state itself, with what its cluster keeps about it (one object per
+ * held node instead of a state and a record beside it). The extra fields are the cluster's own;
+ * code outside this module sees a {@link NodeState}. */
+class HeldState extends NodeState {
+  /** The state's key (`chitchatIdKey`, the interned string). */
   readonly key: string;
   /** Encoded size of the state's ChitchatId (digest size without re-measuring the id). */
   readonly idBytes: number;
-  readonly state: NodeState;
-  seen: number;
+  /** Epoch of the last digest that mentioned this node (scratch of `computeDelta`). */
+  seen = 0;
   /** Index of the peer's entry for this node in the stamped digest's `nodes` (valid when `seen`
-   * is the current epoch). An index rather than the object: entries are long-lived and decoded
+   * is the current epoch). An index rather than the object: states are long-lived and decoded
    * digests are not, and old-to-young pointers make every young collection dearer. */
-  theirs: number;
+  theirs = 0;
   /** The last object equal to the state's id that a digest carried (the decoder hands out one
    * shared object per id), so that the next digest matches by identity. */
   wireId: ChitchatId;
+
+  constructor(key: string, id: ChitchatId, options: ReturnType<typeof sharedNodeStateOptions>) {
+    super(id, options);
+    this.key = key;
+    this.idBytes = chitchatIdEncodedLength(id);
+    this.wireId = id;
+  }
 }
 
 /** An id and its key, shared. */
@@ -115,42 +107,6 @@ function intern(key: string, id: ChitchatId): Interned {
   return fresh;
 }
 
-/** The node states of a cluster by key, read through its entries (one map per cluster instead
- * of two). */
-class StatesView implements ReadonlyMap<string, NodeState> {
-  readonly #entries: ReadonlyMap<string, Entry>;
-  constructor(entries: ReadonlyMap<string, Entry>) {
-    this.#entries = entries;
-  }
-  get size(): number {
-    return this.#entries.size;
-  }
-  get(key: string): NodeState | undefined {
-    return this.#entries.get(key)?.state;
-  }
-  has(key: string): boolean {
-    return this.#entries.has(key);
-  }
-  forEach(
-    fn: (value: NodeState, key: string, map: ReadonlyMap<string, NodeState>) => void,
-    thisArg?: unknown,
-  ): void {
-    for (const [k, e] of this.#entries) fn.call(thisArg, e.state, k, this);
-  }
-  keys(): MapIterator<string> {
-    return this.#entries.keys();
-  }
-  *values(): MapIterator<NodeState> {
-    for (const e of this.#entries.values()) yield e.state;
-  }
-  *entries(): MapIterator<[string, NodeState]> {
-    for (const [k, e] of this.#entries) yield [k, e.state];
-  }
-  [Symbol.iterator](): MapIterator<[string, NodeState]> {
-    return this.entries();
-  }
-}
-
 interface Candidate {
   readonly state: NodeState;
   readonly from: bigint;
@@ -175,12 +131,10 @@ export class ClusterState {
   readonly selfId: ChitchatId;
   /** The local node's key (see `chitchatIdKey`). */
   readonly selfKey: string;
-  /** The node states held, with their keys, in insertion order. */
-  readonly #entries = new Map<string, Entry>();
-  /** `#entries` as a map of states (the `states` getter). */
-  readonly #states: StatesView = new StatesView(this.#entries);
+  /** The node states held, by key, in insertion order. */
+  readonly #entries = new Map<string, HeldState>();
   /** `#entries` in ChitchatId order (the digest's wire order). */
-  readonly #sorted: Entry[] = [];
+  readonly #sorted: HeldState[] = [];
   #epoch = 0;
   #version = 0;
   /** Moves when a node state is added or removed. */
@@ -232,29 +186,20 @@ export class ClusterState {
       clockNow: options.clockNow,
       ...hook,
     });
-    this.#add(self.key, this.#newState(self.id, true));
+    this.#add(new HeldState(self.key, self.id, this.#selfOptions));
   }
 
-  #add(key: string, state: NodeState): void {
+  #add(entry: HeldState): void {
     this.#version++;
     this.#membership++;
-    const entry: Entry = {
-      key,
-      idBytes: chitchatIdEncodedLength(state.chitchatId),
-      state,
-      seen: 0,
-      theirs: 0,
-      wireId: state.chitchatId,
-      token: undefined,
-    };
-    this.#entries.set(key, entry);
+    this.#entries.set(entry.key, entry);
     const sorted = this.#sorted;
-    const id = state.chitchatId;
+    const id = entry.chitchatId;
     let lo = 0;
     let hi = sorted.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareChitchatIds(sorted[mid]!.state.chitchatId, id) < 0) lo = mid + 1;
+      if (compareChitchatIds(sorted[mid]!.chitchatId, id) < 0) lo = mid + 1;
       else hi = mid;
     }
     sorted.splice(lo, 0, entry);
@@ -271,7 +216,7 @@ export class ClusterState {
   }
 
   /** The entry of `id` (same as looking up `chitchatIdKey(id)`, without building the key). */
-  #find(id: ChitchatId): Entry | undefined {
+  #find(id: ChitchatId): HeldState | undefined {
     // A binary search of `#sorted` (ChitchatId order): no second index to keep per node.
     const sorted = this.#sorted;
     let lo = 0;
@@ -280,7 +225,7 @@ export class ClusterState {
       const mid = (lo + hi) >>> 1;
       const e = sorted[mid]!;
       if (e.wireId === id) return e;
-      const c = compareChitchatIds(e.state.chitchatId, id);
+      const c = compareChitchatIds(e.chitchatId, id);
       if (c === 0) return e;
       if (c < 0) lo = mid + 1;
       else hi = mid;
@@ -294,7 +239,7 @@ export class ClusterState {
   /** Like `#find`, for the entries of one digest in turn (`#cursor = 0` first): a digest comes
    * in ChitchatId order, like `#sorted`, so the entry is usually at the cursor or right after
    * it; otherwise a binary search finds it (any order stays correct, only slower). */
-  #seek(id: ChitchatId): Entry | undefined {
+  #seek(id: ChitchatId): HeldState | undefined {
     const sorted = this.#sorted;
     const n = sorted.length;
     const i = this.#cursor;
@@ -304,7 +249,7 @@ export class ClusterState {
         this.#cursor = i + 1;
         return held;
       }
-      const c = compareChitchatIds(held.state.chitchatId, id);
+      const c = compareChitchatIds(held.chitchatId, id);
       if (c === 0) {
         this.#cursor = i + 1;
         held.wireId = id;
@@ -312,7 +257,7 @@ export class ClusterState {
       }
       if (c < 0 && i + 1 < n) {
         const next = sorted[i + 1]!;
-        if (next.wireId === id || compareChitchatIds(next.state.chitchatId, id) === 0) {
+        if (next.wireId === id || compareChitchatIds(next.chitchatId, id) === 0) {
           this.#cursor = i + 2;
           next.wireId = id;
           return next;
@@ -323,10 +268,10 @@ export class ClusterState {
     let hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareChitchatIds(sorted[mid]!.state.chitchatId, id) < 0) lo = mid + 1;
+      if (compareChitchatIds(sorted[mid]!.chitchatId, id) < 0) lo = mid + 1;
       else hi = mid;
     }
-    if (lo < n && compareChitchatIds(sorted[lo]!.state.chitchatId, id) === 0) {
+    if (lo < n && compareChitchatIds(sorted[lo]!.chitchatId, id) === 0) {
       this.#cursor = lo + 1;
       sorted[lo]!.wireId = id;
       return sorted[lo];
@@ -341,18 +286,14 @@ export class ClusterState {
     return this.#find(id)?.key;
   }
 
-  #newState(id: ChitchatId, isSelf: boolean): NodeState {
-    return new NodeState(id, isSelf ? this.#selfOptions : this.#replicaOptions);
-  }
-
   /** The local node's own state. */
   get selfState(): NodeState {
-    return this.#entries.get(this.selfKey)!.state;
+    return this.#entries.get(this.selfKey)!;
   }
 
   /** Every node state held, keyed by `chitchatIdKey`. */
   get states(): ReadonlyMap<string, NodeState> {
-    return this.#states;
+    return this.#entries;
   }
 
   /** A counter that moves whenever a node state is added or removed or a delta is applied to
@@ -384,7 +325,7 @@ export class ClusterState {
    */
   reportHeartbeat(key: string, id: ChitchatId, heartbeat: bigint): boolean {
     if (key === this.selfKey) return false;
-    let state = this.#entries.get(key)?.state;
+    let state = this.#entries.get(key);
     if (state === undefined) {
       const remembered = this.#removed.get(key);
       if (remembered !== undefined && heartbeat <= remembered) return false;
@@ -394,18 +335,17 @@ export class ClusterState {
       }
       this.#removed.delete(key);
       const shared = intern(key, id);
-      state = this.#newState(shared.id, false);
-      this.#add(shared.key, state);
+      state = new HeldState(shared.key, shared.id, this.#replicaOptions);
+      this.#add(state);
     }
     return state.trySetHeartbeat(heartbeat);
   }
 
   /**
    * Applies the digest rule ({@link ClusterState.reportHeartbeat}) to every entry of `digest`
-   * and calls `onSample` with the key of each node whose heartbeat increased (and that node's
-   * {@link SampleMemo}).
+   * and calls `onSample` with the key of each node whose heartbeat increased.
    */
-  reportHeartbeats(digest: Digest, onSample: (key: string, memo: SampleMemo) => void): void {
+  reportHeartbeats(digest: Digest, onSample: (key: string) => void): void {
     // Also stamps the entries for a `computeDelta` on the same digest (see `#stamp`).
     const epoch = ++this.#epoch;
     this.#cursor = 0;
@@ -422,13 +362,13 @@ export class ClusterState {
           entry.seen = epoch;
           entry.theirs = i;
         }
-        if (sample) onSample(entry?.key ?? key, entry ?? { token: undefined });
+        if (sample) onSample(entry?.key ?? key);
         continue;
       }
       entry.seen = epoch;
       entry.theirs = i;
-      if (entry.state.isSelf) continue;
-      if (entry.state.trySetHeartbeat(nd.heartbeat)) onSample(entry.key, entry);
+      if (entry.isSelf) continue;
+      if (entry.trySetHeartbeat(nd.heartbeat)) onSample(entry.key);
     }
     this.#stamped = digest;
   }
@@ -490,7 +430,7 @@ export class ClusterState {
 
   /** Drops a node (dead for too long) and remembers its last heartbeat. */
   removeNode(key: string): void {
-    const state = this.#entries.get(key)?.state;
+    const state = this.#entries.get(key);
     if (state === undefined || key === this.selfKey) return;
     this.#delete(key);
     this.#removed.delete(key);
@@ -536,9 +476,9 @@ export class ClusterState {
     }
     const nodes: NodeDigest[] = [];
     let length = 2;
-    for (const { key, state: s, idBytes } of this.#sorted) {
-      if (skip && scheduledForDeletion.has(key)) continue;
-      length += idBytes + 24;
+    for (const s of this.#sorted) {
+      if (skip && scheduledForDeletion.has(s.key)) continue;
+      length += s.idBytes + 24;
       nodes.push(
         snapshot
           ? {
@@ -558,7 +498,7 @@ export class ClusterState {
 
   /** Runs tombstone GC on every node state. */
   gcKeysMarkedForDeletion(gracePeriodMs: number): void {
-    for (const e of this.#entries.values()) e.state.gcKeysMarkedForDeletion(gracePeriodMs);
+    for (const s of this.#entries.values()) s.gcKeysMarkedForDeletion(gracePeriodMs);
   }
 
   /**
@@ -582,7 +522,7 @@ export class ClusterState {
     for (const e of this.#entries.values()) {
       if (listedOnly && e.seen !== epoch) continue;
       const d = e.seen === epoch ? theirs[e.theirs] : undefined;
-      const state = e.state;
+      const state = e;
       const max = d === undefined ? 0n : d.maxVersion;
       const stateMax = state.maxVersion;
       if (stateMax <= max) continue;
@@ -634,7 +574,7 @@ export class ClusterState {
     let reset = false;
     const changed: NodeState[] = [];
     for (const nd of delta.nodeDeltas) {
-      const state = this.#find(nd.chitchatId)?.state;
+      const state = this.#find(nd.chitchatId);
       if (state === undefined) continue;
       if (!state.isSelf && !this.#withinLimits(state, nd)) continue;
       const status = state.applyDelta(nd);

@@ -163,24 +163,26 @@ Deno.test("ClusterState.digestWithLength() measures exactly, with snapshots or l
   );
 });
 
-Deno.test("ClusterState.reportHeartbeats() hands each node's own memo to onSample", () => {
+Deno.test("ClusterState.reportHeartbeats() samples each node whose heartbeat rose, once", () => {
   const cs = loaded(10, 4);
-  const memos = new Map<string, object>();
-  const bump = (hb: bigint) => {
-    const nodes = peerDigest(10, 2).map((n) => ({ ...n, heartbeat: hb }));
-    cs.reportHeartbeats({ nodes }, (key, memo) => {
-      const prev = memos.get(key);
-      if (prev !== undefined) assert.strictEqual(memo, prev, `same memo for ${key}`);
-      memos.set(key, memo);
-      memo.token = { key };
-    });
+  const bump = (hb: bigint, count: number) => {
+    const samples: string[] = [];
+    const nodes = peerDigest(10, 2).map((n, i) => ({ ...n, heartbeat: i < count ? hb : 1n }));
+    cs.reportHeartbeats({ nodes }, (key) => samples.push(key));
+    return samples;
   };
-  bump(20n);
-  bump(21n);
-  assert.equal(memos.size, 12);
-  for (const [key, memo] of memos) {
-    assert.deepEqual((memo as { token: { key: string } }).token, { key });
-  }
+  // The ten held nodes rose; the two new ones are created, their first heartbeat no sample.
+  const first = bump(20n, 12);
+  assert.equal(first.length, 10);
+  assert.equal(cs.size, 13);
+  const all = bump(21n, 12);
+  assert.equal(all.length, 12);
+  assert.equal(new Set(all).size, 12);
+  assert.ok(all.every((k) => cs.states.has(k) && k !== cs.selfKey));
+  // The same heartbeats again: nothing rose.
+  assert.deepEqual(bump(21n, 12), []);
+  // Only the first five rise.
+  assert.deepEqual(bump(22n, 5), all.slice(0, 5));
 });
 
 Deno.test("ClusterState.version moves when nodes come and go and when deltas apply", () => {
