@@ -367,13 +367,21 @@ export class FailureDetector {
   /** Slot by node key, for nodes that reported a heartbeat (a small integer: no object per
    * node). */
   readonly #slotOf = new Map<string, number>();
-  /** By slot: 1 when the slot's node is in the live set (`#live`), else 0. */
+  /** By slot: 1 when the slot's node is in the live set, else 0. */
   #liveFlags: Uint8Array = new Uint8Array(0);
+  /** The live set in the order its nodes became live: a list threaded through the slots
+   * (`#next`/`#prev` by slot, -1 ends it), with each slot's key in `#keyOf`. A set of keys
+   * cost ~35 bytes per node; this costs 16. */
+  #next: Int32Array = new Int32Array(0);
+  #prev: Int32Array = new Int32Array(0);
+  #head = -1;
+  #tail = -1;
+  /** Key by slot (undefined for a free slot). */
+  readonly #keyOf: (string | undefined)[] = [];
   /** Free slot numbers below `#used`. */
   readonly #free: number[] = [];
   /** Slots `0..#used` have been handed out at least once (the kernel scans them all). */
   #used = 0;
-  readonly #live = new Set<string>();
   #livenessVersion = 0;
   /** Heartbeat reports not yet applied, in order: slot numbers and times. */
   #pending = new Uint32Array(64);
@@ -481,7 +489,7 @@ export class FailureDetector {
     const t = this.#table;
     this.#flush();
     if (this.#used > 0) t.computeAll(this.#used, now, this.#priorSecs, this.#config.phiThreshold);
-    // A key is in `#live` exactly when it has a window marked live, so the sets are only
+    // A key is in the live list exactly when it has a window marked live, so the sets are only
     // touched (and the version only moves) when a node changes sides.
     const flags = this.#liveFlags;
     for (const key of keys) {
@@ -489,7 +497,7 @@ export class FailureDetector {
       if (slot !== undefined && t.isAlive(slot)) {
         if (flags[slot] === 0) {
           flags[slot] = 1;
-          this.#live.add(key);
+          this.#link(slot);
           this.#undead(key);
           this.#livenessVersion++;
         }
@@ -497,7 +505,7 @@ export class FailureDetector {
         if (slot !== undefined) {
           if (flags[slot] === 1) {
             flags[slot] = 0;
-            this.#live.delete(key);
+            this.#unlink(slot);
           }
           this.#table.clear(slot);
         }
@@ -518,12 +526,17 @@ export class FailureDetector {
 
   /** Nodes found alive at their last evaluation. */
   liveNodes(): string[] {
-    return [...this.#live];
+    const out: string[] = [];
+    const next = this.#next;
+    const keyOf = this.#keyOf;
+    for (let slot = this.#head; slot !== -1; slot = next[slot]!) out.push(keyOf[slot]!);
+    return out;
   }
 
   /** Whether `key` was found alive at its last evaluation. */
   isLive(key: string): boolean {
-    return this.#live.has(key);
+    const slot = this.#slotOf.get(key);
+    return slot !== undefined && this.#liveFlags[slot] === 1;
   }
 
   /** Nodes found dead (or never confirmed alive) at their last evaluation. */
@@ -590,16 +603,40 @@ export class FailureDetector {
   /** Forgets everything about `key`; returns whether anything was known. Its slot is reused. */
   remove(key: string): boolean {
     this.#flush();
-    let known = this.#live.delete(key);
+    const slot = this.#slotOf.get(key);
+    let known = false;
+    if (slot !== undefined && this.#liveFlags[slot] === 1) {
+      this.#unlink(slot);
+      known = true;
+    }
     known = this.#undead(key) || known;
     if (known) this.#livenessVersion++;
-    const slot = this.#slotOf.get(key);
     if (slot === undefined) return known;
     this.#slotOf.delete(key);
+    this.#keyOf[slot] = undefined;
     this.#liveFlags[slot] = 0;
     this.#table.reset(slot);
     this.#free.push(slot);
     return true;
+  }
+
+  /** Appends `slot` to the live list. */
+  #link(slot: number): void {
+    this.#prev[slot] = this.#tail;
+    this.#next[slot] = -1;
+    if (this.#tail === -1) this.#head = slot;
+    else this.#next[this.#tail] = slot;
+    this.#tail = slot;
+  }
+
+  /** Takes `slot` out of the live list. */
+  #unlink(slot: number): void {
+    const p = this.#prev[slot]!;
+    const n = this.#next[slot]!;
+    if (p === -1) this.#head = n;
+    else this.#next[p] = n;
+    if (n === -1) this.#tail = p;
+    else this.#prev[n] = p;
   }
 
   /** Applies the queued heartbeat reports. */
@@ -628,12 +665,20 @@ export class FailureDetector {
         this.#table.grow(Math.max(FIRST_CAPACITY, c + (c >>> 2)), slot);
       }
       if (slot >= this.#liveFlags.length) {
-        const flags = new Uint8Array(this.#table.capacity);
+        const capacity = this.#table.capacity;
+        const flags = new Uint8Array(capacity);
         flags.set(this.#liveFlags);
         this.#liveFlags = flags;
+        const next = new Int32Array(capacity);
+        next.set(this.#next);
+        this.#next = next;
+        const prev = new Int32Array(capacity);
+        prev.set(this.#prev);
+        this.#prev = prev;
       }
     }
     this.#slotOf.set(key, slot);
+    this.#keyOf[slot] = key;
     // A slot from the free list was reset when its node was removed (and its flag cleared).
     this.#table.init(slot);
     return slot;

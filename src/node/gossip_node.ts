@@ -118,6 +118,35 @@ interface CachedCandidates extends GossipCandidates {
   readonly seedMap: ReadonlyMap<string, SocketAddr>;
 }
 
+const MAX_SAFE_U64 = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** `v` as a number while exact, else the bigint (equal values compare equal with `===`). */
+function compactU64(v: bigint): number | bigint {
+  return v <= MAX_SAFE_U64 ? Number(v) : v;
+}
+
+/** Whether two live sets (keys with their max versions) hold the same keys with the same
+ * versions, in any order. */
+function sameLiveSet(
+  aKeys: readonly string[],
+  aMax: readonly (number | bigint)[],
+  bKeys: readonly string[],
+  bMax: readonly (number | bigint)[],
+): boolean {
+  if (aKeys.length !== bKeys.length) return false;
+  let i = 0;
+  while (i < aKeys.length && aKeys[i] === bKeys[i] && aMax[i] === bMax[i]) i++;
+  if (i === aKeys.length) return true;
+  // Another order (or a difference): compare as maps from here on.
+  const rest = new Map<string, number | bigint>();
+  for (let j = i; j < aKeys.length; j++) rest.set(aKeys[j]!, aMax[j]!);
+  for (let j = i; j < bKeys.length; j++) {
+    const v = rest.get(bKeys[j]!);
+    if (v === undefined || v !== bMax[j]) return false;
+  }
+  return true;
+}
+
 /** A chitchat-compatible gossip node.
  *
  * @example
@@ -169,7 +198,11 @@ export class GossipNode {
   #pendingDns: Promise<void> | undefined;
   readonly #keySubs = new Broadcast<KeyChangeEvent>();
   readonly #liveSubs = new Broadcast<LiveNodes>();
-  #previousLive = new Map<string, bigint>();
+  /** The live set last published: keys (self first, then in the failure detector's order) and
+   * their max versions at the time, numbers while they fit (two arrays, not a map: a node keeps
+   * this for every peer, and a map cost ~50 bytes per entry where these cost 16). */
+  #previousKeys: string[] = [];
+  #previousMax: (number | bigint)[] = [];
   #liveNodes: LiveNodes = [];
   readonly #closers = new Set<() => void>();
 
@@ -330,13 +363,12 @@ export class GossipNode {
     if (this.#closed) return;
     const started = performance.now();
     const c = this.#gossipCandidates();
-    const addrs = c.addrs;
     const t = selectGossipTargets(this.#random, c);
     this.#state.selfState.incHeartbeat();
     this.#state.gcKeysMarkedForDeletion(this.#config.markedForDeletionGracePeriodMs);
-    for (const p of t.peers) this.#sendSyn(addrs.get(p)!);
-    if (t.dead !== undefined) this.#sendSyn(addrs.get(t.dead)!);
-    if (t.seed !== undefined) this.#sendSyn(addrs.get(t.seed)!);
+    for (const p of t.peers) this.#sendSyn(p);
+    if (t.dead !== undefined) this.#sendSyn(t.dead);
+    if (t.seed !== undefined) this.#sendSyn(t.seed);
     this.#updateLiveness();
     this.#metrics.rounds++;
     this.#metrics.lastRoundMs = performance.now() - started;
@@ -377,27 +409,23 @@ export class GossipNode {
     check.fdVersion = fdVersion;
     check.stateVersion = stateVersion;
     check.selfMax = selfMax;
-    const current = new Map<string, bigint>();
-    const self = this.#state.selfState;
-    current.set(this.#state.selfKey, self.maxVersion);
+    const selfKey = this.#state.selfKey;
+    const keys = [selfKey];
+    const max = [compactU64(this.#state.selfState.maxVersion)];
     for (const k of this.#fd.liveNodes()) {
+      if (k === selfKey) continue;
       const s = this.#state.states.get(k);
-      if (s !== undefined) current.set(k, s.maxVersion);
-    }
-    let same = current.size === this.#previousLive.size;
-    if (same) {
-      for (const [k, v] of current) {
-        if (this.#previousLive.get(k) !== v) {
-          same = false;
-          break;
-        }
+      if (s !== undefined) {
+        keys.push(k);
+        max.push(compactU64(s.maxVersion));
       }
     }
-    if (same) return;
-    this.#previousLive = current;
+    if (sameLiveSet(this.#previousKeys, this.#previousMax, keys, max)) return;
+    this.#previousKeys = keys;
+    this.#previousMax = max;
     const predicate = this.#config.extraLivenessPredicate;
     const nodes: NodeState[] = [];
-    for (const k of current.keys()) {
+    for (const k of keys) {
       const s = this.#state.states.get(k)!;
       if (predicate === undefined || predicate(s)) nodes.push(s);
     }

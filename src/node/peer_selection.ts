@@ -69,21 +69,19 @@ export function sample<T>(random: Random, items: T[], count: number): T[] {
   return items.slice(0, n);
 }
 
-/** What a round picks its targets from (see {@link gossipCandidates}). Addresses are formatted
- * `ip:port` strings, each listed once per set. */
+/** What a round picks its targets from (see {@link gossipCandidates}): parsed addresses, each
+ * listed once per set (by its `ip:port` text). */
 export interface GossipCandidates {
   /** Live peers (addresses), counted once each. */
   readonly liveCount: number;
   /** Addresses to pick the fanout from: the live ones, or every peer when none is live. */
-  readonly peers: string[];
+  readonly peers: SocketAddr[];
   /** Dead peers' addresses. */
-  readonly dead: string[];
-  /** Seed addresses other than this node's own. */
+  readonly dead: SocketAddr[];
+  /** Seed addresses (`ip:port`) other than this node's own. */
   readonly seeds: ReadonlySet<string>;
-  /** The same seeds as a list (to sample from). */
-  readonly seedList: string[];
-  /** Every address above, parsed. */
-  readonly addrs: ReadonlyMap<string, SocketAddr>;
+  /** The same seeds, parsed (to sample from). */
+  readonly seedList: SocketAddr[];
 }
 
 /** The inputs of {@link gossipCandidates}. */
@@ -117,20 +115,24 @@ export interface CandidateInputs {
  *   liveKeys: ["b"], deadKeys: [],
  *   seeds: new Map([["10.0.0.1:1", self.gossipAdvertiseAddr]]),
  * });
- * console.log(c.liveCount, c.peers, c.seeds.size); // 1 [ "10.0.0.2:1" ] 0
+ * console.log(c.liveCount, c.peers, c.seeds.size); // 1 [ { ip: "10.0.0.2", port: 1 } ] 0
  * ```
  */
 export function gossipCandidates(inputs: CandidateInputs): GossipCandidates {
   const { selfKey, states } = inputs;
-  const addrs = new Map<string, SocketAddr>();
-  const toSet = (ids: Iterable<ChitchatId>): Set<string> => {
-    const out = new Set<string>();
+  // Each address once (by its text), in first-seen order; only the parsed addresses are kept,
+  // not a map from text to address: a node caches its candidates, a map of every peer cost
+  // about 50 bytes per peer, and a target's text is one cached format away.
+  const toList = (ids: Iterable<ChitchatId>): SocketAddr[] => {
+    const seen = new Set<string>();
+    const out: SocketAddr[] = [];
     for (const id of ids) {
       const a = id.gossipAdvertiseAddr;
       if (isUnspecified(a)) continue;
       const s = formatAddrCached(a);
-      addrs.set(s, a);
-      out.add(s);
+      if (seen.has(s)) continue;
+      seen.add(s);
+      out.push(a);
     }
     return out;
   };
@@ -144,41 +146,47 @@ export function gossipCandidates(inputs: CandidateInputs): GossipCandidates {
     const s = states.get(k);
     if (s !== undefined) deadIds.push(s.chitchatId);
   }
-  const live = toSet(liveIds);
-  // Every peer is a candidate only when none is live (live added nothing to `addrs` then, so
-  // the later sets still overwrite in the same order).
+  const live = toList(liveIds);
+  // Every peer is a candidate only when none is live.
   let peers = live;
-  if (live.size === 0) {
+  if (live.length === 0) {
     const peerIds: ChitchatId[] = [];
     for (const [k, s] of states) if (k !== selfKey) peerIds.push(s.chitchatId);
-    peers = toSet(peerIds);
+    peers = toList(peerIds);
   }
-  const dead = toSet(deadIds);
+  const dead = toList(deadIds);
   const seeds = new Set<string>();
+  const seedList: SocketAddr[] = [];
   for (const [s, a] of inputs.seeds) {
-    if (s === inputs.selfAddr) continue;
+    if (s === inputs.selfAddr || seeds.has(s)) continue;
     seeds.add(s);
-    addrs.set(s, a);
+    seedList.push(a);
   }
-  return {
-    liveCount: live.size,
-    peers: [...peers],
-    dead: [...dead],
-    seeds,
-    seedList: [...seeds],
-    addrs,
-  };
+  return { liveCount: live.length, peers, dead, seeds, seedList };
 }
 
-/** The peers one round sends a Syn to (addresses from {@link GossipCandidates.addrs}). */
+/** The text of `addr` as {@link GossipCandidates.seeds} holds it (`ip:port`, cached per address
+ * object).
+ *
+ * @example
+ * ```ts
+ * import { addressText } from "./peer_selection.ts";
+ * console.log(addressText({ ip: "10.0.0.1", port: 7946 })); // 10.0.0.1:7946
+ * ```
+ */
+export function addressText(addr: SocketAddr): string {
+  return formatAddrCached(addr);
+}
+
+/** The peers one round sends a Syn to. */
 export interface GossipTargets {
   /** Up to {@link GOSSIP_FANOUT} distinct peers. */
-  readonly peers: readonly string[];
+  readonly peers: readonly SocketAddr[];
   /** A dead peer, drawn with probability dead / (live + 1). */
-  readonly dead: string | undefined;
+  readonly dead: SocketAddr | undefined;
   /** A seed, when the fanout had none or fewer peers are live than there are seeds; always
    * when no peer is live, else with probability seeds / (live + dead). */
-  readonly seed: string | undefined;
+  readonly seed: SocketAddr | undefined;
 }
 
 /** Picks a round's targets among `c` (chitchat's selection). Draws from `random` in a fixed
@@ -194,17 +202,17 @@ export interface GossipTargets {
  *   liveKeys: [], deadKeys: [], seeds: new Map([["10.0.0.9:1", { ip: "10.0.0.9", port: 1 }]]),
  * });
  * const t = selectGossipTargets(createRandom(7), c);
- * console.log(t.peers, t.dead, t.seed); // [] undefined 10.0.0.9:1
+ * console.log(t.peers, t.dead, t.seed); // [] undefined { ip: "10.0.0.9", port: 1 }
  * ```
  */
 export function selectGossipTargets(random: Random, c: GossipCandidates): GossipTargets {
   const peers = sample(random, c.peers, GOSSIP_FANOUT);
-  const gossipedWithSeed = peers.some((t) => c.seeds.has(t));
-  let dead: string | undefined;
+  const gossipedWithSeed = peers.some((t) => c.seeds.has(formatAddrCached(t)));
+  let dead: SocketAddr | undefined;
   if (c.dead.length / (c.liveCount + 1) > random.next()) {
     dead = sample(random, c.dead, 1)[0];
   }
-  let seed: string | undefined;
+  let seed: SocketAddr | undefined;
   if (!gossipedWithSeed || c.liveCount < c.seeds.size) {
     const p = c.seeds.size / (c.liveCount + c.dead.length);
     if (c.seeds.size > 0 && (c.liveCount === 0 || random.next() <= p)) {
