@@ -128,6 +128,7 @@ async function runHearsay(n: number, o: ScaleOptions): Promise<ScaleRow> {
       peakRssBytes: peak,
       result: null,
       error: `exit ${out.code}: ${stderr.slice(-400)}`,
+      ...(o.heapLimitMb === undefined ? {} : { heapLimitMb: o.heapLimitMb }),
     };
   }
   const result = JSON.parse(stdout.slice(stdout.lastIndexOf("\n") + 1)) as ClusterSimResult;

@@ -3,7 +3,7 @@
  * sizes, the table and the plots built from what they measured. Needs `deno task build:interop`.
  */
 import assert from "node:assert/strict";
-import { runScale, scalePlots, scaleTable } from "../bench/scale.ts";
+import { mergeRows, runScale, scalePlots, scaleTable } from "../bench/scale.ts";
 
 Deno.test("bench/scale.ts runs both implementations at each size and tabulates and plots them", async () => {
   const rows = await runScale({
@@ -52,4 +52,38 @@ Deno.test("bench/scale.ts reports a run that fails instead of throwing", async (
   assert.equal(rows[0]!.result, null);
   assert.match(rows[0]!.error!, /past-one-datagram/);
   assert.match(scaleTable(rows).split("\n")[2]!, /^\| hearsay \| 5 \| failed: exit 2/);
+});
+
+Deno.test("bench/scale.ts: a heap limit reaches the hearsay process; rows carry when and what", async () => {
+  // 1 MB of old space cannot hold a node: the limit must reach the child, which then fails.
+  const starved = await runScale({
+    sizes: [5],
+    chitchatSizes: [],
+    gossipIntervalMs: 1000,
+    scenarios: ["membership"],
+    ids: "zlayer",
+    phaseTimeoutMs: 60_000,
+    chitchatWallBudgetMs: 60_000,
+    hearsayFlags: [],
+    heapLimitMb: 1,
+  });
+  assert.equal(starved[0]!.result, null);
+  assert.equal(starved[0]!.heapLimitMb, 1);
+  const fed = await runScale({
+    sizes: [5],
+    chitchatSizes: [],
+    gossipIntervalMs: 1000,
+    scenarios: ["membership"],
+    ids: "zlayer",
+    phaseTimeoutMs: 60_000,
+    chitchatWallBudgetMs: 60_000,
+    hearsayFlags: [],
+    heapLimitMb: 512,
+  });
+  assert.equal(fed[0]!.result?.membership.converged, 5, fed[0]!.error);
+  assert.ok(!Number.isNaN(Date.parse(fed[0]!.measuredAt!)));
+  assert.match(String(fed[0]!.commit), /^[0-9a-f]{7,}$|^null$/);
+  // A re-run size replaces its row; the others stay.
+  const merged = mergeRows([...starved, { ...starved[0]!, numNodes: 9 }], fed);
+  assert.deepEqual(merged.map((r) => [r.numNodes, r.result !== null]), [[9, false], [5, true]]);
 });
