@@ -120,25 +120,18 @@ async function runHearsay(n: number, o: ScaleOptions): Promise<ScaleRow> {
   const out = await child.output();
   clearInterval(poll);
   const stdout = new TextDecoder().decode(out.stdout).trim();
-  if (!out.success) {
-    const stderr = new TextDecoder().decode(out.stderr);
-    return {
-      implementation: "hearsay",
-      numNodes: n,
-      peakRssBytes: peak,
-      result: null,
-      error: `exit ${out.code}: ${stderr.slice(-400)}`,
-      ...(o.heapLimitMb === undefined ? {} : { heapLimitMb: o.heapLimitMb }),
-    };
-  }
-  const result = JSON.parse(stdout.slice(stdout.lastIndexOf("\n") + 1)) as ClusterSimResult;
-  return {
+  const row = {
     implementation: "hearsay",
     numNodes: n,
     peakRssBytes: peak,
-    result,
     ...(o.heapLimitMb === undefined ? {} : { heapLimitMb: o.heapLimitMb }),
   };
+  if (!out.success) {
+    const stderr = new TextDecoder().decode(out.stderr);
+    return { ...row, result: null, error: `exit ${out.code}: ${stderr.slice(-400)}` };
+  }
+  const result = JSON.parse(stdout.slice(stdout.lastIndexOf("\n") + 1)) as ClusterSimResult;
+  return { ...row, result };
 }
 
 /** The short commit of the working tree, or null outside a git clone. */

@@ -3,7 +3,22 @@
  * sizes, the table and the plots built from what they measured. Needs `deno task build:interop`.
  */
 import assert from "node:assert/strict";
-import { mergeRows, runScale, scalePlots, scaleTable } from "../bench/scale.ts";
+import { mergeRows, runScale, type ScaleOptions, scalePlots, scaleTable } from "../bench/scale.ts";
+
+/** Options of a small hearsay-only membership run, with `over` on top. */
+function small(over: Partial<ScaleOptions>): ScaleOptions {
+  return {
+    sizes: [5],
+    chitchatSizes: [],
+    gossipIntervalMs: 1000,
+    scenarios: ["membership"],
+    ids: "zlayer",
+    phaseTimeoutMs: 60_000,
+    chitchatWallBudgetMs: 60_000,
+    hearsayFlags: [],
+    ...over,
+  };
+}
 
 Deno.test("bench/scale.ts runs both implementations at each size and tabulates and plots them", async () => {
   const rows = await runScale({
@@ -39,16 +54,7 @@ Deno.test("bench/scale.ts runs both implementations at each size and tabulates a
 });
 
 Deno.test("bench/scale.ts reports a run that fails instead of throwing", async () => {
-  const rows = await runScale({
-    sizes: [5],
-    chitchatSizes: [],
-    gossipIntervalMs: 1000,
-    scenarios: ["membership"],
-    ids: "zlayer",
-    phaseTimeoutMs: 60_000,
-    chitchatWallBudgetMs: 60_000,
-    hearsayFlags: ["--past-one-datagram", "sideways"],
-  });
+  const rows = await runScale(small({ hearsayFlags: ["--past-one-datagram", "sideways"] }));
   assert.equal(rows[0]!.result, null);
   assert.match(rows[0]!.error!, /past-one-datagram/);
   assert.match(scaleTable(rows).split("\n")[2]!, /^\| hearsay \| 5 \| failed: exit 2/);
@@ -56,30 +62,10 @@ Deno.test("bench/scale.ts reports a run that fails instead of throwing", async (
 
 Deno.test("bench/scale.ts: a heap limit reaches the hearsay process; rows carry when and what", async () => {
   // 1 MB of old space cannot hold a node: the limit must reach the child, which then fails.
-  const starved = await runScale({
-    sizes: [5],
-    chitchatSizes: [],
-    gossipIntervalMs: 1000,
-    scenarios: ["membership"],
-    ids: "zlayer",
-    phaseTimeoutMs: 60_000,
-    chitchatWallBudgetMs: 60_000,
-    hearsayFlags: [],
-    heapLimitMb: 1,
-  });
+  const starved = await runScale(small({ heapLimitMb: 1 }));
   assert.equal(starved[0]!.result, null);
   assert.equal(starved[0]!.heapLimitMb, 1);
-  const fed = await runScale({
-    sizes: [5],
-    chitchatSizes: [],
-    gossipIntervalMs: 1000,
-    scenarios: ["membership"],
-    ids: "zlayer",
-    phaseTimeoutMs: 60_000,
-    chitchatWallBudgetMs: 60_000,
-    hearsayFlags: [],
-    heapLimitMb: 512,
-  });
+  const fed = await runScale(small({ heapLimitMb: 512 }));
   assert.equal(fed[0]!.result?.membership.converged, 5, fed[0]!.error);
   assert.ok(!Number.isNaN(Date.parse(fed[0]!.measuredAt!)));
   assert.match(String(fed[0]!.commit), /^[0-9a-f]{7,}$|^null$/);

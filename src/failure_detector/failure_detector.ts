@@ -332,6 +332,12 @@ class TsTable implements SlotTable {
  * that a caller keeping it per node stores a pointer, not an object per node. */
 const TOKEN: object = Object.freeze({});
 
+/** `to` (a larger column) with `from`'s values at its start. */
+function grown<T extends Uint8Array | Int32Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
+}
+
 /** chitchat's failure detector, keyed by a stable string per node (the engine uses one per
  * `ChitchatId`). Times come from the {@link Clock} in milliseconds; intervals and phi are
  * computed in seconds as chitchat does.
@@ -666,15 +672,9 @@ export class FailureDetector {
       }
       if (slot >= this.#liveFlags.length) {
         const capacity = this.#table.capacity;
-        const flags = new Uint8Array(capacity);
-        flags.set(this.#liveFlags);
-        this.#liveFlags = flags;
-        const next = new Int32Array(capacity);
-        next.set(this.#next);
-        this.#next = next;
-        const prev = new Int32Array(capacity);
-        prev.set(this.#prev);
-        this.#prev = prev;
+        this.#liveFlags = grown(this.#liveFlags, new Uint8Array(capacity));
+        this.#next = grown(this.#next, new Int32Array(capacity));
+        this.#prev = grown(this.#prev, new Int32Array(capacity));
       }
     }
     this.#slotOf.set(key, slot);

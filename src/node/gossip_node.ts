@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { compactU64, type U64 } from "../common/_u64.ts";
 import { AsyncQueue } from "../common/async_queue.ts";
 import { chitchatIdKey, compareChitchatIds } from "../common/chitchat_id.ts";
 import { type Clock, systemClock, type Timer } from "../common/clock.ts";
@@ -118,27 +119,20 @@ interface CachedCandidates extends GossipCandidates {
   readonly seedMap: ReadonlyMap<string, SocketAddr>;
 }
 
-const MAX_SAFE_U64 = BigInt(Number.MAX_SAFE_INTEGER);
-
-/** `v` as a number while exact, else the bigint (equal values compare equal with `===`). */
-function compactU64(v: bigint): number | bigint {
-  return v <= MAX_SAFE_U64 ? Number(v) : v;
-}
-
 /** Whether two live sets (keys with their max versions) hold the same keys with the same
  * versions, in any order. */
 function sameLiveSet(
   aKeys: readonly string[],
-  aMax: readonly (number | bigint)[],
+  aMax: readonly U64[],
   bKeys: readonly string[],
-  bMax: readonly (number | bigint)[],
+  bMax: readonly U64[],
 ): boolean {
   if (aKeys.length !== bKeys.length) return false;
   let i = 0;
   while (i < aKeys.length && aKeys[i] === bKeys[i] && aMax[i] === bMax[i]) i++;
   if (i === aKeys.length) return true;
   // Another order (or a difference): compare as maps from here on.
-  const rest = new Map<string, number | bigint>();
+  const rest = new Map<string, U64>();
   for (let j = i; j < aKeys.length; j++) rest.set(aKeys[j]!, aMax[j]!);
   for (let j = i; j < bKeys.length; j++) {
     const v = rest.get(bKeys[j]!);
@@ -202,7 +196,7 @@ export class GossipNode {
    * their max versions at the time, numbers while they fit (two arrays, not a map: a node keeps
    * this for every peer, and a map cost ~50 bytes per entry where these cost 16). */
   #previousKeys: string[] = [];
-  #previousMax: (number | bigint)[] = [];
+  #previousMax: U64[] = [];
   #liveNodes: LiveNodes = [];
   readonly #closers = new Set<() => void>();
 
@@ -411,7 +405,7 @@ export class GossipNode {
     check.selfMax = selfMax;
     const selfKey = this.#state.selfKey;
     const keys = [selfKey];
-    const max = [compactU64(this.#state.selfState.maxVersion)];
+    const max = [compactU64(selfMax)];
     for (const k of this.#fd.liveNodes()) {
       if (k === selfKey) continue;
       const s = this.#state.states.get(k);

@@ -37,7 +37,16 @@ export function isUnspecified(addr: SocketAddr): boolean {
  * objects (those of the held ChitchatIds) live as long as their node states. */
 const formattedAddrs = new WeakMap<SocketAddr, string>();
 
-function formatAddrCached(addr: SocketAddr): string {
+/** The text of `addr` as {@link GossipCandidates.seeds} holds it (`ip:port`, cached per address
+ * object).
+ *
+ * @example
+ * ```ts
+ * import { addressText } from "./peer_selection.ts";
+ * console.log(addressText({ ip: "10.0.0.1", port: 7946 })); // 10.0.0.1:7946
+ * ```
+ */
+export function addressText(addr: SocketAddr): string {
   let s = formattedAddrs.get(addr);
   if (s === undefined) {
     s = formatSocketAddr(addr);
@@ -129,7 +138,7 @@ export function gossipCandidates(inputs: CandidateInputs): GossipCandidates {
     for (const id of ids) {
       const a = id.gossipAdvertiseAddr;
       if (isUnspecified(a)) continue;
-      const s = formatAddrCached(a);
+      const s = addressText(a);
       if (seen.has(s)) continue;
       seen.add(s);
       out.push(a);
@@ -165,19 +174,6 @@ export function gossipCandidates(inputs: CandidateInputs): GossipCandidates {
   return { liveCount: live.length, peers, dead, seeds, seedList };
 }
 
-/** The text of `addr` as {@link GossipCandidates.seeds} holds it (`ip:port`, cached per address
- * object).
- *
- * @example
- * ```ts
- * import { addressText } from "./peer_selection.ts";
- * console.log(addressText({ ip: "10.0.0.1", port: 7946 })); // 10.0.0.1:7946
- * ```
- */
-export function addressText(addr: SocketAddr): string {
-  return formatAddrCached(addr);
-}
-
 /** The peers one round sends a Syn to. */
 export interface GossipTargets {
   /** Up to {@link GOSSIP_FANOUT} distinct peers. */
@@ -207,7 +203,7 @@ export interface GossipTargets {
  */
 export function selectGossipTargets(random: Random, c: GossipCandidates): GossipTargets {
   const peers = sample(random, c.peers, GOSSIP_FANOUT);
-  const gossipedWithSeed = peers.some((t) => c.seeds.has(formatAddrCached(t)));
+  const gossipedWithSeed = peers.some((t) => c.seeds.has(addressText(t)));
   let dead: SocketAddr | undefined;
   if (c.dead.length / (c.liveCount + 1) > random.next()) {
     dead = sample(random, c.dead, 1)[0];

@@ -9,6 +9,7 @@
  */
 import { compareUtf8 } from "../common/chitchat_id.ts";
 import { utf8Length } from "../common/_utf8.ts";
+import { compactU64 as store, expandU64 as load, type U64 } from "../common/_u64.ts";
 import { EncodeError, HearsayError } from "../common/errors.ts";
 import type { ChitchatId, KeyStatus, KeyValueMutation, NodeDelta } from "../common/types.ts";
 
@@ -72,27 +73,10 @@ function checkLocalKeyValue(key: string, value: string): void {
   }
 }
 
-/** A u64 as stored: a number while it is at most 2^53 − 1 (a small integer takes no memory of its
- * own; a bigint is a heap object per value), the bigint itself above. Comparisons between the two
- * forms are exact in JavaScript, so only writes and reads through the getters convert. */
-type U64 = number | bigint;
-
-/** The stored form of `v` (lossless). */
-function store(v: bigint): U64 {
-  return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v;
-}
-
-/** The bigint of a stored u64. */
-function load(v: U64): bigint {
-  return typeof v === "number" ? BigInt(v) : v;
-}
-
-/** `v + 1` in stored form. */
+/** `v + 1` in compact form. */
 function next(v: U64): U64 {
   return typeof v === "number" && v < Number.MAX_SAFE_INTEGER ? v + 1 : store(load(v) + 1n);
 }
-
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** A state's records: while there are few, a flat array `[key0, value0, key1, value1, ...]` in
  * insertion order (a replica in a large cluster holds one or two keys, and a Map of one entry
