@@ -63,12 +63,13 @@ class HeldState extends NodeState {
   readonly key: string;
   /** Encoded size of the state's ChitchatId (digest size without re-measuring the id). */
   readonly idBytes: number;
-  /** Epoch of the last digest that mentioned this node (scratch of `computeDelta`). */
-  seen = 0;
-  /** Index of the peer's entry for this node in the stamped digest's `nodes` (valid when `seen`
-   * is the current epoch). An index rather than the object: states are long-lived and decoded
-   * digests are not, and old-to-young pointers make every young collection dearer. */
-  theirs = 0;
+  /** Where the last stamped digest (scratch of `computeDelta`) mentioned this node: the
+   * stamp's base plus the index of the peer's entry in its `nodes`; valid when at least the
+   * current base (see `ClusterState.#beginStamp`). One small integer instead of an epoch and
+   * an index: a cluster holds one of these per node, and each field costs 8 bytes. An index
+   * rather than the object: states are long-lived and decoded digests are not, and
+   * old-to-young pointers make every young collection dearer. */
+  mark = -1;
   /** The last object equal to the state's id that a digest carried (the decoder hands out one
    * shared object per id), so that the next digest matches by identity. */
   wireId: ChitchatId;
@@ -93,6 +94,9 @@ interface Interned {
  * cleared when full, which only costs cache hits. */
 const internedIds = new Map<string, Interned>();
 const MAX_INTERNED_IDS = 1 << 16;
+
+/** Stamp marks stay below this (V8 keeps integers up to 2^31 - 1 unboxed). */
+const MAX_MARK = 2 ** 30;
 
 /** The shared object and key for `id` (whose key is `key`), registering them when there are
  * none. An object with a different IP spelling is not shared, so every id keeps its own text. */
@@ -135,7 +139,9 @@ export class ClusterState {
   readonly #entries = new Map<string, HeldState>();
   /** `#entries` in ChitchatId order (the digest's wire order). */
   readonly #sorted: HeldState[] = [];
-  #epoch = 0;
+  /** Base of the current digest stamp; the next stamp starts at `#markNext`. */
+  #markBase = 0;
+  #markNext = 0;
   #version = 0;
   /** Moves when a node state is added or removed. */
   #membership = 0;
@@ -145,7 +151,7 @@ export class ClusterState {
     nodes: [],
     encodedLength: 2,
   };
-  /** The digest whose entries carry stamp `#epoch` (set by `reportHeartbeats`), if still valid. */
+  /** The digest whose entries carry the stamp at `#markBase` (set by `reportHeartbeats`), if still valid. */
   #stamped: Digest | undefined = undefined;
   readonly #removed = new Map<string, bigint>();
   readonly #random: Random;
@@ -347,9 +353,9 @@ export class ClusterState {
    */
   reportHeartbeats(digest: Digest, onSample: (key: string) => void): void {
     // Also stamps the entries for a `computeDelta` on the same digest (see `#stamp`).
-    const epoch = ++this.#epoch;
-    this.#cursor = 0;
     const nodes = digest.nodes;
+    const base = this.#beginStamp(nodes.length);
+    this.#cursor = 0;
     for (let i = 0; i < nodes.length; i++) {
       const nd = nodes[i]!;
       const id = nd.chitchatId;
@@ -358,40 +364,47 @@ export class ClusterState {
         const key = chitchatIdKey(id);
         const sample = this.reportHeartbeat(key, id, nd.heartbeat);
         entry = this.#entries.get(key);
-        if (entry !== undefined) {
-          entry.seen = epoch;
-          entry.theirs = i;
-        }
+        if (entry !== undefined) entry.mark = base + i;
         if (sample) onSample(entry?.key ?? key);
         continue;
       }
-      entry.seen = epoch;
-      entry.theirs = i;
+      entry.mark = base + i;
       if (entry.isSelf) continue;
       if (entry.trySetHeartbeat(nd.heartbeat)) onSample(entry.key);
     }
     this.#stamped = digest;
   }
 
-  /** Stamps the entries that `digest` mentions with a new epoch, each with the peer's (last)
-   * entry for it; reuses the stamp of `reportHeartbeats` when no state was added or removed
-   * since. Returns the epoch. */
+  /** Stamps the entries that `digest` mentions with a new base, each with the index of the
+   * peer's (last) entry for it; reuses the stamp of `reportHeartbeats` when no state was added
+   * or removed since. Returns the base. */
   #stamp(digest: Digest): number {
     if (this.#stamped === digest) {
       this.#stamped = undefined;
-      return this.#epoch;
+      return this.#markBase;
     }
     this.#stamped = undefined;
-    const epoch = ++this.#epoch;
-    this.#cursor = 0;
     const nodes = digest.nodes;
+    const base = this.#beginStamp(nodes.length);
+    this.#cursor = 0;
     for (let i = 0; i < nodes.length; i++) {
       const e = this.#seek(nodes[i]!.chitchatId);
-      if (e === undefined) continue;
-      e.seen = epoch;
-      e.theirs = i;
+      if (e !== undefined) e.mark = base + i;
     }
-    return epoch;
+    return base;
+  }
+
+  /** Starts a stamp of `n` entries: marks `base .. base + n - 1` are this stamp's, anything
+   * below is an older one's. The bases only grow, so marks stay small integers until they near
+   * 2^30; then every mark is cleared and the bases start again from 0. */
+  #beginStamp(n: number): number {
+    if (this.#markNext + n > MAX_MARK) {
+      for (const e of this.#sorted) e.mark = -1;
+      this.#markNext = 0;
+    }
+    this.#markBase = this.#markNext;
+    this.#markNext += n;
+    return this.#markBase;
   }
 
   #reject(limit: string): void {
@@ -516,12 +529,13 @@ export class ClusterState {
   ): Uint8Array {
     // Their entry for each of our states, without building keys: stamp the matching entries
     // (a repeated entry wins over an earlier one, as in a map).
-    const epoch = this.#stamp(digest);
+    const base = this.#stamp(digest);
     const theirs = digest.nodes;
     const candidates: Candidate[] = [];
     for (const e of this.#entries.values()) {
-      if (listedOnly && e.seen !== epoch) continue;
-      const d = e.seen === epoch ? theirs[e.theirs] : undefined;
+      const listed = e.mark >= base;
+      if (listedOnly && !listed) continue;
+      const d = listed ? theirs[e.mark - base] : undefined;
       const state = e;
       const max = d === undefined ? 0n : d.maxVersion;
       const stateMax = state.maxVersion;

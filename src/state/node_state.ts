@@ -82,10 +82,22 @@ function next(v: U64): U64 {
  * insertion order (a replica in a large cluster holds one or two keys, and a Map of one entry
  * costs about three times the array); a Map past {@link FLAT_RECORDS}. Both keep insertion
  * order, an overwrite keeping its place. */
-type Records = Map<string, VersionedValue> | Flat;
+type Records = ManyRecords | Flat;
 type Flat = (string | VersionedValue)[];
 /** Records kept in a flat array at most. */
 const FLAT_RECORDS = 8;
+
+/** The Map form of a state's records, with what a large state keeps beside them: the UTF-8
+ * byte count of its keys and values and its records in version order (built on demand). Kept
+ * on the container rather than on every state: most states hold a flat handful of records or
+ * none, and for those both are cheaper to recompute than two fields on each of a cluster's
+ * states are to hold. */
+class ManyRecords extends Map<string, VersionedValue> {
+  /** UTF-8 bytes of the keys and values held. */
+  bytes = 0;
+  /** The records in ascending version order; undefined after a write. */
+  byVersion: [string, VersionedValue][] | undefined = undefined;
+}
 
 /** Read-only stand-in for the records of a state that holds none (never mutated). */
 const NO_RECORDS: Flat = Object.freeze([]) as unknown as Flat;
@@ -100,9 +112,25 @@ function recordCount(r: Records): number {
   return Array.isArray(r) ? r.length >>> 1 : r.size;
 }
 
+/** UTF-8 bytes of the keys and values in `r`. */
+function recordBytes(r: Records): number {
+  if (!Array.isArray(r)) return r.bytes;
+  let n = 0;
+  for (let i = 0; i < r.length; i += 2) {
+    n += utf8Length(r[i] as string) + utf8Length((r[i + 1] as VersionedValue).value);
+  }
+  return n;
+}
+
 /** `r` with `key` set to `vv` (the same container, or a new one when it had to grow). */
 function withRecord(r: Records, key: string, vv: VersionedValue): Records {
-  if (!Array.isArray(r)) return r.set(key, vv);
+  if (!Array.isArray(r)) {
+    const prev = r.get(key);
+    r.bytes += (prev === undefined ? utf8Length(key) : -utf8Length(prev.value)) +
+      utf8Length(vv.value);
+    r.byVersion = undefined;
+    return r.set(key, vv);
+  }
   for (let i = 0; i < r.length; i += 2) {
     if (r[i] === key) {
       r[i + 1] = vv;
@@ -110,14 +138,19 @@ function withRecord(r: Records, key: string, vv: VersionedValue): Records {
     }
   }
   if (r.length < FLAT_RECORDS * 2) return r.concat(key, vv);
-  const m = new Map<string, VersionedValue>();
+  const m = new ManyRecords();
   for (let i = 0; i < r.length; i += 2) m.set(r[i] as string, r[i + 1] as VersionedValue);
-  return m.set(key, vv);
+  m.bytes = recordBytes(r);
+  return withRecord(m, key, vv);
 }
 
 /** `r` without `key`. */
 function withoutRecord(r: Records, key: string): Records {
   if (!Array.isArray(r)) {
+    const prev = r.get(key);
+    if (prev === undefined) return r;
+    r.bytes -= utf8Length(key) + utf8Length(prev.value);
+    r.byVersion = undefined;
     r.delete(key);
     return r;
   }
@@ -125,6 +158,16 @@ function withoutRecord(r: Records, key: string): Records {
     if (r[i] === key) return r.length === 2 ? NO_RECORDS : r.slice(0, i).concat(r.slice(i + 2));
   }
   return r;
+}
+
+/** The records of `r` in ascending version order (cached on a Map until its next write). */
+function recordsByVersion(r: Records): [string, VersionedValue][] {
+  if (!Array.isArray(r) && r.byVersion !== undefined) return r.byVersion;
+  const sorted = recordPairs(r).sort((a, b) =>
+    a[1].version < b[1].version ? -1 : a[1].version > b[1].version ? 1 : 0
+  );
+  if (!Array.isArray(r)) r.byVersion = sorted;
+  return sorted;
 }
 
 /** Calls `fn` with every record in insertion order. */
@@ -205,11 +248,9 @@ export class NodeState {
   /** The records; the shared empty map until the first write (most replicas in a large
    * cluster hold few keys, and an empty Map costs more than the rest of the state). */
   #kv: Records = NO_RECORDS;
-  #byVersion: [string, VersionedValue][] | undefined = undefined;
   #heartbeat: U64 = 0;
   #maxVersion: U64 = 0;
   #lastGcVersion: U64 = 0;
-  #bytes = 0;
   /** isSelf, clock and hook: shared by the states of one cluster (see `sharedNodeStateOptions`). */
   readonly #ctx: NodeStateContext;
 
@@ -266,16 +307,16 @@ export class NodeState {
 
   /** UTF-8 bytes of the keys and values held. */
   get bytes(): number {
-    return this.#bytes;
+    return recordBytes(this.#kv);
   }
 
   /** What applying `nd` would leave: record count and bytes (for resource limits). */
   sizeAfter(nd: NodeDelta): { records: number; bytes: number } {
     const status = this.deltaStatus(nd);
-    if (status === "reject") return { records: recordCount(this.#kv), bytes: this.#bytes };
+    if (status === "reject") return { records: recordCount(this.#kv), bytes: this.bytes };
     const fresh = status === "applyAfterReset";
     let records = fresh ? 0 : recordCount(this.#kv);
-    let bytes = fresh ? 0 : this.#bytes;
+    let bytes = fresh ? 0 : this.bytes;
     const floor = fresh ? 0n : this.#maxVersion;
     const seen = new Set<string>();
     for (const kv of nd.keyValues) {
@@ -318,21 +359,21 @@ export class NodeState {
     return out.sort((a, b) => compareUtf8(a[0], b[0]));
   }
 
-  #checkWritable(): void {
-    if (!this.#ctx.isSelf) {
+  static #checkWritable(s: NodeState): void {
+    if (!s.#ctx.isSelf) {
       throw new HearsayError(
-        `node state of ${this.chitchatId.nodeId} is a replica; only the owner writes its keys`,
+        `node state of ${s.chitchatId.nodeId} is a replica; only the owner writes its keys`,
       );
     }
   }
 
   /** Sets `key` to `value` (no-op when it already holds that value, live). */
   set(key: string, value: string): void {
-    this.#checkWritable();
+    NodeState.#checkWritable(this);
     checkLocalKeyValue(key, value);
     const prev = recordOf(this.#kv, key);
     if (prev !== undefined && prev.status === "set" && prev.value === value) return;
-    this.#store(key, {
+    NodeState.#store(this, key, {
       value,
       version: load(this.#maxVersion) + 1n,
       status: "set",
@@ -342,11 +383,11 @@ export class NodeState {
 
   /** Sets `key` to a value that stays visible and is removed after the tombstone grace period. */
   setWithTtl(key: string, value: string): void {
-    this.#checkWritable();
+    NodeState.#checkWritable(this);
     checkLocalKeyValue(key, value);
     const prev = recordOf(this.#kv, key);
     if (prev !== undefined && prev.status === "deleteAfterTtl" && prev.value === value) return;
-    this.#store(key, {
+    NodeState.#store(this, key, {
       value,
       version: load(this.#maxVersion) + 1n,
       status: "deleteAfterTtl",
@@ -356,10 +397,10 @@ export class NodeState {
 
   /** Deletes `key` (a tombstone is kept for the grace period). Returns false if it was missing. */
   delete(key: string): boolean {
-    this.#checkWritable();
+    NodeState.#checkWritable(this);
     if (recordOf(this.#kv, key) === undefined) return false;
     this.#maxVersion = next(this.#maxVersion);
-    this.#put(key, {
+    NodeState.#put(this, key, {
       value: "",
       version: load(this.#maxVersion),
       status: "deleted",
@@ -371,11 +412,11 @@ export class NodeState {
   /** Keeps `key` visible but schedules its removal after the grace period. Returns false if it
    * was missing. */
   deleteAfterTtl(key: string): boolean {
-    this.#checkWritable();
+    NodeState.#checkWritable(this);
     const prev = recordOf(this.#kv, key);
     if (prev === undefined) return false;
     this.#maxVersion = next(this.#maxVersion);
-    this.#put(key, {
+    NodeState.#put(this, key, {
       value: prev.value,
       version: load(this.#maxVersion),
       status: "deleteAfterTtl",
@@ -403,27 +444,18 @@ export class NodeState {
     return false;
   }
 
-  #store(key: string, vv: VersionedValue): void {
-    if (vv.version > this.#maxVersion) this.#maxVersion = store(vv.version);
-    const prev = recordOf(this.#kv, key);
+  static #store(s: NodeState, key: string, vv: VersionedValue): void {
+    if (vv.version > s.#maxVersion) s.#maxVersion = store(vv.version);
+    const prev = recordOf(s.#kv, key);
     if (prev !== undefined && prev.version >= vv.version) return;
-    this.#put(key, vv);
-    if (vv.status !== "deleted") this.#ctx.onKeyChange?.(this, key, vv);
+    NodeState.#put(s, key, vv);
+    if (vv.status !== "deleted") s.#ctx.onKeyChange?.(s, key, vv);
   }
 
-  /** The one place records are written: keeps the byte count and the version index right. */
-  #put(key: string, vv: VersionedValue): void {
-    const prev = recordOf(this.#kv, key);
-    this.#bytes += prev === undefined ? utf8Length(key) : -utf8Length(prev.value);
-    this.#bytes += utf8Length(vv.value);
-    this.#kv = withRecord(this.#kv, key, vv);
-    this.#byVersion = undefined;
-  }
-
-  #remove(key: string, vv: VersionedValue): void {
-    this.#bytes -= utf8Length(key) + utf8Length(vv.value);
-    this.#kv = withoutRecord(this.#kv, key);
-    this.#byVersion = undefined;
+  /** The one place records are written (the container keeps its byte count and version
+   * index right). */
+  static #put(s: NodeState, key: string, vv: VersionedValue): void {
+    s.#kv = withRecord(s.#kv, key, vv);
   }
 
   /** Decides how a node delta relates to this state (PROTOCOL.md §4.5). */
@@ -442,8 +474,6 @@ export class NodeState {
     if (status === "reject") return status;
     if (status === "applyAfterReset") {
       this.#kv = NO_RECORDS;
-      this.#bytes = 0;
-      this.#byVersion = undefined;
       this.#maxVersion = 0;
       this.#heartbeat = 0;
       this.#lastGcVersion = store(nd.lastGcVersion);
@@ -453,7 +483,7 @@ export class NodeState {
     for (const kv of nd.keyValues) {
       if (kv.version <= floor) continue;
       if (kv.status !== "set" && kv.version <= this.#lastGcVersion) continue;
-      this.#store(kv.key, {
+      NodeState.#store(this, kv.key, {
         value: kv.value,
         version: kv.version,
         status: kv.status,
@@ -473,19 +503,14 @@ export class NodeState {
       if (v.status === "set") continue;
       if (now < v.statusChangedAtMs + gracePeriodMs) continue;
       if (v.version > maxRemoved) maxRemoved = v.version;
-      this.#remove(k, v);
+      this.#kv = withoutRecord(this.#kv, k);
     }
     this.#lastGcVersion = typeof maxRemoved === "bigint" ? store(maxRemoved) : maxRemoved;
   }
 
   /** Records with a version above `floor` (tombstones included), in ascending version order. */
   staleKeyValues(floor: bigint): KeyValueMutation[] {
-    if (this.#byVersion === undefined) {
-      this.#byVersion = recordPairs(this.#kv).sort((a, b) =>
-        a[1].version < b[1].version ? -1 : a[1].version > b[1].version ? 1 : 0
-      );
-    }
-    const all = this.#byVersion;
+    const all = recordsByVersion(this.#kv);
     // Binary search for the first record above the floor.
     let lo = 0;
     let hi = all.length;

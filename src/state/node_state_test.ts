@@ -275,9 +275,13 @@ Deno.test("NodeState keeps its records right across the small-array and Map form
     for (let j = 0; j <= i; j++) assert.equal(s.get(String.fromCharCode(97 + j)), "x");
   }
   assert.equal(events.length, 20);
+  // The version index is built here and must not survive the writes below.
+  assert.equal(s.staleKeyValues(0n).length, 20);
   s.set("c", "y");
   assert.equal(s.get("c"), "y");
+  assert.equal(s.bytes, 40);
   assert.equal(s.delete("b"), true);
+  assert.equal(s.bytes, 39); // the tombstone keeps its key, its value is empty
   assert.equal(s.delete("zz"), false);
   assert.equal(s.get("b"), undefined);
   assert.equal(s.numKeyValues, 19);
@@ -289,6 +293,7 @@ Deno.test("NodeState keeps its records right across the small-array and Map form
   t.now = 10_000;
   s.gcKeysMarkedForDeletion(1_000);
   assert.equal(s.numRecords, 19);
+  assert.equal(s.bytes, 38);
   assert.equal(s.lastGcVersion, 22n);
   assert.equal(s.countStale(0n), 19);
   // A small replica: one key set, replaced, deleted, collected, then set again.
