@@ -10,6 +10,7 @@ import {
 import { phiChunksInUse } from "../codec/_phi_table.ts";
 import { ConfigError } from "../common/errors.ts";
 import { VirtualClock } from "../common/virtual_clock.ts";
+import { keySerial, keySerialGeneration, MAX_KEY_SERIALS } from "../common/_key_serial.ts";
 import { createRandom } from "../common/random.ts";
 
 const BACKENDS: readonly PhiBackend[] = ["compact", "wasm", "typescript"];
@@ -514,4 +515,34 @@ Deno.test("FailureDetector.failureDetectionTimeoutMs() is chitchat 0.12+'s failu
     const want = ((silence + 0.2 + 5 * 0.3) / 7) * 8 * 1000;
     assert.ok(Math.abs(fd.failureDetectionTimeoutMs("n")! - want) < 1e-6, backend);
   }
+});
+
+Deno.test("FailureDetector keeps its nodes when the process-wide key serials start again", () => {
+  const clock = new VirtualClock(0);
+  const fd = new FailureDetector(DEFAULT_FAILURE_DETECTOR_CONFIG, clock);
+  for (let i = 0; i < 4; i++) {
+    fd.reportHeartbeat("serial-a");
+    fd.reportHeartbeat("serial-b");
+    clock.advance(1_000);
+  }
+  fd.updateLiveness(["serial-a", "serial-b"]);
+  const before = fd.phi("serial-a");
+  assert.ok(before !== undefined);
+  // Another detector of the process registers enough keys to clear the table.
+  const generation = keySerialGeneration();
+  for (let i = 0; i <= MAX_KEY_SERIALS; i++) keySerial(`serial-filler-${i}`);
+  assert.equal(keySerialGeneration(), generation + 1);
+  assert.equal(fd.phi("serial-a"), before);
+  assert.deepEqual(fd.liveNodes(), ["serial-a", "serial-b"]);
+  assert.equal(fd.isLive("serial-b"), true);
+  fd.reportHeartbeat("serial-c");
+  assert.equal(fd.remove("serial-b"), true);
+  assert.equal(fd.isLive("serial-b"), false);
+  assert.equal(fd.remove("serial-b"), false);
+  fd.reportHeartbeat("serial-a");
+  clock.advance(1_000);
+  fd.reportHeartbeat("serial-c");
+  fd.updateLiveness(["serial-a", "serial-c"]);
+  assert.deepEqual(fd.liveNodes(), ["serial-a", "serial-c"]);
+  assert.equal(fd.phi("serial-c"), 0); // one interval, heard from just now
 });
