@@ -10,6 +10,7 @@ import { ConfigError } from "../common/errors.ts";
 import { type KeyChangeHook, NodeState, sharedNodeStateOptions } from "./node_state.ts";
 import type { Random } from "../common/random.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import { HeldStates } from "./_held_states.ts";
 import { chitchatIdEncodedLength } from "../codec/wire.ts";
 import { utf8Length } from "../common/_utf8.ts";
 import type { ChitchatId, Delta, Digest, KeyValueMutation, NodeDigest } from "../common/types.ts";
@@ -136,7 +137,9 @@ export class ClusterState {
   /** The local node's key (see `chitchatIdKey`). */
   readonly selfKey: string;
   /** The node states held, by key, in insertion order. */
-  readonly #entries = new Map<string, HeldState>();
+  readonly #entries = new HeldStates<HeldState>();
+  /** The local node's own state (also in `#entries`). */
+  readonly #self: HeldState;
   /** `#entries` in ChitchatId order (the digest's wire order). */
   readonly #sorted: HeldState[] = [];
   /** Base of the current digest stamp; the next stamp starts at `#markNext`. */
@@ -192,13 +195,14 @@ export class ClusterState {
       clockNow: options.clockNow,
       ...hook,
     });
-    this.#add(new HeldState(self.key, self.id, this.#selfOptions));
+    this.#self = new HeldState(self.key, self.id, this.#selfOptions);
+    this.#add(this.#self);
   }
 
   #add(entry: HeldState): void {
     this.#version++;
     this.#membership++;
-    this.#entries.set(entry.key, entry);
+    this.#entries.set(entry);
     const sorted = this.#sorted;
     const id = entry.chitchatId;
     let lo = 0;
@@ -294,7 +298,7 @@ export class ClusterState {
 
   /** The local node's own state. */
   get selfState(): NodeState {
-    return this.#entries.get(this.selfKey)!;
+    return this.#self;
   }
 
   /** Every node state held, keyed by `chitchatIdKey`. */
