@@ -64,8 +64,18 @@ class OneThreadDriver implements SimDriver {
   #heapBefore = 0;
   #externalBefore = 0;
 
-  constructor(s: SimSettings, budget: WallBudget, delayMs: number) {
+  /** Called once per simulated second of `until`, if set. */
+  readonly #onProgress: ((p: SimProgress) => void) | undefined;
+  #lastProgressSec = -1;
+
+  constructor(
+    s: SimSettings,
+    budget: WallBudget,
+    delayMs: number,
+    onProgress?: (p: SimProgress) => void,
+  ) {
     this.#s = s;
+    this.#onProgress = onProgress;
     this.#budget = budget;
     this.membership = new Arrivals(s.numNodes);
     this.#step = Math.max(1, Math.floor(s.gossipIntervalMs / 10));
@@ -117,6 +127,18 @@ class OneThreadDriver implements SimDriver {
       if (clock.now() >= deadline || this.#budget.exhausted()) return false;
       clock.advance(this.#step);
       await Promise.resolve();
+      if (this.#onProgress !== undefined) {
+        const sec = Math.floor(this.now() / 1000);
+        if (sec !== this.#lastProgressSec) {
+          this.#lastProgressSec = sec;
+          this.#onProgress({
+            simulatedMs: this.now(),
+            wallMs: this.#budget.elapsedMs(),
+            converged: this.membership.count,
+            rssBytes: Deno.memoryUsage().rss,
+          });
+        }
+      }
     }
     return true;
   }
@@ -195,6 +217,32 @@ class OneThreadDriver implements SimDriver {
   }
 }
 
+/** Where a long run is, reported once per simulated second (`onProgress`, `--progress`). */
+export interface SimProgress {
+  /** Simulated ms since the first node started. */
+  readonly simulatedMs: number;
+  /** Wall-clock ms since the run started. */
+  readonly wallMs: number;
+  /** Nodes that have seen every node live so far. */
+  readonly converged: number;
+  /** Resident memory of the process now. */
+  readonly rssBytes: number;
+}
+
+/** One `--progress` line.
+ *
+ * @example
+ * ```ts
+ * import { progressLine } from "./cluster_sim.ts";
+ * console.log(progressLine({ simulatedMs: 12_000, wallMs: 65_400, converged: 10, rssBytes: 2 ** 30 }, 50));
+ * // sim 12.0 s  wall 65.4 s  converged 10/50  rss 1.00 GiB
+ * ```
+ */
+export function progressLine(p: SimProgress, numNodes: number): string {
+  return `sim ${(p.simulatedMs / 1000).toFixed(1)} s  wall ${(p.wallMs / 1000).toFixed(1)} s  ` +
+    `converged ${p.converged}/${numNodes}  rss ${(p.rssBytes / 2 ** 30).toFixed(2)} GiB`;
+}
+
 /** Runs the cluster scenarios on one simulated hearsay cluster in this thread and measures
  * them. Deterministic in simulated time for a given seed (wall-clock fields aside).
  *
@@ -205,7 +253,10 @@ class OneThreadDriver implements SimDriver {
  * console.log(r.membership.converged, r.propagation?.reached); // 5 5
  * ```
  */
-export async function runHearsaySim(options: ClusterSimOptions): Promise<ClusterSimResult> {
+export async function runHearsaySim(
+  options: ClusterSimOptions,
+  onProgress?: (p: SimProgress) => void,
+): Promise<ClusterSimResult> {
   const s = simSettings(options);
   const budget = new WallBudget(s.wallBudgetMs);
   const stagger = options.startStaggerMs ?? 0;
@@ -214,13 +265,13 @@ export async function runHearsaySim(options: ClusterSimOptions): Promise<Cluster
       `startStaggerMs must be >= 0 and spread the starts over less than one interval, got ${stagger}`,
     );
   }
-  const driver = new OneThreadDriver(s, budget, options.delayMs ?? 0);
+  const driver = new OneThreadDriver(s, budget, options.delayMs ?? 0, onProgress);
   await driver.start(stagger);
   return await runScenarios(driver, s, budget);
 }
 
 if (import.meta.main) {
-  const { options, json } = parseCli(
+  const { options, json, progress } = parseCli(
     "sim/cluster_sim.ts",
     "the cluster scenarios on hearsay nodes in one thread (virtual clock)",
     Deno.args,
@@ -250,10 +301,17 @@ if (import.meta.main) {
           options.pastOneDatagram = past;
         } else f.reject("past-one-datagram", "off, rotate or random", past);
       }
-      return { options, json: f.boolean("json", "print the result as JSON") };
+      const progress = f.boolean(
+        "progress",
+        "print one line per simulated second to stderr (simulated and wall time, converged, RSS)",
+      );
+      return { options, json: f.boolean("json", "print the result as JSON"), progress };
     },
   );
-  const r = await runHearsaySim(options);
+  const r = await runHearsaySim(
+    options,
+    progress ? (p) => console.error(progressLine(p, options.numNodes)) : undefined,
+  );
   if (json) {
     console.log(JSON.stringify(r));
   } else {

@@ -4,7 +4,7 @@
  * clock). Needs `deno task build:interop` (the test task runs it).
  */
 import assert from "node:assert/strict";
-import { runHearsaySim } from "../sim/cluster_sim.ts";
+import { progressLine, runHearsaySim, type SimProgress } from "../sim/cluster_sim.ts";
 import { type ClusterSimResult, medianMax, quantileOfTotal } from "../sim/figures.ts";
 import { simAddr } from "../sim/scenarios.ts";
 import { meanOf, ratio } from "../sim/compare.ts";
@@ -179,5 +179,25 @@ Deno.test("runHearsaySim() bounds the start stagger, and still converges and det
   assert.ok(
     Math.abs(staggered.detection!.medianMs! - same.detection!.medianMs!) <= 900,
     `${staggered.detection!.medianMs} vs ${same.detection!.medianMs}`,
+  );
+});
+
+Deno.test("runHearsaySim reports progress once per simulated second, up to convergence", async () => {
+  const seen: SimProgress[] = [];
+  const r = await runHearsaySim(
+    { numNodes: 12, gossipIntervalMs: 1000, scenarios: ["membership"] },
+    (p) => seen.push(p),
+  );
+  assert.equal(r.membership.converged, 12);
+  const seconds = seen.map((p) => Math.floor(p.simulatedMs / 1000));
+  assert.deepEqual(seconds, [...new Set(seconds)].sort((a, b) => a - b)); // one per second
+  assert.ok(seconds.length >= r.membership.allMs! / 1000, `${seconds.length} reports`);
+  const converged = seen.map((p) => p.converged);
+  assert.deepEqual(converged, [...converged].sort((a, b) => a - b));
+  assert.ok(converged[0]! < 12 && converged.at(-1)! >= 11, String(converged));
+  assert.ok(seen.every((p) => p.rssBytes > 0 && p.wallMs >= 0));
+  assert.equal(
+    progressLine(seen.at(-1)!, 12).split("  ")[2],
+    `converged ${seen.at(-1)!.converged}/12`,
   );
 });
