@@ -98,6 +98,8 @@ export class NsProcess {
   readonly done: Promise<unknown>;
   /** Whether the process exited. */
   exited = false;
+  /** Exit code (or signal) once it exited. */
+  exitStatus = "";
 
   /** Starts `cmd args` in namespace `ns`; `onLine` also sees every stdout line. */
   constructor(
@@ -120,7 +122,10 @@ export class NsProcess {
         options.onLine?.(l);
       }),
       readLines(this.proc.stderr, (l) => (this.stderr += l + "\n")),
-      this.proc.status.then(() => (this.exited = true)),
+      this.proc.status.then((st) => {
+        this.exitStatus = st.signal !== null ? `signal ${st.signal}` : `code ${st.code}`;
+        this.exited = true;
+      }),
     ]);
   }
 
@@ -326,7 +331,13 @@ export class WireGuardLab extends NetnsLab {
     };
     this.wgHosts.push(host);
     await until(`wireguard-go ${iface}`, async () => {
-      if (wireguard.exited) throw new Error(`wireguard-go ${iface} exited: ${wireguard.stderr}`);
+      if (wireguard.exited) {
+        await wireguard.done; // all of its output, not what had arrived when it exited
+        throw new Error(
+          `wireguard-go ${iface} exited (${wireguard.exitStatus}); stdout:\n` +
+            `${wireguard.stdout.join("\n")}\nstderr:\n${wireguard.stderr}`,
+        );
+      }
       return await succeeds("ip", ["netns", "exec", base.ns, "wg", "show", iface]);
     }, 5_000);
     await this.exec(base, "wg", ["set", iface, "listen-port", String(this.listenPort)]);
