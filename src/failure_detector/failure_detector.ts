@@ -24,7 +24,7 @@
  */
 import type { Clock } from "../common/clock.ts";
 import { ConfigError } from "../common/errors.ts";
-import { keySerial, keySerialGeneration, knownKeySerial } from "../common/_key_serial.ts";
+import { KeySerialIndex } from "../common/_key_serial.ts";
 import { PhiTable } from "../codec/_phi_table.ts";
 import { CompactTable } from "./_compact_table.ts";
 import { phiOf, smoothedMeanSecs } from "./_phi.ts";
@@ -371,12 +371,10 @@ export class FailureDetector {
   readonly #clock: Clock;
   readonly #priorSecs: number;
   readonly #table: SlotTable;
-  /** Slot + 1 by key serial (`_key_serial.ts`; 0: no slot), for nodes that reported a
-   * heartbeat: 4 bytes per key of the process instead of a Map entry per node, which is what a
-   * simulation of thousands of nodes in one process holds most of. Valid for the serials'
-   * generation `#serialGeneration`. */
-  #slotBySerial: Int32Array = new Int32Array(0);
-  #serialGeneration = keySerialGeneration();
+  /** Slot by key, for nodes that reported a heartbeat (`KeySerialIndex`: 4 bytes per key of the
+   * process instead of a Map entry per node, which is what a simulation of thousands of nodes in
+   * one process holds most of). */
+  readonly #slots = new KeySerialIndex((slot) => this.#keyOf[slot], () => this.#keyOf.length);
   /** By slot: 1 when the slot's node is in the live set, else 0. */
   #liveFlags: Uint8Array = new Uint8Array(0);
   /** The live set in the order its nodes became live: a list threaded through the slots
@@ -432,7 +430,7 @@ export class FailureDetector {
    * memory than the lookup costs time), so any token, stale or not, is accepted and ignored. */
   reportHeartbeat(key: string, _token?: object): object {
     const now = this.#clock.now();
-    const slot = this.#slotOf(key) ?? this.#allocate(key);
+    const slot = this.#slots.get(key) ?? this.#allocate(key);
     // Queued with its time and applied in order before the next read: a digest reports hundreds
     // of nodes, and one call into WASM for all of them is much cheaper than one each.
     if (this.#pendingCount === this.#pending.length) {
@@ -454,7 +452,7 @@ export class FailureDetector {
   /** The current phi of `key`, or undefined when it has no stored interval (never two
    * heartbeats in a row within `maxIntervalMs`, or cleared by being found dead). */
   phi(key: string): number | undefined {
-    const slot = this.#slotOf(key);
+    const slot = this.#slots.get(key);
     if (slot === undefined) return undefined;
     this.#flush();
     const phi = this.#table.phiAt(slot, this.#clock.now(), this.#priorSecs);
@@ -483,7 +481,7 @@ export class FailureDetector {
    * ```
    */
   failureDetectionTimeoutMs(key: string): number | undefined {
-    const slot = this.#slotOf(key);
+    const slot = this.#slots.get(key);
     if (slot === undefined) return undefined;
     this.#flush();
     const { sumSecs, count } = this.#table.intervals(slot);
@@ -503,7 +501,7 @@ export class FailureDetector {
     // touched (and the version only moves) when a node changes sides.
     const flags = this.#liveFlags;
     for (const key of keys) {
-      const slot = this.#slotOf(key);
+      const slot = this.#slots.get(key);
       if (slot !== undefined && t.isAlive(slot)) {
         if (flags[slot] === 0) {
           flags[slot] = 1;
@@ -545,7 +543,7 @@ export class FailureDetector {
 
   /** Whether `key` was found alive at its last evaluation. */
   isLive(key: string): boolean {
-    const slot = this.#slotOf(key);
+    const slot = this.#slots.get(key);
     return slot !== undefined && this.#liveFlags[slot] === 1;
   }
 
@@ -613,7 +611,7 @@ export class FailureDetector {
   /** Forgets everything about `key`; returns whether anything was known. Its slot is reused. */
   remove(key: string): boolean {
     this.#flush();
-    const slot = this.#slotOf(key);
+    const slot = this.#slots.get(key);
     let known = false;
     if (slot !== undefined && this.#liveFlags[slot] === 1) {
       this.#unlink(slot);
@@ -622,8 +620,7 @@ export class FailureDetector {
     known = this.#undead(key) || known;
     if (known) this.#livenessVersion++;
     if (slot === undefined) return known;
-    // `#slotOf` above brought the index to the current generation, where `key` has a serial.
-    this.#slotBySerial[knownKeySerial(key)!] = 0;
+    this.#slots.delete(key);
     this.#keyOf[slot] = undefined;
     this.#liveFlags[slot] = 0;
     this.#table.reset(slot);
@@ -665,41 +662,6 @@ export class FailureDetector {
     );
   }
 
-  /** The slot of `key`, if it has one. */
-  #slotOf(key: string): number | undefined {
-    // A new generation first: the rebuild registers this detector's keys again.
-    if (this.#serialGeneration !== keySerialGeneration()) this.#reindex();
-    const serial = knownKeySerial(key);
-    if (serial === undefined) return undefined;
-    const slot = (this.#slotBySerial[serial] ?? 0) - 1;
-    // The check keeps a serial of another generation from naming a stranger's slot.
-    return slot >= 0 && this.#keyOf[slot] === key ? slot : undefined;
-  }
-
-  /** Records that `slot` is the slot of the key with `serial` (of the current generation). */
-  #index(serial: number, slot: number): void {
-    if (serial >= this.#slotBySerial.length) {
-      const n = this.#slotBySerial.length;
-      this.#slotBySerial = grown(
-        this.#slotBySerial,
-        new Int32Array(Math.max(FIRST_CAPACITY, serial + 1, n + (n >>> 2))),
-      );
-    }
-    this.#slotBySerial[serial] = slot + 1;
-  }
-
-  /** Rebuilds the serial index after the serials started a new generation (the bound on
-   * serials is far above the keys one detector holds, so this registers no more than it). */
-  #reindex(): void {
-    this.#serialGeneration = keySerialGeneration();
-    this.#slotBySerial = new Int32Array(0);
-    const keyOf = this.#keyOf;
-    for (let slot = 0; slot < keyOf.length; slot++) {
-      const k = keyOf[slot];
-      if (k !== undefined) this.#index(keySerial(k), slot);
-    }
-  }
-
   #allocate(key: string): number {
     let slot = this.#free.pop();
     if (slot === undefined) {
@@ -718,9 +680,7 @@ export class FailureDetector {
       }
     }
     this.#keyOf[slot] = key;
-    const serial = keySerial(key);
-    if (this.#serialGeneration !== keySerialGeneration()) this.#reindex(); // indexes `key` too
-    else this.#index(serial, slot);
+    this.#slots.set(key, slot);
     // A slot from the free list was reset when its node was removed (and its flag cleared).
     this.#table.init(slot);
     return slot;

@@ -1,13 +1,13 @@
 /**
  * The node states a cluster holds, by key, in insertion order: a read-only Map to its readers,
  * without a hash table per cluster. A key's entry is found through its process-wide serial
- * (`../common/_key_serial.ts`) and an Int32Array of positions, 4 bytes per key of the process
+ * (`../common/_key_serial.ts`, a `KeySerialIndex` of positions), 4 bytes per key of the process
  * plus 8 per entry for the order, where a Map cost ~40 bytes per entry; a simulation holds one
  * cluster per node and one entry per (node, peer).
  *
  * @module
  */
-import { keySerial, keySerialGeneration, knownKeySerial } from "../common/_key_serial.ts";
+import { KeySerialIndex } from "../common/_key_serial.ts";
 
 /** Entries in insertion order, each found by its `key`.
  *
@@ -24,9 +24,8 @@ import { keySerial, keySerialGeneration, knownKeySerial } from "../common/_key_s
 export class HeldStates<T extends { readonly key: string }> implements ReadonlyMap<string, T> {
   /** The entries in insertion order. */
   readonly #order: T[] = [];
-  /** Position in `#order` + 1 by key serial (0: none), for serials of `#generation`. */
-  #positions: Int32Array = new Int32Array(0);
-  #generation = keySerialGeneration();
+  /** Position in `#order` by key. */
+  readonly #positions = new KeySerialIndex((i) => this.#order[i]?.key, () => this.#order.length);
 
   /** Number of entries. */
   get size(): number {
@@ -35,42 +34,34 @@ export class HeldStates<T extends { readonly key: string }> implements ReadonlyM
 
   /** The entry of `key`. */
   get(key: string): T | undefined {
-    if (this.#generation !== keySerialGeneration()) this.#reindex();
-    const serial = knownKeySerial(key);
-    if (serial === undefined) return undefined;
-    const e = this.#order[(this.#positions[serial] ?? 0) - 1];
-    // A position stays valid only while its entry does; the key check keeps it honest.
-    return e !== undefined && e.key === key ? e : undefined;
+    const at = this.#positions.get(key);
+    return at === undefined ? undefined : this.#order[at];
   }
 
   /** Whether `key` has an entry. */
   has(key: string): boolean {
-    return this.get(key) !== undefined;
+    return this.#positions.get(key) !== undefined;
   }
 
   /** Adds `entry`, or replaces the entry with its key in place. */
   set(entry: T): void {
-    const serial = keySerial(entry.key);
-    if (this.#generation !== keySerialGeneration()) this.#reindex();
-    const at = (this.#positions[serial] ?? 0) - 1;
-    const old = this.#order[at];
-    if (old !== undefined && old.key === entry.key) {
+    const at = this.#positions.get(entry.key);
+    if (at !== undefined) {
       this.#order[at] = entry;
       return;
     }
     this.#order.push(entry);
-    this.#place(serial, this.#order.length - 1);
+    this.#positions.set(entry.key, this.#order.length - 1);
   }
 
   /** Removes the entry of `key`; returns whether there was one. */
   delete(key: string): boolean {
-    const e = this.get(key); // current generation from here on
-    if (e === undefined) return false;
+    const at = this.#positions.get(key);
+    if (at === undefined) return false;
     const order = this.#order;
-    const at = this.#positions[knownKeySerial(key)!]! - 1;
     order.splice(at, 1);
-    this.#positions[knownKeySerial(key)!] = 0;
-    for (let i = at; i < order.length; i++) this.#positions[knownKeySerial(order[i]!.key)!] = i + 1;
+    this.#positions.delete(key);
+    for (let i = at; i < order.length; i++) this.#positions.set(order[i]!.key, i);
     return true;
   }
 
@@ -97,23 +88,5 @@ export class HeldStates<T extends { readonly key: string }> implements ReadonlyM
   /** Calls `fn` with every entry in insertion order. */
   forEach(fn: (value: T, key: string, map: ReadonlyMap<string, T>) => void): void {
     for (const e of this.#order.slice()) fn(e, e.key, this);
-  }
-
-  #place(serial: number, at: number): void {
-    if (serial >= this.#positions.length) {
-      const n = this.#positions.length;
-      const grown = new Int32Array(Math.max(16, serial + 1, n + (n >>> 2)));
-      grown.set(this.#positions);
-      this.#positions = grown;
-    }
-    this.#positions[serial] = at + 1;
-  }
-
-  /** Rebuilds the positions after the serials started a new generation. */
-  #reindex(): void {
-    this.#generation = keySerialGeneration();
-    this.#positions = new Int32Array(0);
-    const order = this.#order;
-    for (let i = 0; i < order.length; i++) this.#place(keySerial(order[i]!.key), i);
   }
 }
