@@ -288,6 +288,11 @@ export interface MessageParts {
   readonly delta?: Uint8Array;
   /** Return a view into the shared output buffer (see `EncodeOutputOptions.shared`). */
   readonly shared?: boolean;
+  /** Only these entries of `digest` (indices into it, distinct, any order) go on the wire, in
+   * wire order (see `EncodeOutputOptions.digestSelection`). */
+  readonly digestSelection?: ArrayLike<number> | undefined;
+  /** Bytes written after the complete message (see `EncodeOutputOptions.trailer`). */
+  readonly trailer?: Uint8Array | undefined;
 }
 
 /** Writes the message header (type `t`, version 0) and, for a Syn or SynAck, the V0 digest of
@@ -297,10 +302,12 @@ function writeHeadAndDigest(
   t: 0 | 1 | 2 | 3,
   entries: readonly NodeDigest[],
   extra: number,
+  selection?: ArrayLike<number>,
 ): { out: number; end: number } {
   const n = entries.length;
-  if (n > 65535) {
-    throw new EncodeError(`a digest holds at most 65 535 entries (u16 count), got ${n}`);
+  const m = selection === undefined ? n : selection.length;
+  if (m > 65535) {
+    throw new EncodeError(`a digest holds at most 65 535 entries (u16 count), got ${m}`);
   }
   const hasDigest = t === 0 || t === 1;
   let plan = hasDigest && n > 0 ? candidatePlan(entries) ?? newPlan(entries) : null;
@@ -309,21 +316,101 @@ function writeHeadAndDigest(
     const valsAt = SCRATCH;
     const out = align64(valsAt + 24 * n);
     const bound = 4 + 2 + blobLen + 24 * n + extra + 8;
-    ensure(out + bound);
+    // A selection's wire order (u32 input indices) goes behind the message's room.
+    const selAt = align64(out + bound);
+    ensure(selection === undefined ? out + bound : selAt + 4 * m);
     wasm.putHeader(out, t);
-    if (plan === null) {
+    if (plan === null || m === 0) {
       if (!hasDigest) return { out, end: out + 4 };
       wasm.putLen(out + 4, 0);
       return { out, end: out + 6 };
     }
-    const i = writeDigestValues(entries, plan.ids, valsAt >>> 3);
-    if (i < n) {
-      // The candidate was another digest with the same ends: lay this one out.
+    if (selection === undefined) {
+      const i = writeDigestValues(entries, plan.ids, valsAt >>> 3);
+      if (i < n) {
+        // The candidate was another digest with the same ends: lay this one out.
+        plan = newPlan(entries);
+        continue;
+      }
+      const end = Number(
+        wasm.encodeDigestIds(out + 4, plan.at, plan.offsAt, valsAt, plan.permAt, n),
+      );
+      return { out, end };
+    }
+    if (!samePlanIds(entries, plan.ids)) {
       plan = newPlan(entries);
       continue;
     }
-    const end = Number(wasm.encodeDigestIds(out + 4, plan.at, plan.offsAt, valsAt, plan.permAt, n));
+    writeSelection(entries, selection, plan, valsAt >>> 3, selAt >>> 2);
+    const end = Number(wasm.encodeDigestIds(out + 4, plan.at, plan.offsAt, valsAt, selAt, m));
     return { out, end };
+  }
+}
+
+/** Whether `entries` carry exactly the plan's id objects, in order. */
+function samePlanIds(entries: readonly NodeDigest[], ids: readonly ChitchatId[]): boolean {
+  const n = entries.length;
+  if (ids.length !== n) return false;
+  for (let i = 0; i < n; i++) if (entries[i]!.chitchatId !== ids[i]) return false;
+  return true;
+}
+
+/** Per input index: selected by the selection being written (cleared after each one). */
+let selected = new Uint8Array(0);
+
+/** Writes the values of the selected entries (three u64 each, at their input index from u64
+ * index `q`) and the selection's input indices in wire order (u32 from index `w`). Throws
+ * EncodeError for an index out of range or given twice. */
+function writeSelection(
+  entries: readonly NodeDigest[],
+  selection: ArrayLike<number>,
+  plan: DigestPlan,
+  q: number,
+  w: number,
+): void {
+  const n = entries.length;
+  const m = selection.length;
+  if (selected.length < n) selected = new Uint8Array(Math.max(n, 2 * selected.length));
+  const mark = selected;
+  const w64 = u64;
+  let k = 0;
+  try {
+    for (; k < m; k++) {
+      const i = selection[k]!;
+      if (!Number.isInteger(i) || i < 0 || i >= n) {
+        throw new EncodeError(
+          `digestSelection[${k}] must be an index into the digest's ${n} entries, got ${i}`,
+        );
+      }
+      if (mark[i] === 1) {
+        throw new EncodeError(`digestSelection lists entry ${i} twice; list each entry once`);
+      }
+      mark[i] = 1;
+      const e = entries[i]!;
+      const h = e.heartbeat;
+      const g = e.lastGcVersion;
+      const x = e.maxVersion;
+      if (BigInt.asUintN(64, h) !== h) throw u64Error("heartbeat", h);
+      if (BigInt.asUintN(64, g) !== g) throw u64Error("lastGcVersion", g);
+      if (BigInt.asUintN(64, x) !== x) throw u64Error("maxVersion", x);
+      const v = q + 3 * i;
+      w64[v] = h;
+      w64[v + 1] = g;
+      w64[v + 2] = x;
+    }
+    // Wire order: the plan's order, keeping the selected entries (one pass, no sort).
+    const w32 = u32;
+    if (plan.permAt === 0) {
+      for (let i = 0; i < n; i++) if (mark[i] === 1) w32[w++] = i;
+    } else {
+      const p = plan.permAt >>> 2;
+      for (let j = 0; j < n; j++) {
+        const i = w32[p + j]!;
+        if (mark[i] === 1) w32[w++] = i;
+      }
+    }
+  } finally {
+    for (let j = 0; j < k; j++) mark[selection[j]!] = 0;
   }
 }
 
@@ -352,9 +439,13 @@ export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
   const clusterRoom = t === 0 ? 2 + Math.min(cluster.length * 3, 65536) : 0;
   let out: number;
   let end: number;
+  const selection = t === 0 || t === 1 ? parts.digestSelection : undefined;
   if (given === undefined) {
-    ({ out, end } = writeHeadAndDigest(t, parts.digest ?? [], clusterRoom));
+    ({ out, end } = writeHeadAndDigest(t, parts.digest ?? [], clusterRoom, selection));
   } else {
+    if (selection !== undefined) {
+      throw new EncodeError("digestSelection needs the digest's entries, not digestBytes");
+    }
     ({ out, end } = writeHeadAndDigest(2, [], given.length + clusterRoom));
     u8[out + 3] = t;
     u8.set(given, end);
@@ -367,18 +458,21 @@ export function wasmEncodeMessage(parts: MessageParts): Uint8Array {
     end += 2 + len;
   }
   const head = end - out;
+  const trailer = parts.trailer;
+  const tail = (delta?.length ?? 0) + (trailer?.length ?? 0);
   if (parts.shared !== true) {
     // One slice() of WASM memory: it copies without first zeroing a fresh buffer (the delta
-    // bytes are put behind the header first; `bound` left room for them).
-    if (delta === undefined) return u8.slice(out, end);
-    ensure(end + delta.length + 64);
-    u8.set(delta, end);
-    return u8.slice(out, end + delta.length);
+    // and trailer bytes are put behind the header first).
+    if (tail === 0) return u8.slice(out, end);
+    ensure(end + tail + 64);
+    if (delta !== undefined) u8.set(delta, end);
+    if (trailer !== undefined) u8.set(trailer, end + tail - trailer.length);
+    return u8.slice(out, end + tail);
   }
-  const result = output(head + (delta?.length ?? 0), true);
+  const result = output(head + tail, true);
   result.set(u8.subarray(out, end));
-  if (delta === undefined) return result;
-  // Delta bytes go straight from their array to the result (one copy).
-  result.set(delta, head);
+  // Delta and trailer bytes go straight from their arrays to the result (one copy).
+  if (delta !== undefined) result.set(delta, head);
+  if (trailer !== undefined) result.set(trailer, head + tail - trailer.length);
   return result;
 }

@@ -176,3 +176,84 @@ Deno.test("encodeSyn() and friends with shared: true give the same bytes, and re
   assert.ok(sharedBuffers > 250, `${sharedBuffers} results shared an output buffer`);
   assert.ok(new Set(kept.map((k) => k.shared.buffer)).size >= 2, "the shared buffer rolled over");
 });
+
+Deno.test("digestSelection: the bytes of the selected entries' own digest, sorted or not, with a trailer", () => {
+  const r = createRandom(2026);
+  const trailer = new Uint8Array([9, 8, 7]);
+  for (let round = 0; round < 150; round++) {
+    const digest = randomDigest(r, 60);
+    const n = digest.nodes.length;
+    // Half the rounds in wire order already (the layout has no permutation), half not.
+    const nodes = round % 2 === 0
+      ? [...digest.nodes].sort((a, b) => compareChitchatIds(a.chitchatId, b.chitchatId))
+      : digest.nodes;
+    const whole = { nodes };
+    for (let k = 0; k < 3; k++) {
+      const selection = r.shuffle(nodes.map((_, i) => i)).slice(0, r.int(n + 1));
+      const own = { nodes: selection.map((i) => nodes[i]!) };
+      const want = encodeSyn("c", freshIds(own));
+      const shared = k % 2 === 0;
+      assert.deepEqual(
+        encodeSyn("c", whole, { digestSelection: selection, shared }),
+        want,
+        `round ${round}, pick ${k}`,
+      );
+      const withTrailer = encodeSynAck(whole, new Uint8Array([0]), {
+        digestSelection: selection,
+        trailer,
+        shared,
+      });
+      const plain = encodeSynAck(freshIds(own), new Uint8Array([0]));
+      assert.deepEqual(withTrailer.subarray(0, plain.length), plain);
+      assert.deepEqual(withTrailer.subarray(plain.length), trailer);
+    }
+  }
+});
+
+Deno.test("digestSelection: refuses bad indices and other wires, and the next encoding is exact", () => {
+  const r = createRandom(31);
+  let digest = randomDigest(r, 20);
+  while (digest.nodes.length < 3) digest = randomDigest(r, 20);
+  const refuse = (selection: number[], want: RegExp, options = {}) =>
+    assert.throws(
+      () => encodeSyn("c", digest, { digestSelection: selection, ...options }),
+      (err: unknown) => err instanceof EncodeError && want.test(err.message),
+    );
+  const n = digest.nodes.length;
+  refuse([0, n], /digestSelection\[1\] must be an index into the digest's/);
+  refuse([1, -1], /must be an index/);
+  refuse([0.5], /must be an index/);
+  refuse([2, 0, 2], /lists entry 2 twice/);
+  refuse([0], /version-0 wire/, { protocolVersion: 1 });
+  refuse([0], /not digestBytes/, { digestBytes: encodeDigest(digest) });
+  // A failed selection leaves nothing marked: every entry can be selected again.
+  const all = digest.nodes.map((_, i) => i);
+  assert.deepEqual(
+    encodeSyn("c", digest, { digestSelection: all }),
+    encodeSyn("c", freshIds(digest)),
+  );
+  // A selection on a digest whose layout differs from a cached one with the same ends.
+  const other = {
+    nodes: digest.nodes.map((e, i) =>
+      i === 0 || i === n - 1 ? e : { ...e, chitchatId: { ...e.chitchatId, nodeId: `x${i}` } }
+    ),
+  };
+  const pick = [n - 1, 1, 0];
+  assert.deepEqual(
+    encodeSyn("c", other, { digestSelection: pick }),
+    encodeSyn("c", freshIds({ nodes: pick.map((i) => other.nodes[i]!) })),
+  );
+});
+
+Deno.test("trailer: written after an Ack and a BadCluster too", async () => {
+  const { encodeAck, encodeBadCluster } = await import("./message.ts");
+  const t = new Uint8Array([1, 2]);
+  assert.deepEqual(
+    encodeAck(new Uint8Array([0]), { trailer: t }),
+    new Uint8Array([0x53, 0xb0, 0, 2, 0, 1, 2]),
+  );
+  assert.deepEqual(
+    encodeBadCluster({ trailer: t, shared: true }),
+    new Uint8Array([0x53, 0xb0, 0, 3, 1, 2]),
+  );
+});

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { DecodeError } from "../common/errors.ts";
+import { DecodeError, EncodeError } from "../common/errors.ts";
 import { encodeDelta } from "./delta.ts";
 import type { ChitchatMessage, Digest } from "../common/types.ts";
 import {
@@ -64,6 +64,14 @@ export interface EncodeOutputOptions {
    * written as is (the `digest` argument is then not read). A node that sizes a SynAck's delta
    * by the digest's length encodes it once this way. */
   readonly digestBytes?: Uint8Array | undefined;
+  /** Syn and SynAck, version 0: only these entries of the digest (indices into `digest.nodes`,
+   * each once, in any order) go on the wire, in wire order, with their count. Cheaper than a
+   * digest of its own for a subset of one digest encoded again and again: the layout cached for
+   * the whole digest serves every subset. Not with `digestBytes`. */
+  readonly digestSelection?: ArrayLike<number> | undefined;
+  /** Bytes written after the complete message (chitchat, and hearsay's decoder, ignore bytes
+   * after a complete message; hearsay marks a partial digest this way). */
+  readonly trailer?: Uint8Array | undefined;
 }
 
 /** Encodes a Syn: header, digest (sorted into wire order), cluster id. ChitchatId objects are
@@ -87,9 +95,11 @@ export function encodeSyn(
     type: 0,
     version,
     digest: digest.nodes,
-    digestBytes: digestBytesFor(digest, version, options.digestBytes, true),
+    digestBytes: digestBytesFor(digest, version, options, true),
     clusterId,
     shared: options.shared === true,
+    digestSelection: options.digestSelection,
+    trailer: options.trailer,
   });
 }
 
@@ -98,9 +108,15 @@ export function encodeSyn(
 function digestBytesFor(
   digest: Digest,
   version: ProtocolVersion,
-  given: Uint8Array | undefined,
+  options: EncodeOutputOptions,
   compress: boolean,
 ): Uint8Array | undefined {
+  const given = options.digestBytes;
+  if (options.digestSelection !== undefined && (version !== 0 || given !== undefined)) {
+    throw new EncodeError(
+      "digestSelection needs the version-0 wire and the digest's entries (not digestBytes)",
+    );
+  }
   if (given !== undefined || version === 0) return given;
   return encodeDigest(digest, { protocolVersion: 1, compress });
 }
@@ -124,9 +140,11 @@ export function encodeSynAck(
     type: 1,
     version,
     digest: digest.nodes,
-    digestBytes: digestBytesFor(digest, version, options.digestBytes, true),
+    digestBytes: digestBytesFor(digest, version, options, true),
     delta: deltaBytes,
     shared: options.shared === true,
+    digestSelection: options.digestSelection,
+    trailer: options.trailer,
   });
 }
 
@@ -145,6 +163,7 @@ export function encodeAck(deltaBytes: Uint8Array, options: EncodeOutputOptions =
     version: options.protocolVersion ?? 0,
     delta: deltaBytes,
     shared: options.shared === true,
+    trailer: options.trailer,
   });
 }
 
@@ -161,6 +180,7 @@ export function encodeBadCluster(options: EncodeOutputOptions = {}): Uint8Array 
     type: 3,
     version: options.protocolVersion ?? 0,
     shared: options.shared === true,
+    trailer: options.trailer,
   });
 }
 
@@ -186,12 +206,12 @@ export function encodeMessage(
     case "syn":
       return encodeSyn(msg.clusterId, msg.digest, {
         protocolVersion,
-        digestBytes: digestBytesFor(msg.digest, protocolVersion, undefined, compress),
+        digestBytes: digestBytesFor(msg.digest, protocolVersion, {}, compress),
       });
     case "synAck":
       return encodeSynAck(msg.digest, encodeDelta(msg.delta, options), {
         protocolVersion,
-        digestBytes: digestBytesFor(msg.digest, protocolVersion, undefined, compress),
+        digestBytes: digestBytesFor(msg.digest, protocolVersion, {}, compress),
       });
     case "ack":
       return encodeAck(encodeDelta(msg.delta, options), { protocolVersion });

@@ -116,24 +116,41 @@ export class DigestPicker {
 
   /** The entries of the next partial digest out of `all` (ChitchatId order, `self` among them):
    * `self` first, then others until `budget` bytes (the digest's encoded size, its 2-byte count
-   * included) would be exceeded. Returns them with their encoded size. */
+   * included) would be exceeded. Returns them, their indices in `all` (undefined when `self` is
+   * not one of `all`) and their encoded size. `entrySizes`, when given, holds each entry's
+   * encoded size (id and 24 bytes of values) in `all`'s order, so that no id is measured. */
   pick(
     all: readonly NodeDigest[],
     self: NodeDigest,
     budget: number,
-  ): { nodes: NodeDigest[]; encodedLength: number } {
+    entrySizes?: ArrayLike<number>,
+  ): { nodes: NodeDigest[]; indices: number[] | undefined; encodedLength: number } {
     const nodes: NodeDigest[] = [self];
-    let length = 2 + chitchatIdEncodedLength(self.chitchatId) + 24;
+    const selfAt = all.indexOf(self);
+    const indices: number[] | undefined = selfAt < 0 ? undefined : [selfAt];
     const n = all.length;
-    if (n === 0) return { nodes, encodedLength: length };
+    if (entrySizes !== undefined && entrySizes.length !== n) {
+      throw new RangeError(
+        `entrySizes holds ${entrySizes.length} sizes for ${n} entries; give one per entry`,
+      );
+    }
+    const sizeAt = entrySizes === undefined
+      ? (i: number) => chitchatIdEncodedLength(all[i]!.chitchatId) + 24
+      : (i: number) => entrySizes[i]!;
+    let length = 2 +
+      (selfAt < 0 || entrySizes === undefined
+        ? chitchatIdEncodedLength(self.chitchatId) + 24
+        : entrySizes[selfAt]!);
+    if (n === 0) return { nodes, indices, encodedLength: length };
     if (this.#mode === "rotate") {
       let i = this.#cursor % n;
       for (let taken = 0; taken < n; taken++, i = (i + 1) % n) {
         const e = all[i]!;
         if (e === self) continue;
-        const size = chitchatIdEncodedLength(e.chitchatId) + 24;
+        const size = sizeAt(i);
         if (length + size > budget) break;
         nodes.push(e);
+        indices?.push(i);
         length += size;
       }
       this.#cursor = i;
@@ -146,12 +163,13 @@ export class DigestPicker {
         idx[j] = idx[k]!;
         const e = all[pick]!;
         if (e === self) continue;
-        const size = chitchatIdEncodedLength(e.chitchatId) + 24;
+        const size = sizeAt(pick);
         if (length + size > budget) break;
         nodes.push(e);
+        indices?.push(pick);
         length += size;
       }
     }
-    return { nodes, encodedLength: length };
+    return { nodes, indices, encodedLength: length };
   }
 }

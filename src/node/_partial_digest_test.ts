@@ -121,8 +121,11 @@ Deno.test("partial digests: the trailer, and the pickers cover every entry", () 
     maxVersion: 0n,
   });
   const all = Array.from({ length: 100 }, (_, i) => entry(i));
+  const sizes = new Uint16Array(100).fill(45);
   for (const mode of ["rotate", "random"] as const) {
     const picker = new DigestPicker(mode, createRandom(4));
+    // The same picks when the sizes are given.
+    const sized = new DigestPicker(mode, createRandom(4));
     const seen = new Set<string>();
     for (let k = 0; k < 60; k++) {
       const p = picker.pick(all, all[42]!, 2 + 10 * 45);
@@ -130,8 +133,27 @@ Deno.test("partial digests: the trailer, and the pickers cover every entry", () 
       assert.equal(p.nodes.length, 10);
       assert.equal(new Set(p.nodes).size, 10);
       assert.equal(p.encodedLength, 2 + 10 * 45);
+      assert.deepEqual(p.indices?.map((i) => all[i]), p.nodes);
+      assert.deepEqual(sized.pick(all, all[42]!, 2 + 10 * 45, sizes), p);
       for (const e of p.nodes) seen.add(e.chitchatId.nodeId);
     }
     assert.equal(seen.size, 100, mode);
   }
+  // Sizes decide the picks: larger entries, fewer of them.
+  const big = new DigestPicker("rotate", createRandom(4)).pick(
+    all,
+    all[0]!,
+    2 + 10 * 45,
+    new Uint16Array(100).fill(90),
+  );
+  assert.equal(big.nodes.length, 5);
+  assert.throws(
+    () => new DigestPicker("rotate", createRandom(4)).pick(all, all[0]!, 100, sizes.subarray(1)),
+    /entrySizes holds 99 sizes for 100 entries/,
+  );
+  // A self that is not one of the entries: no indices, the entries still picked.
+  const stranger = entry(500);
+  const p = new DigestPicker("rotate", createRandom(4)).pick(all, stranger, 2 + 3 * 45);
+  assert.equal(p.indices, undefined);
+  assert.deepEqual(p.nodes, [stranger, all[0], all[1]]);
 });

@@ -11,6 +11,7 @@ import type { FailureDetector } from "../failure_detector/failure_detector.ts";
 import {
   encodeAck,
   encodeBadCluster,
+  type EncodeOutputOptions,
   encodeSyn,
   encodeSynAck,
   type ProtocolVersion,
@@ -19,13 +20,8 @@ import { encodeDigest } from "../codec/digest.ts";
 import { deltaBudget, MAX_DATAGRAM_SIZE } from "../codec/wire.ts";
 import { utf8Length } from "../common/_utf8.ts";
 import type { Random } from "../common/random.ts";
-import {
-  DigestPicker,
-  hasPartialTrailer,
-  PARTIAL_TRAILER,
-  withPartialTrailer,
-} from "./_partial_digest.ts";
-import type { ChitchatMessage, Delta, Digest } from "../common/types.ts";
+import { DigestPicker, hasPartialTrailer, PARTIAL_TRAILER } from "./_partial_digest.ts";
+import type { ChitchatMessage, Delta, Digest, NodeDigest } from "../common/types.ts";
 import type { ResolvedConfig } from "./config.ts";
 
 /** Replies are sent at once: encoding into the codec's shared output buffer saves an allocation
@@ -35,6 +31,20 @@ const SHARED_OUTPUT = [
   { shared: true, protocolVersion: 0 },
   { shared: true, protocolVersion: 1 },
 ] as const;
+
+/** How a message with a partial digest is encoded: in the shared buffer, the trailer behind. */
+const PARTIAL_OUTPUT = { shared: true, protocolVersion: 0, trailer: PARTIAL_TRAILER } as const;
+
+/** The digest and encoding options of a partial digest picked out of `digest`: the picked
+ * indices into the whole digest when there are (its cached layout serves every pick), else the
+ * picked entries as a digest of their own. */
+function partialDigest(
+  digest: Digest,
+  partial: { nodes: NodeDigest[]; indices: number[] | undefined },
+): [Digest, EncodeOutputOptions] {
+  if (partial.indices === undefined) return [{ nodes: partial.nodes }, PARTIAL_OUTPUT];
+  return [digest, { ...PARTIAL_OUTPUT, digestSelection: partial.indices }];
+}
 
 const NONE_SCHEDULED: ReadonlySet<string> = new Set();
 
@@ -197,7 +207,7 @@ export class ProtocolStep {
         this.#reportHeartbeats(msg.digest);
         const scheduled = this.#scheduledForDeletion();
         // Encoded right away: the live states serve as entries.
-        const { digest, encodedLength } = this.#state.digestWithLength(scheduled, {
+        const { digest, encodedLength, entrySizes } = this.#state.digestWithLength(scheduled, {
           snapshot: false,
         });
         // V1: the compressed digest's length is only known by encoding it; encoded once here
@@ -215,6 +225,7 @@ export class ProtocolStep {
             digest.nodes,
             this.#state.selfState,
             Math.floor((room - 4) / 2),
+            entrySizes,
           );
           const delta = this.#deltaFor(
             msg.digest,
@@ -223,9 +234,8 @@ export class ProtocolStep {
             listedOnly,
           );
           this.partialDigestsOut++;
-          r.reply = withPartialTrailer(
-            encodeSynAck({ nodes: partial.nodes }, delta, SHARED_OUTPUT[0]),
-          );
+          const [d, options] = partialDigest(digest, partial);
+          r.reply = encodeSynAck(d, delta, options);
           r.replyType = "synAck";
           return r;
         }
@@ -254,20 +264,21 @@ export class ProtocolStep {
   }
 
   /** The encoded Syn this node sends to start a round with a peer, in the configured protocol
-   * version (bytes in the shared output buffer, or a fresh copy with a trailer when the digest is
-   * partial: past one datagram, V0 only). */
+   * version (bytes in the shared output buffer; with a trailer when the digest is partial: past
+   * one datagram, V0 only). */
   syn(maxDatagram: number = MAX_DATAGRAM_SIZE): Uint8Array {
     const scheduled = this.#scheduledForDeletion();
-    const { digest, encodedLength } = this.#state.digestWithLength(scheduled, { snapshot: false });
+    const { digest, encodedLength, entrySizes } = this.#state.digestWithLength(scheduled, {
+      snapshot: false,
+    });
     if (this.#version === 0) {
       this.lastDigestBytes = this.ownDigestBytes = encodedLength;
       if (this.#picker !== undefined && this.#synOverhead + encodedLength > maxDatagram) {
         const budget = maxDatagram - PARTIAL_TRAILER.length - this.#synOverhead;
-        const partial = this.#picker.pick(digest.nodes, this.#state.selfState, budget);
+        const partial = this.#picker.pick(digest.nodes, this.#state.selfState, budget, entrySizes);
         this.partialDigestsOut++;
-        return withPartialTrailer(
-          encodeSyn(this.#clusterId, { nodes: partial.nodes }, SHARED_OUTPUT[0]),
-        );
+        const [d, options] = partialDigest(digest, partial);
+        return encodeSyn(this.#clusterId, d, options);
       }
       return encodeSyn(this.#clusterId, digest, SHARED_OUTPUT[0]);
     }

@@ -149,11 +149,12 @@ export class ClusterState {
   /** Moves when a node state is added or removed. */
   #membership = 0;
   /** The last live digest of every node (see `digestWithLength`). */
-  #liveDigest: { membership: number; nodes: readonly NodeDigest[]; encodedLength: number } = {
-    membership: -1,
-    nodes: [],
-    encodedLength: 2,
-  };
+  #liveDigest: {
+    membership: number;
+    nodes: readonly NodeDigest[];
+    encodedLength: number;
+    entrySizes: Uint16Array | Uint32Array;
+  } = { membership: -1, nodes: [], encodedLength: 2, entrySizes: new Uint16Array(0) };
   /** The digest whose entries carry the stamp at `#markBase` (set by `reportHeartbeats`), if still valid. */
   #stamped: Digest | undefined = undefined;
   readonly #removed = new Map<string, bigint>();
@@ -464,7 +465,8 @@ export class ClusterState {
   }
 
   /** {@link ClusterState.digest} and its exact encoded size (`digestEncodedLength`), without
-   * measuring every id again. With `snapshot: false` the entries are the node states themselves
+   * measuring every id again, and each entry's encoded size (id and 24 bytes of values), in the
+   * digest's order. With `snapshot: false` the entries are the node states themselves
    * (a `NodeState` reads as a `NodeDigest`), in an array shared with later live digests until
    * a node comes or goes: no allocation, but the entries follow later changes, so encode such a
    * digest right away and do not modify it.
@@ -483,19 +485,28 @@ export class ClusterState {
   digestWithLength(
     scheduledForDeletion: ReadonlySet<string>,
     options: { snapshot?: boolean } = {},
-  ): { digest: Digest; encodedLength: number } {
+  ): { digest: Digest; encodedLength: number; entrySizes: Uint16Array | Uint32Array } {
     const snapshot = options.snapshot ?? true;
     const skip = scheduledForDeletion.size > 0;
     // A live digest of every node is the same array until a node comes or goes.
     const cached = this.#liveDigest;
     if (!snapshot && !skip && cached.membership === this.#membership) {
-      return { digest: { nodes: cached.nodes }, encodedLength: cached.encodedLength };
+      return {
+        digest: { nodes: cached.nodes },
+        encodedLength: cached.encodedLength,
+        entrySizes: cached.entrySizes,
+      };
     }
     const nodes: NodeDigest[] = [];
+    // Two bytes per entry unless an id is longer than any real one (a u16-prefixed node id).
+    let sizes: Uint16Array | Uint32Array = new Uint16Array(this.#sorted.length);
     let length = 2;
     for (const s of this.#sorted) {
       if (skip && scheduledForDeletion.has(s.key)) continue;
-      length += s.idBytes + 24;
+      const size = s.idBytes + 24;
+      if (size > 0xffff && sizes instanceof Uint16Array) sizes = Uint32Array.from(sizes);
+      sizes[nodes.length] = size;
+      length += size;
       nodes.push(
         snapshot
           ? {
@@ -507,10 +518,11 @@ export class ClusterState {
           : s,
       );
     }
+    const entrySizes = nodes.length === sizes.length ? sizes : sizes.slice(0, nodes.length);
     if (!snapshot && !skip) {
-      this.#liveDigest = { membership: this.#membership, nodes, encodedLength: length };
+      this.#liveDigest = { membership: this.#membership, nodes, encodedLength: length, entrySizes };
     }
-    return { digest: { nodes }, encodedLength: length };
+    return { digest: { nodes }, encodedLength: length, entrySizes };
   }
 
   /** Runs tombstone GC on every node state. */
