@@ -6,7 +6,7 @@
  */
 import { compactU64, type U64 } from "../common/_u64.ts";
 import { AsyncQueue } from "../common/async_queue.ts";
-import { chitchatIdKey, compareChitchatIds } from "../common/chitchat_id.ts";
+import { chitchatIdKey } from "../common/chitchat_id.ts";
 import { type Clock, systemClock, type Timer } from "../common/clock.ts";
 import { ClusterState } from "../state/_cluster_state.ts";
 import { type GossipNodeOptions, resolveConfig, type ResolvedConfig } from "./config.ts";
@@ -404,28 +404,21 @@ export class GossipNode {
     check.stateVersion = stateVersion;
     check.selfMax = selfMax;
     const selfKey = this.#state.selfKey;
+    // The held states are kept in ChitchatId order: the live ones, self first, need no sort.
     const keys = [selfKey];
     const max = [compactU64(selfMax)];
-    for (const k of this.#fd.liveNodes()) {
-      if (k === selfKey) continue;
-      const s = this.#state.states.get(k);
-      if (s !== undefined) {
-        keys.push(k);
-        max.push(compactU64(s.maxVersion));
-      }
+    const live: NodeState[] = [this.#state.selfState];
+    for (const s of this.#state.sortedStates) {
+      if (s.isSelf || !this.#fd.isLive(s.key)) continue;
+      keys.push(s.key);
+      max.push(compactU64(s.maxVersion));
+      live.push(s);
     }
     if (sameLiveSet(this.#previousKeys, this.#previousMax, keys, max)) return;
     this.#previousKeys = keys;
     this.#previousMax = max;
     const predicate = this.#config.extraLivenessPredicate;
-    const nodes: NodeState[] = [];
-    for (const k of keys) {
-      const s = this.#state.states.get(k)!;
-      if (predicate === undefined || predicate(s)) nodes.push(s);
-    }
-    nodes.sort((a, b) =>
-      a.isSelf ? -1 : b.isSelf ? 1 : compareChitchatIds(a.chitchatId, b.chitchatId)
-    );
+    const nodes = predicate === undefined ? live : live.filter((s) => predicate(s));
     this.#liveNodes = nodes;
     this.#liveSubs.publish(nodes);
   }
@@ -644,9 +637,7 @@ export class GossipNode {
 
   /** Every node state held (self included), sorted by ChitchatId. */
   nodeStates(): NodeState[] {
-    return [...this.#state.states.values()].sort((a, b) =>
-      compareChitchatIds(a.chitchatId, b.chitchatId)
-    );
+    return [...this.#state.sortedStates];
   }
 
   /** The state held for `id`, if any. */

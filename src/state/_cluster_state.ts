@@ -59,6 +59,9 @@ export type DeltaSinkFactory = (budget: number, compress: boolean) => DeltaSink;
 /** A held node state: the state itself, with what its cluster keeps about it (one object per
  * held node instead of a state and a record beside it). The extra fields are the cluster's own;
  * code outside this module sees a {@link NodeState}. */
+/** A held node state with its key (`chitchatIdKey`). */
+export type KeyedNodeState = NodeState & { readonly key: string };
+
 class HeldState extends NodeState {
   /** The state's key (`chitchatIdKey`, the interned string). */
   readonly key: string;
@@ -305,6 +308,12 @@ export class ClusterState {
   /** Every node state held, keyed by `chitchatIdKey`. */
   get states(): ReadonlyMap<string, NodeState> {
     return this.#entries;
+  }
+
+  /** Every node state held (the local node's among them), in ChitchatId order. Read it, do not
+   * keep it: the array follows later changes. */
+  get sortedStates(): readonly KeyedNodeState[] {
+    return this.#sorted;
   }
 
   /** A counter that moves whenever a node state is added or removed or a delta is applied to

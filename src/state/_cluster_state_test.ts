@@ -259,3 +259,23 @@ Deno.test("ClusterState remembers the last 5 000 removed nodes (chitchat 0.11.2+
   cs.reportHeartbeats({ nodes: [{ ...nodes[1]!, heartbeat: 6n }] }, () => {});
   assert.equal(cs.size, 3);
 });
+
+Deno.test("ClusterState.sortedStates: every held state, self included, in ChitchatId order", async () => {
+  const { compareChitchatIds } = await import("../common/chitchat_id.ts");
+  const cs = loaded(60, 11);
+  const check = () => {
+    const sorted = cs.sortedStates;
+    assert.equal(sorted.length, cs.size);
+    assert.deepEqual(
+      [...sorted],
+      [...cs.states.values()].sort((a, b) => compareChitchatIds(a.chitchatId, b.chitchatId)),
+    );
+    for (const s of sorted) assert.equal(cs.states.get(s.key), s);
+  };
+  check();
+  for (const k of [...cs.states.keys()].filter((k) => k !== cs.selfKey).slice(0, 20)) {
+    cs.removeNode(k);
+  }
+  check();
+  assert.ok(cs.sortedStates.some((s) => s === cs.selfState));
+});
