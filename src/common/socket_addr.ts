@@ -168,7 +168,7 @@ export function canonicalIp(text: string): string {
   return out;
 }
 
-const CACHE_LIMIT = 4096;
+const CACHE_LIMIT = 1 << 16;
 const canonicalCache = new Map<string, string>();
 const bytesCache = new Map<string, Uint8Array>();
 

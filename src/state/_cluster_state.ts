@@ -78,18 +78,19 @@ class HeldState extends NodeState {
    * shared object per id), so that the next digest matches by identity. */
   wireId: ChitchatId;
 
-  constructor(key: string, id: ChitchatId, options: ReturnType<typeof sharedNodeStateOptions>) {
-    super(id, options);
-    this.key = key;
-    this.idBytes = chitchatIdEncodedLength(id);
-    this.wireId = id;
+  constructor(shared: Interned, options: ReturnType<typeof sharedNodeStateOptions>) {
+    super(shared.id, options);
+    this.key = shared.key;
+    this.idBytes = shared.idBytes;
+    this.wireId = shared.id;
   }
 }
 
-/** An id and its key, shared. */
+/** An id, its key and its encoded size, shared. */
 interface Interned {
   readonly id: ChitchatId;
   readonly key: string;
+  readonly idBytes: number;
 }
 
 /** One shared ChitchatId object and one shared key string per node among the clusters of this
@@ -107,11 +108,39 @@ const MAX_MARK = 2 ** 30;
 function intern(key: string, id: ChitchatId): Interned {
   const hit = internedIds.get(key);
   if (hit !== undefined) {
-    return hit.id.gossipAdvertiseAddr.ip === id.gossipAdvertiseAddr.ip ? hit : { id, key: hit.key };
+    return hit.id.gossipAdvertiseAddr.ip === id.gossipAdvertiseAddr.ip
+      ? hit
+      : { id, key: hit.key, idBytes: hit.idBytes };
   }
   if (internedIds.size >= MAX_INTERNED_IDS) internedIds.clear();
-  const fresh = { id, key };
+  const fresh = { id, key, idBytes: chitchatIdEncodedLength(id) };
   internedIds.set(key, fresh);
+  return fresh;
+}
+
+/** {@link intern}'s record by id object: the decoder hands out one object per id, which
+ * every node of a process then sees in digest after digest; its key is built once, not once
+ * per node. Entries go with their id objects. */
+const internedByObject = new WeakMap<ChitchatId, Interned>();
+
+/** The shared record of `id` (see {@link intern}), found by the object itself when it was seen
+ * before. ChitchatId objects are treated as immutable (as the codec does): a record is used
+ * only while its id still has the fields of `id`. */
+function internById(id: ChitchatId): Interned {
+  const hit = internedByObject.get(id);
+  if (hit !== undefined) {
+    const a = hit.id;
+    if (
+      a === id ||
+      (a.nodeId === id.nodeId && a.generationId === id.generationId &&
+        a.gossipAdvertiseAddr.ip === id.gossipAdvertiseAddr.ip &&
+        a.gossipAdvertiseAddr.port === id.gossipAdvertiseAddr.port)
+    ) {
+      return hit;
+    }
+  }
+  const fresh = intern(chitchatIdKey(id), id);
+  internedByObject.set(id, fresh);
   return fresh;
 }
 
@@ -144,7 +173,10 @@ export class ClusterState {
   /** The local node's own state (also in `#entries`). */
   readonly #self: HeldState;
   /** `#entries` in ChitchatId order (the digest's wire order). */
-  readonly #sorted: HeldState[] = [];
+  #sorted: HeldState[] = [];
+  /** While `reportHeartbeats` runs: the states it added, to go into `#sorted` in one merge at
+   * its end (one pass instead of a splice per new node). */
+  #pending: HeldState[] | undefined = undefined;
   /** Base of the current digest stamp; the next stamp starts at `#markNext`. */
   #markBase = 0;
   #markNext = 0;
@@ -199,7 +231,7 @@ export class ClusterState {
       clockNow: options.clockNow,
       ...hook,
     });
-    this.#self = new HeldState(self.key, self.id, this.#selfOptions);
+    this.#self = new HeldState(self, this.#selfOptions);
     this.#add(this.#self);
   }
 
@@ -207,6 +239,10 @@ export class ClusterState {
     this.#version++;
     this.#membership++;
     this.#entries.set(entry);
+    if (this.#pending !== undefined) {
+      this.#pending.push(entry);
+      return;
+    }
     const sorted = this.#sorted;
     const id = entry.chitchatId;
     let lo = 0;
@@ -249,49 +285,92 @@ export class ClusterState {
 
   /** Merge-join position in `#sorted` for a digest walked in wire order (see `#seek`). */
   #cursor = 0;
+  /** The shared record of the last id `#seek` did not find at the cursor. */
+  #sought: Interned | undefined = undefined;
 
   /** Like `#find`, for the entries of one digest in turn (`#cursor = 0` first): a digest comes
    * in ChitchatId order, like `#sorted`, so the entry is usually at the cursor or right after
-   * it; otherwise a binary search finds it (any order stays correct, only slower). */
+   * it (matched by identity: the decoder hands out one object per id). Otherwise the id's key
+   * finds it (no comparisons; `#sought` keeps the id's record for the caller) and the cursor
+   * moves behind it (any order stays correct, only slower). */
   #seek(id: ChitchatId): HeldState | undefined {
     const sorted = this.#sorted;
     const n = sorted.length;
     const i = this.#cursor;
-    if (i < n) {
-      const held = sorted[i]!;
-      if (held.wireId === id) {
-        this.#cursor = i + 1;
+    if (i < n && sorted[i]!.wireId === id) {
+      this.#cursor = i + 1;
+      return sorted[i];
+    }
+    if (i + 1 < n && sorted[i + 1]!.wireId === id) {
+      this.#cursor = i + 2;
+      return sorted[i + 1];
+    }
+    const shared = internById(id);
+    this.#sought = shared;
+    const held = this.#entries.get(shared.key);
+    if (held === undefined) return undefined;
+    held.wireId = id;
+    // The cursor goes behind it: a short look ahead by identity, else a binary search (a state
+    // added by this same digest is not in `#sorted` yet, and leaves the cursor).
+    const end = Math.min(n, i + 64);
+    for (let j = i; j < end; j++) {
+      if (sorted[j] === held) {
+        this.#cursor = j + 1;
         return held;
-      }
-      const c = compareChitchatIds(held.chitchatId, id);
-      if (c === 0) {
-        this.#cursor = i + 1;
-        held.wireId = id;
-        return held;
-      }
-      if (c < 0 && i + 1 < n) {
-        const next = sorted[i + 1]!;
-        if (next.wireId === id || compareChitchatIds(next.chitchatId, id) === 0) {
-          this.#cursor = i + 2;
-          next.wireId = id;
-          return next;
-        }
       }
     }
-    let lo = 0;
-    let hi = n;
+    const at = this.#insertionPoint(sorted, held, 0, n);
+    if (sorted[at] === held) this.#cursor = at + 1;
+    return held;
+  }
+
+  /** The first index in `sorted[lo..hi)` whose id is not below `entry`'s (binary search). */
+  #insertionPoint(sorted: readonly HeldState[], entry: HeldState, lo: number, hi: number): number {
+    const id = entry.chitchatId;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (compareChitchatIds(sorted[mid]!.chitchatId, id) < 0) lo = mid + 1;
       else hi = mid;
     }
-    if (lo < n && compareChitchatIds(sorted[lo]!.chitchatId, id) === 0) {
-      this.#cursor = lo + 1;
-      sorted[lo]!.wireId = id;
-      return sorted[lo];
+    return lo;
+  }
+
+  /** Puts the states `reportHeartbeats` added into `#sorted`: sorted among themselves (a digest
+   * in wire order already is), then merged in one pass, each found from the previous one by a
+   * galloping search. */
+  #mergePending(): void {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (pending === undefined || pending.length === 0) return;
+    const old = this.#sorted;
+    const n = old.length;
+    if (pending.length === 1) {
+      const p = pending[0]!;
+      old.splice(this.#insertionPoint(old, p, 0, n), 0, p);
+      return;
     }
-    this.#cursor = lo;
-    return undefined;
+    // Stable: equal ids (which distinct keys do not have) would keep their order.
+    pending.sort((x, y) => compareChitchatIds(x.chitchatId, y.chitchatId));
+    const merged: HeldState[] = [];
+    let from = 0;
+    for (const p of pending) {
+      const id = p.chitchatId;
+      // Gallop: every index below `lo` holds a smaller id; `hi` is past the insertion point.
+      let lo = from;
+      let hi = from;
+      let step = 1;
+      while (hi < n && compareChitchatIds(old[hi]!.chitchatId, id) < 0) {
+        lo = hi + 1;
+        hi = lo + step;
+        step *= 2;
+      }
+      const at = this.#insertionPoint(old, p, lo, Math.min(hi, n));
+      for (let j = from; j < at; j++) merged.push(old[j]!);
+      merged.push(p);
+      from = at;
+    }
+    for (let j = from; j < n; j++) merged.push(old[j]!);
+    this.#sorted = merged;
   }
 
   /** The key under which the state of `id` is held, or undefined when none is held. Cheaper
@@ -345,20 +424,24 @@ export class ClusterState {
    */
   reportHeartbeat(key: string, id: ChitchatId, heartbeat: bigint): boolean {
     if (key === this.selfKey) return false;
-    let state = this.#entries.get(key);
-    if (state === undefined) {
-      const remembered = this.#removed.get(key);
-      if (remembered !== undefined && heartbeat <= remembered) return false;
-      if (this.#entries.size >= this.#limits.maxNodes) {
-        this.#reject("maxNodes");
-        return false;
-      }
-      this.#removed.delete(key);
-      const shared = intern(key, id);
-      state = new HeldState(shared.key, shared.id, this.#replicaOptions);
-      this.#add(state);
+    const state = this.#entries.get(key) ?? this.#create(intern(key, id), heartbeat);
+    return state !== undefined && state.trySetHeartbeat(heartbeat);
+  }
+
+  /** A new state for the node of `shared` (held by no state), unless it was removed and
+   * `heartbeat` is not newer or the node limit is reached. */
+  #create(shared: Interned, heartbeat: bigint): HeldState | undefined {
+    const key = shared.key;
+    const remembered = this.#removed.get(key);
+    if (remembered !== undefined && heartbeat <= remembered) return undefined;
+    if (this.#entries.size >= this.#limits.maxNodes) {
+      this.#reject("maxNodes");
+      return undefined;
     }
-    return state.trySetHeartbeat(heartbeat);
+    this.#removed.delete(key);
+    const state = new HeldState(shared, this.#replicaOptions);
+    this.#add(state);
+    return state;
   }
 
   /**
@@ -370,21 +453,22 @@ export class ClusterState {
     const nodes = digest.nodes;
     const base = this.#beginStamp(nodes.length);
     this.#cursor = 0;
-    for (let i = 0; i < nodes.length; i++) {
-      const nd = nodes[i]!;
-      const id = nd.chitchatId;
-      let entry = this.#seek(id);
-      if (entry === undefined) {
-        const key = chitchatIdKey(id);
-        const sample = this.reportHeartbeat(key, id, nd.heartbeat);
-        entry = this.#entries.get(key);
-        if (entry !== undefined) entry.mark = base + i;
-        if (sample) onSample(entry?.key ?? key);
-        continue;
+    this.#pending = [];
+    try {
+      for (let i = 0; i < nodes.length; i++) {
+        const nd = nodes[i]!;
+        let entry = this.#seek(nd.chitchatId);
+        if (entry === undefined) {
+          // `#seek` looked the id up by key: a node this state does not hold.
+          entry = this.#create(this.#sought!, nd.heartbeat);
+          if (entry === undefined) continue;
+        }
+        entry.mark = base + i;
+        if (entry.isSelf) continue;
+        if (entry.trySetHeartbeat(nd.heartbeat)) onSample(entry.key);
       }
-      entry.mark = base + i;
-      if (entry.isSelf) continue;
-      if (entry.trySetHeartbeat(nd.heartbeat)) onSample(entry.key);
+    } finally {
+      this.#mergePending();
     }
     this.#stamped = digest;
   }

@@ -279,3 +279,50 @@ Deno.test("ClusterState.sortedStates: every held state, self included, in Chitch
   check();
   assert.ok(cs.sortedStates.some((s) => s === cs.selfState));
 });
+
+Deno.test("ClusterState.reportHeartbeats: new nodes among held ones, in any order, twice in one digest", async () => {
+  const { compareChitchatIds } = await import("../common/chitchat_id.ts");
+  const cs = loaded(40, 12);
+  const inOrder = () => {
+    const s = cs.sortedStates;
+    for (let i = 1; i < s.length; i++) {
+      assert.ok(compareChitchatIds(s[i - 1]!.chitchatId, s[i]!.chitchatId) < 0, `at ${i}`);
+    }
+    assert.equal(s.length, cs.size);
+  };
+  const entry = (i: number, hb: bigint): NodeDigest => ({
+    chitchatId: id(i),
+    heartbeat: hb,
+    lastGcVersion: 0n,
+    maxVersion: 0n,
+  });
+  // Held 0..39; the digest interleaves them with 40..89, sorted, then reversed, then shuffled,
+  // with one new node listed twice (fresh objects and shared ones alike).
+  const r = createRandom(3);
+  const orders = [
+    (xs: NodeDigest[]) => xs.sort((a, b) => compareChitchatIds(a.chitchatId, b.chitchatId)),
+    (xs: NodeDigest[]) => xs.sort((a, b) => compareChitchatIds(b.chitchatId, a.chitchatId)),
+    (xs: NodeDigest[]) => r.shuffle(xs),
+  ];
+  let next = 40;
+  for (const order of orders) {
+    const nodes = [
+      ...Array.from({ length: 40 }, (_, i) => entry(i, 9n)),
+      ...Array.from({ length: 50 }, (_, i) => entry(next + i, 3n)),
+      entry(next, 4n),
+    ];
+    const sampled: string[] = [];
+    cs.reportHeartbeats({ nodes: order(nodes) }, (k) => sampled.push(k));
+    inOrder();
+    assert.equal(cs.size, next + 50 + 1, "self and every node once");
+    assert.equal(cs.states.get(cs.keyOf(id(next))!)!.heartbeat, 4n);
+    // A first heartbeat is no sample (chitchat's rule); a second, higher one is. The held nodes
+    // went from 5 to 9 in the first digest.
+    const keys = (from: number, to: number) =>
+      Array.from({ length: to - from }, (_, i) => cs.keyOf(id(from + i))!);
+    assert.deepEqual(sampled.filter((k) => keys(next + 1, next + 50).includes(k)), []);
+    if (next === 40) { for (const k of keys(0, 40)) assert.ok(sampled.includes(k), k); }
+    else assert.ok(sampled.every((k) => k === cs.keyOf(id(next))), `${sampled}`);
+    next += 50;
+  }
+});
