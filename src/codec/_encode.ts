@@ -251,19 +251,25 @@ function writeDigestValues(
   for (; i < n; i++, q += 3) {
     const e = entries[i]!;
     if (e.chitchatId !== ids[i]) break;
-    const h = e.heartbeat;
-    const g = e.lastGcVersion;
-    const m = e.maxVersion;
-    // BigInt.asUintN is optimised into plain 64-bit operations; comparing against 2^64 - 1
-    // (a heap bigint) costs several times more.
-    if (BigInt.asUintN(64, h) !== h) throw u64Error("heartbeat", h);
-    if (BigInt.asUintN(64, g) !== g) throw u64Error("lastGcVersion", g);
-    if (BigInt.asUintN(64, m) !== m) throw u64Error("maxVersion", m);
-    w64[q] = h;
-    w64[q + 1] = g;
-    w64[q + 2] = m;
+    putDigestValues(w64, q, e);
   }
   return i;
+}
+
+/** Writes `e`'s heartbeat, last GC version and max version at u64 index `q` of `w64`, each
+ * checked to be a u64. */
+function putDigestValues(w64: BigUint64Array, q: number, e: NodeDigest): void {
+  const h = e.heartbeat;
+  const g = e.lastGcVersion;
+  const m = e.maxVersion;
+  // BigInt.asUintN is optimised into plain 64-bit operations; comparing against 2^64 - 1
+  // (a heap bigint) costs several times more.
+  if (BigInt.asUintN(64, h) !== h) throw u64Error("heartbeat", h);
+  if (BigInt.asUintN(64, g) !== g) throw u64Error("lastGcVersion", g);
+  if (BigInt.asUintN(64, m) !== m) throw u64Error("maxVersion", m);
+  w64[q] = h;
+  w64[q + 1] = g;
+  w64[q + 2] = m;
 }
 
 export function u64Error(what: string, v: bigint): EncodeError {
@@ -386,17 +392,7 @@ function writeSelection(
         throw new EncodeError(`digestSelection lists entry ${i} twice; list each entry once`);
       }
       mark[i] = 1;
-      const e = entries[i]!;
-      const h = e.heartbeat;
-      const g = e.lastGcVersion;
-      const x = e.maxVersion;
-      if (BigInt.asUintN(64, h) !== h) throw u64Error("heartbeat", h);
-      if (BigInt.asUintN(64, g) !== g) throw u64Error("lastGcVersion", g);
-      if (BigInt.asUintN(64, x) !== x) throw u64Error("maxVersion", x);
-      const v = q + 3 * i;
-      w64[v] = h;
-      w64[v + 1] = g;
-      w64[v + 2] = x;
+      putDigestValues(w64, q + 3 * i, entries[i]!);
     }
     // Wire order: the plan's order, keeping the selected entries (one pass, no sort).
     const w32 = u32;

@@ -56,9 +56,11 @@ export const PARTIAL_TRAILER: Uint8Array = new Uint8Array([0, 0, 0, 1, 0x44, 0x5
  *
  * @example
  * ```ts
- * import { hasPartialTrailer, withPartialTrailer } from "./_partial_digest.ts";
- * const m = new Uint8Array([1, 2, 3]);
- * console.log(hasPartialTrailer(m), hasPartialTrailer(withPartialTrailer(m))); // false true
+ * import { hasPartialTrailer, PARTIAL_TRAILER } from "./_partial_digest.ts";
+ * import { encodeAck } from "../codec/message.ts";
+ * const ack = encodeAck(new Uint8Array([0]));
+ * const marked = encodeAck(new Uint8Array([0]), { trailer: PARTIAL_TRAILER });
+ * console.log(hasPartialTrailer(ack), hasPartialTrailer(marked)); // false true
  * ```
  */
 export function hasPartialTrailer(datagram: Uint8Array): boolean {
@@ -67,21 +69,6 @@ export function hasPartialTrailer(datagram: Uint8Array): boolean {
   if (n < t.length + 4) return false;
   for (let i = 0; i < t.length; i++) if (datagram[n - t.length + i] !== t[i]) return false;
   return true;
-}
-
-/** A copy of `message` with {@link PARTIAL_TRAILER} after it.
- *
- * @example
- * ```ts
- * import { withPartialTrailer } from "./_partial_digest.ts";
- * console.log(withPartialTrailer(new Uint8Array([9])).length); // 9
- * ```
- */
-export function withPartialTrailer(message: Uint8Array): Uint8Array {
-  const out = new Uint8Array(message.length + PARTIAL_TRAILER.length);
-  out.set(message);
-  out.set(PARTIAL_TRAILER, message.length);
-  return out;
 }
 
 /** Picks the entries of partial digests for one node, message after message.
@@ -137,10 +124,7 @@ export class DigestPicker {
     const sizeAt = entrySizes === undefined
       ? (i: number) => chitchatIdEncodedLength(all[i]!.chitchatId) + 24
       : (i: number) => entrySizes[i]!;
-    let length = 2 +
-      (selfAt < 0 || entrySizes === undefined
-        ? chitchatIdEncodedLength(self.chitchatId) + 24
-        : entrySizes[selfAt]!);
+    let length = 2 + (selfAt < 0 ? chitchatIdEncodedLength(self.chitchatId) + 24 : sizeAt(selfAt));
     if (n === 0) return { nodes, indices, encodedLength: length };
     if (this.#mode === "rotate") {
       let i = this.#cursor % n;

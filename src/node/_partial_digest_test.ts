@@ -5,17 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { GossipNode } from "./gossip_node.ts";
-import {
-  DigestPicker,
-  hasPartialTrailer,
-  PARTIAL_TRAILER,
-  withPartialTrailer,
-} from "./_partial_digest.ts";
+import { DigestPicker, hasPartialTrailer, PARTIAL_TRAILER } from "./_partial_digest.ts";
 import { createRandom } from "../common/random.ts";
 import { VirtualClock } from "../common/virtual_clock.ts";
 import { MemoryNetwork } from "../transport/memory.ts";
 import type { SocketAddr } from "../common/types.ts";
-import { decodeMessage } from "../codec/message.ts";
+import { decodeMessage, encodeAck } from "../codec/message.ts";
 import { withDatagramLimit } from "../transport/_test_limit.ts";
 
 async function cluster(
@@ -108,8 +103,13 @@ Deno.test("partial digests: the trailer, and the pickers cover every entry", () 
   assert.equal(PARTIAL_TRAILER.length, 8);
   const m = new Uint8Array(20).fill(7);
   assert.ok(!hasPartialTrailer(m));
-  assert.ok(hasPartialTrailer(withPartialTrailer(m)));
-  assert.deepEqual(withPartialTrailer(m).subarray(0, 20), m);
+  assert.ok(hasPartialTrailer(new Uint8Array([...m, ...PARTIAL_TRAILER])));
+  // As the node sends it: the encoder writes the trailer behind the message.
+  const ack = encodeAck(new Uint8Array([0]));
+  assert.ok(!hasPartialTrailer(ack));
+  const marked = encodeAck(new Uint8Array([0]), { trailer: PARTIAL_TRAILER });
+  assert.ok(hasPartialTrailer(marked));
+  assert.deepEqual(marked.subarray(0, ack.length), ack);
   const entry = (i: number) => ({
     chitchatId: {
       nodeId: `n${String(i).padStart(3, "0")}`,

@@ -244,15 +244,7 @@ export class ClusterState {
       return;
     }
     const sorted = this.#sorted;
-    const id = entry.chitchatId;
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareChitchatIds(sorted[mid]!.chitchatId, id) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    sorted.splice(lo, 0, entry);
+    sorted.splice(this.#insertionPoint(sorted, entry, 0, sorted.length), 0, entry);
   }
 
   #delete(key: string): void {
