@@ -73,6 +73,7 @@ export {
   type LiveNodes,
 } from "./src/node/gossip_node.ts";
 export { DEFAULT_LIMITS, type GossipNodeOptions, type Limits, presets } from "./src/node/config.ts";
+export { PARTIAL_DIGEST_MODES, type PartialDigestMode } from "./src/node/_partial_digest.ts";
 export type { FailureDetectorConfig } from "./src/failure_detector/failure_detector.ts";
 export { type DeltaStatus, NodeState, type VersionedValue } from "./src/state/node_state.ts";
 export type {

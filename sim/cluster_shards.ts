@@ -27,6 +27,7 @@
  * @module
  */
 import { HearsayError } from "../src/common/errors.ts";
+import { MAX_DATAGRAM_SIZE } from "../src/codec/wire.ts";
 import {
   Arrivals,
   type ClusterSimResult,
@@ -518,6 +519,11 @@ export async function runShardedSim(options: ShardedSimOptions): Promise<Sharded
   const k = checkInt("threads", options.threads ?? 2, 1);
   const d = checkInt("delayMs", options.delayMs ?? 1, 1);
   checkInt("gossipIntervalMs", s.gossipIntervalMs, 1);
+  if (s.datagramLimit !== MAX_DATAGRAM_SIZE) {
+    throw new RangeError(
+      `datagramLimit is not supported by the sharded simulator (its nodes use ${MAX_DATAGRAM_SIZE}), got ${s.datagramLimit}`,
+    );
+  }
   if (!(s.lossRate >= 0 && s.lossRate <= 1)) {
     throw new RangeError(`lossRate must be in [0, 1], got ${s.lossRate}`);
   }

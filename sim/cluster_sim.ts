@@ -18,6 +18,8 @@
 import { GossipNode } from "../src/node/gossip_node.ts";
 import { VirtualClock } from "../src/common/virtual_clock.ts";
 import { MemoryNetwork } from "../src/transport/memory.ts";
+import { MAX_DATAGRAM_SIZE } from "../src/codec/wire.ts";
+import { PARTIAL_DIGEST_MODES, type PartialDigestMode } from "../src/node/_partial_digest.ts";
 import {
   Arrivals,
   type ClusterSimResult,
@@ -59,6 +61,7 @@ class OneThreadDriver implements SimDriver {
   readonly #nodes: GossipNode[] = [];
   readonly #index = new Map<GossipNode, number>();
   readonly #step: number;
+  readonly #bindOptions: { readonly maxDatagramSize?: number };
   #simStart = 0;
   #rssBefore = 0;
   #heapBefore = 0;
@@ -79,6 +82,9 @@ class OneThreadDriver implements SimDriver {
     this.#budget = budget;
     this.membership = new Arrivals(s.numNodes);
     this.#step = Math.max(1, Math.floor(s.gossipIntervalMs / 10));
+    this.#bindOptions = s.datagramLimit < MAX_DATAGRAM_SIZE
+      ? { maxDatagramSize: s.datagramLimit }
+      : {};
     this.#net = new MemoryNetwork({
       clock: this.#clock,
       seed: s.seed,
@@ -100,7 +106,7 @@ class OneThreadDriver implements SimDriver {
     const simStart = this.#simStart = clock.now();
     for (let i = 0; i < n; i++) {
       const node = await GossipNode.start(
-        simNodeOptions(i, this.#s, this.#net.bind(simAddr(i)), clock),
+        simNodeOptions(i, this.#s, this.#net.bind(simAddr(i), this.#bindOptions), clock),
       );
       const off = node.onLiveNodesChange((live) => {
         if (live.length === n) {
@@ -294,13 +300,20 @@ if (import.meta.main) {
       if (settle > 0) options.settleMs = settle;
       const past = f.string(
         "past-one-datagram",
-        "once a digest outgrows a datagram: off, rotate or random (default rotate)",
+        `once a digest outgrows a datagram: ${PARTIAL_DIGEST_MODES.join(", ")} (default rotate)`,
       );
       if (past !== undefined) {
-        if (past === "off" || past === "rotate" || past === "random") {
-          options.pastOneDatagram = past;
-        } else f.reject("past-one-datagram", "off, rotate or random", past);
+        if ((PARTIAL_DIGEST_MODES as readonly string[]).includes(past)) {
+          options.pastOneDatagram = past as PartialDigestMode;
+        } else f.reject("past-one-datagram", PARTIAL_DIGEST_MODES.join(", "), past);
       }
+      const limit = f.number(
+        "datagram-limit",
+        MAX_DATAGRAM_SIZE,
+        "largest datagram each node's transport reports, bytes (default 65507; lower puts a small cluster past one datagram)",
+        { integer: true, min: 1, max: MAX_DATAGRAM_SIZE },
+      );
+      if (limit !== MAX_DATAGRAM_SIZE) options.datagramLimit = limit;
       const progress = f.boolean(
         "progress",
         "print one line per simulated second to stderr (simulated and wall time, converged, RSS)",

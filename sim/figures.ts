@@ -169,6 +169,9 @@ export interface RunFigures {
   ids?: string;
   /** What hearsay nodes did past one datagram (`off`, `rotate`, `random`). */
   pastOneDatagram?: string;
+  /** The largest datagram the nodes' transports reported, when below the UDP limit
+   * (`--datagram-limit`). */
+  datagramLimit?: number;
   /** Gossip interval, ms. */
   gossipIntervalMs: number;
   /** Failure detector's initial interval, ms. */

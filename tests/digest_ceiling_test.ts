@@ -15,7 +15,6 @@ import { MemoryNetwork } from "../src/transport/memory.ts";
 import type { Digest, SocketAddr } from "../src/common/types.ts";
 import { encodeSyn } from "../src/codec/message.ts";
 import { MAX_DATAGRAM_SIZE } from "../src/codec/wire.ts";
-import { withDatagramLimit } from "../src/transport/_test_limit.ts";
 
 const LIMIT = 700;
 
@@ -37,7 +36,7 @@ Deno.test("digest ceiling: one warning with the sizes, metrics show digest again
         listenAddr: addr(i),
         seeds: i === 0 ? [] : ["10.0.0.1:7000"],
         gossipIntervalMs: 200,
-        transport: withDatagramLimit(net.bind(addr(i)), LIMIT),
+        transport: net.bind(addr(i), { maxDatagramSize: LIMIT }),
         clock,
         random: createRandom(100 + i),
         onWarning: (m) => seen.push(m),
@@ -142,7 +141,7 @@ Deno.test("digest ceiling: a V1 node warns about its V1 digest", async () => {
         seeds: i === 0 ? [] : ["10.0.0.1:7000"],
         gossipIntervalMs: 200,
         protocolVersion: 1,
-        transport: withDatagramLimit(net.bind(addr(i)), LIMIT),
+        transport: net.bind(addr(i), { maxDatagramSize: LIMIT }),
         clock,
         random: createRandom(200 + i),
         onWarning: i === 0 ? (m) => warnings.push(m) : () => {},

@@ -171,7 +171,11 @@ Deno.test("worker: --past-one-datagram and --fd-backend (defaults off and wasm; 
   assert.deepEqual([o.pastOneDatagram, o.fdBackend], ["rotate", "compact"]);
   for (
     const [flag, bad, says] of [
-      ["--past-one-datagram", "on", /--past-one-datagram must be off, rotate or random, got "on"/],
+      [
+        "--past-one-datagram",
+        "on",
+        /--past-one-datagram must be off, rotate, random, compact, got "on"/,
+      ],
       ["--fd-backend", "typescript", /--fd-backend must be wasm or compact, got "typescript"/],
     ] as const
   ) {

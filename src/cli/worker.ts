@@ -16,6 +16,7 @@
  * @module
  */
 import { HearsayError } from "../common/errors.ts";
+import { PARTIAL_DIGEST_MODES, type PartialDigestMode } from "../node/_partial_digest.ts";
 import { GossipPool, type TopologyEvent } from "../pool/pool.ts";
 import {
   exitProcess,
@@ -100,10 +101,11 @@ Flags:
   --protocol-version <0|1> chitchat wire version of the Syns sent (default 0; 1 = V1,
                            compressed digests, read by chitchat 0.12+ and hearsay only);
                            replies follow the version of the message answered
-  --past-one-datagram <off|rotate|random>
+  --past-one-datagram <off|rotate|random|compact>
                            once this node's V0 digest outgrows a datagram (about 963
                            zlayer-style ids): off (default: drop and warn, as chitchat) or
-                           send partial digests (docs/PROTOCOL.md section 16)
+                           send partial digests; compact adds compact heartbeat entries
+                           (docs/PROTOCOL.md section 16)
   --fd-backend <wasm|compact>
                            failure-detector windows: wasm (default, chitchat's exact window)
                            or compact (100 bytes a peer instead of ~8 KB, for large clusters)
@@ -153,7 +155,7 @@ export interface WorkerOptions {
   /** `--protocol-version` (default 0). */
   readonly protocolVersion: 0 | 1;
   /** `--past-one-datagram` (default `"off"`). */
-  readonly pastOneDatagram: "off" | "rotate" | "random";
+  readonly pastOneDatagram: PartialDigestMode;
   /** `--fd-backend` (default `"wasm"`). */
   readonly fdBackend: "wasm" | "compact";
   /** `--status-addr` */
@@ -356,9 +358,9 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
   }
   const gen = one("generation");
   const past = one("past-one-datagram") ?? "off";
-  if (past !== "off" && past !== "rotate" && past !== "random") {
+  if (!(PARTIAL_DIGEST_MODES as readonly string[]).includes(past)) {
     throw new UsageError(
-      `--past-one-datagram must be off, rotate or random, got ${JSON.stringify(past)}`,
+      `--past-one-datagram must be ${PARTIAL_DIGEST_MODES.join(", ")}, got ${JSON.stringify(past)}`,
     );
   }
   const fdBackend = one("fd-backend") ?? "wasm";
@@ -467,7 +469,7 @@ export function parseWorkerArgs(args: readonly string[]): WorkerOptions {
     initialIntervalMs,
     generationId: gen === undefined ? undefined : u64("generation", gen),
     protocolVersion: versionText === "1" ? 1 : 0,
-    pastOneDatagram: past,
+    pastOneDatagram: past as PartialDigestMode,
     fdBackend,
     statusAddr,
     keyringFile: one("keyring-file"),

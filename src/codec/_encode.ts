@@ -7,7 +7,8 @@
  */
 import { EncodeError } from "../common/errors.ts";
 import { compareChitchatIds } from "../common/chitchat_id.ts";
-import { ipBytes } from "../common/socket_addr.ts";
+import { utf8Length } from "../common/_utf8.ts";
+import { chitchatIdWireBytes } from "./wire.ts";
 import type { ChitchatId, NodeDigest } from "../common/types.ts";
 import * as wasm from "./_wasm.ts";
 import { align64, allocRegion, ensure, freeRegion, SCRATCH, u32, u64, u8 } from "./_memory.ts";
@@ -79,22 +80,12 @@ export function encodedId(id: ChitchatId): EncodedId {
     return hit;
   }
   checkU64(id.generationId, "generationId");
-  const name = textEncoder.encode(id.nodeId);
-  if (name.length > 65535) {
+  if (utf8Length(id.nodeId) > 65535) {
     throw new EncodeError(
       "nodeId is longer than 65 535 UTF-8 bytes (chitchat's u16 length prefix); shorten it",
     );
   }
-  const ip = ipBytes(addr.ip);
-  const n = name.length;
-  const bytes = new Uint8Array(2 + n + 8 + 1 + ip.length + 2);
-  const view = new DataView(bytes.buffer);
-  view.setUint16(0, n, true);
-  bytes.set(name, 2);
-  view.setBigUint64(2 + n, id.generationId, true);
-  bytes[10 + n] = ip.length === 4 ? 4 : 6;
-  bytes.set(ip, 11 + n);
-  view.setUint16(11 + n + ip.length, addr.port & 0xffff, true);
+  const bytes = chitchatIdWireBytes(id);
   const entry: EncodedId = {
     nodeId: id.nodeId,
     generationId: id.generationId,

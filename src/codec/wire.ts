@@ -162,3 +162,64 @@ export function messageEncodedLength(msg: ChitchatMessage): number {
       return MESSAGE_HEADER_BYTES;
   }
 }
+
+/** The V0 wire bytes of `id`: `u16 len, node id (UTF-8), u64 generation, ip tag (4 or 6), ip
+ * bytes, u16 port`, all little-endian (PROTOCOL.md §2). The one definition of that layout: the
+ * encoder caches these bytes per id, {@link chitchatIdHash} hashes them. Throws a RangeError
+ * when the node id is longer than 65 535 UTF-8 bytes or the generation is not a u64.
+ *
+ * @example
+ * ```ts
+ * import { chitchatIdWireBytes } from "./wire.ts";
+ * const b = chitchatIdWireBytes({ nodeId: "a", generationId: 2n, gossipAdvertiseAddr: { ip: "10.0.0.1", port: 7946 } });
+ * console.log(b.length, [...b.subarray(0, 4)], [...b.subarray(11, 18)]); // 18 [ 1, 0, 97, 2 ] [ 4, 10, 0, 0, 1, 138, 31 ]
+ * ```
+ */
+export function chitchatIdWireBytes(id: ChitchatId): Uint8Array {
+  const gen = id.generationId;
+  if (typeof gen !== "bigint" || gen < 0n || gen > 0xffff_ffff_ffff_ffffn) {
+    throw new RangeError(`generationId must be a u64 bigint, got ${String(gen)}`);
+  }
+  const name = wireTextEncoder.encode(id.nodeId);
+  if (name.length > 0xffff) {
+    throw new RangeError(
+      `nodeId is ${name.length} UTF-8 bytes; chitchat's u16 length prefix holds at most 65 535`,
+    );
+  }
+  const addr = id.gossipAdvertiseAddr;
+  const ip = ipBytes(addr.ip);
+  const n = name.length;
+  const bytes = new Uint8Array(2 + n + 8 + 1 + ip.length + 2);
+  const view = new DataView(bytes.buffer);
+  view.setUint16(0, n, true);
+  bytes.set(name, 2);
+  view.setBigUint64(2 + n, gen, true);
+  bytes[10 + n] = ip.length === 4 ? 4 : 6;
+  bytes.set(ip, 11 + n);
+  view.setUint16(11 + n + ip.length, addr.port & 0xffff, true);
+  return bytes;
+}
+
+const wireTextEncoder = new TextEncoder();
+
+const FNV_OFFSET = 0xcbf2_9ce4_8422_2325n;
+const FNV_PRIME = 0x100_0000_01b3n;
+const MASK_64 = 0xffff_ffff_ffff_ffffn;
+
+/** The 48-bit id hash of hearsay's compact heartbeat entries (PROTOCOL.md §16, format 2): the
+ * low 48 bits of FNV-1a-64 over {@link chitchatIdWireBytes}, as a number (exact: below 2^53).
+ * Not a chitchat fact: only hearsay nodes read these entries.
+ *
+ * @example
+ * ```ts
+ * import { chitchatIdHash } from "./wire.ts";
+ * const id = { nodeId: "a", generationId: 2n, gossipAdvertiseAddr: { ip: "10.0.0.1", port: 7946 } };
+ * const h = chitchatIdHash(id);
+ * console.log(h < 2 ** 48, h === chitchatIdHash({ ...id }), h === chitchatIdHash({ ...id, generationId: 3n })); // true true false
+ * ```
+ */
+export function chitchatIdHash(id: ChitchatId): number {
+  let h = FNV_OFFSET;
+  for (const b of chitchatIdWireBytes(id)) h = ((h ^ BigInt(b)) * FNV_PRIME) & MASK_64;
+  return Number(h & 0xffff_ffff_ffffn);
+}

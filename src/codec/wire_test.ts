@@ -109,3 +109,38 @@ Deno.test("deltaBudget() counts the 4-byte header, as chitchat 0.12+ does: a ful
     assert.ok(synAck.length > 60_000, `V${protocolVersion}: ${synAck.length}`);
   }
 });
+
+Deno.test("chitchatIdWireBytes() is the encoder's id layout; chitchatIdHash() is FNV-1a-64 of it, 48 bits", async () => {
+  const { chitchatIdHash, chitchatIdWireBytes } = await import("./wire.ts");
+  const ids: ChitchatId[] = [
+    id(1),
+    {
+      nodeId: "worker:18446744073709551615",
+      generationId: 2n ** 64n - 1n,
+      gossipAdvertiseAddr: { ip: "fd00::1", port: 65535 },
+    },
+    { nodeId: "ünïcode", generationId: 7n, gossipAdvertiseAddr: { ip: "192.168.1.2", port: 1 } },
+  ];
+  for (const x of ids) {
+    const digest = encodeDigest({
+      nodes: [{ chitchatId: x, heartbeat: 0n, lastGcVersion: 0n, maxVersion: 0n }],
+    });
+    // The digest: a u16 count, then the id, then 24 bytes of values.
+    assert.deepEqual(chitchatIdWireBytes(x), digest.subarray(2, digest.length - 24));
+    const h = chitchatIdHash(x);
+    assert.ok(Number.isInteger(h) && h >= 0 && h < 2 ** 48);
+  }
+  // Pinned: the hash is a wire fact between hearsay nodes (PROTOCOL.md §16), it must not drift.
+  // FNV-1a-64 of the empty input is its offset basis, so a one-byte input is checkable by hand:
+  // ((0xcbf29ce484222325 ^ b) * 0x100000001b3) mod 2^64, low 48 bits.
+  const byHand = (bytes: number[]) => {
+    let h = 0xcbf29ce484222325n;
+    for (const b of bytes) h = ((h ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
+    return Number(h & 0xffffffffffffn);
+  };
+  assert.equal(chitchatIdHash(ids[0]!), byHand([...chitchatIdWireBytes(ids[0]!)]));
+  assert.equal(chitchatIdHash(ids[0]!), 0x58bcf579b656);
+  assert.notEqual(chitchatIdHash(ids[0]!), chitchatIdHash({ ...ids[0]!, generationId: 1n }));
+  assert.throws(() => chitchatIdWireBytes({ ...ids[0]!, nodeId: "x".repeat(65_536) }), /65 535/);
+  assert.throws(() => chitchatIdWireBytes({ ...ids[0]!, generationId: -1n }), /u64/);
+});

@@ -5,7 +5,18 @@
  */
 import assert from "node:assert/strict";
 import { GossipNode } from "./gossip_node.ts";
-import { DigestPicker, hasPartialTrailer, PARTIAL_TRAILER } from "./_partial_digest.ts";
+import {
+  COMPACT_FRAMING,
+  COMPACT_TRAILER,
+  CompactSectionReader,
+  CompactSectionWriter,
+  DigestPicker,
+  hasPartialTrailer,
+  PARTIAL_TRAILER,
+  type PartialDigestMode,
+  partialTrailerFormat,
+} from "./_partial_digest.ts";
+import { chitchatIdHash } from "../codec/wire.ts";
 import { createRandom } from "../common/random.ts";
 import { VirtualClock } from "../common/virtual_clock.ts";
 import { MemoryNetwork } from "../transport/memory.ts";
@@ -16,7 +27,7 @@ import { withDatagramLimit } from "../transport/_test_limit.ts";
 async function cluster(
   n: number,
   limit: number,
-  mode: "off" | "rotate" | "random",
+  mode: PartialDigestMode,
   seed = 3,
 ): Promise<{ clock: VirtualClock; nodes: GossipNode[]; sent: Uint8Array[][] }> {
   const clock = new VirtualClock();
@@ -50,7 +61,7 @@ async function cluster(
 
 Deno.test("past one datagram: below the ceiling every byte sent is the same as with it off", async () => {
   const runs = [];
-  for (const mode of ["off", "rotate"] as const) {
+  for (const mode of ["off", "rotate", "compact"] as const) {
     const c = await cluster(6, 65_507, mode);
     await c.clock.advance(5_000);
     runs.push(c.sent);
@@ -58,10 +69,11 @@ Deno.test("past one datagram: below the ceiling every byte sent is the same as w
   }
   assert.ok(runs[0]!.flat().length > 100);
   assert.deepEqual(runs[1], runs[0]);
+  assert.deepEqual(runs[2], runs[0]);
   assert.ok(runs[0]!.flat().every((d) => !hasPartialTrailer(d)));
 });
 
-for (const mode of ["rotate", "random"] as const) {
+for (const mode of ["rotate", "random", "compact"] as const) {
   Deno.test(`past one datagram (${mode}): 40 zlayer nodes on 700-byte datagrams converge, propagate, detect`, async () => {
     const { clock, nodes, sent } = await cluster(40, 700, mode);
     try {
@@ -79,7 +91,12 @@ for (const mode of ["rotate", "random"] as const) {
           decodeMessage(d);
         }
       }
-      assert.ok(sent[0]!.some(hasPartialTrailer));
+      if (mode === "compact") {
+        // Format 2: every partial digest carries compact heartbeat entries, and they were read.
+        const partial = sent[0]!.filter((d) => partialTrailerFormat(d) !== 0);
+        assert.ok(partial.length > 50, `${partial.length}`);
+        assert.ok(partial.every((d) => partialTrailerFormat(d) === 2));
+      } else assert.ok(sent[0]!.some(hasPartialTrailer));
       nodes[5]!.set("color", "blue");
       const reached = () =>
         nodes.every((x) => x.nodeState(nodes[5]!.chitchatId)?.get("color") === "blue");
@@ -156,4 +173,123 @@ Deno.test("partial digests: the trailer, and the pickers cover every entry", () 
   const p = new DigestPicker("rotate", createRandom(4)).pick(all, stranger, 2 + 3 * 45);
   assert.equal(p.indices, undefined);
   assert.deepEqual(p.nodes, [stranger, all[0], all[1]]);
+});
+
+Deno.test("compact sections: written and read back, within the budget, framed by the trailer", () => {
+  const w = new CompactSectionWriter();
+  w.begin();
+  const hashes = [0, 1, 2 ** 48 - 1, 0x1234_5678_9abc];
+  const beats: (number | bigint)[] = [0, 127, 128, 2 ** 53 - 1];
+  for (let i = 0; i < 4; i++) assert.ok(w.tryAdd(hashes[i]!, beats[i]!, 1000));
+  // A bigint below 2^53 reads as that number; one above 2^53 - 1 reads as NaN (left to the
+  // digest entries); 2^64 - 1 is the largest a reader takes.
+  assert.ok(w.tryAdd(5, 300n, 1000));
+  assert.ok(w.tryAdd(6, 2n ** 60n, 1000));
+  assert.ok(w.tryAdd(7, 2n ** 64n - 1n, 1000));
+  const before = w.length;
+  // Budget: an entry that would pass it is not written.
+  assert.ok(!w.tryAdd(8, 1, before + 6));
+  assert.equal(w.length, before);
+  const trailer = w.finish();
+  assert.equal(trailer.length, before + COMPACT_FRAMING);
+  assert.deepEqual(trailer.subarray(trailer.length - 8), COMPACT_TRAILER);
+  const message = encodeAck(new Uint8Array([0]));
+  const datagram = new Uint8Array([...message, ...trailer]);
+  assert.equal(partialTrailerFormat(datagram), 2);
+  assert.equal(partialTrailerFormat(message), 0);
+  const r = new CompactSectionReader();
+  assert.equal(r.read(datagram, message.length), 7);
+  assert.deepEqual([...r.hashes.subarray(0, 7)], [...hashes, 5, 6, 7]);
+  assert.deepEqual([...r.heartbeats.subarray(0, 7)], [0, 127, 128, 2 ** 53 - 1, 300, NaN, NaN]);
+  // chitchat reads the message and ignores the rest.
+  assert.deepEqual(decodeMessage(datagram), decodeMessage(message));
+  // An empty section is valid.
+  w.begin();
+  assert.equal(r.read(new Uint8Array([...message, ...w.finish()]), message.length), 0);
+});
+
+Deno.test("compact sections: malformed ones are refused, never read past their bounds", () => {
+  const r = new CompactSectionReader();
+  const frame = (entries: number[], count = entries.length) =>
+    new Uint8Array([
+      9,
+      9,
+      9,
+      9,
+      9,
+      9,
+      ...entries,
+      count & 0xff,
+      (count >>> 8) & 0xff,
+      (count >>> 16) & 0xff,
+      count >>> 24,
+      ...COMPACT_TRAILER,
+    ]);
+  const ok = frame([1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(r.read(ok, 6), 1);
+  assert.equal(r.hashes[0], 0x060504030201);
+  assert.equal(r.heartbeats[0], 7);
+  // The count reaches into the message, or past the datagram's start.
+  assert.equal(r.read(frame([1, 2, 3, 4, 5, 6, 7], 8), 6), -1);
+  assert.equal(r.read(frame([1, 2, 3, 4, 5, 6, 7], 0xffff_ffff), 6), -1);
+  // A cut entry, a heartbeat without its last byte, an 11-byte heartbeat, one of 2^64.
+  assert.equal(r.read(frame([1, 2, 3, 4, 5, 6]), 6), -1);
+  assert.equal(r.read(frame([1, 2, 3, 4, 5, 6, 0x80]), 6), -1);
+  assert.equal(r.read(frame([1, 2, 3, 4, 5, 6, ...new Array(10).fill(0x80), 1]), 6), -1);
+  assert.equal(
+    r.read(frame([1, 2, 3, 4, 5, 6, ...new Array(9).fill(0xff), 0x02]), 6),
+    -1,
+    "2^64 does not fit a u64",
+  );
+  assert.equal(r.read(frame([1, 2, 3, 4, 5, 6, ...new Array(9).fill(0xff), 0x01]), 6), 1);
+  // Too short for the framing: no trailer format, and the reader refuses it.
+  assert.equal(partialTrailerFormat(new Uint8Array([0, 0, 0, 0, ...COMPACT_TRAILER])), 0);
+  assert.equal(r.read(new Uint8Array([0, 0, 0, 0, ...COMPACT_TRAILER]), 4), -1);
+});
+
+Deno.test("compact mode: the picker writes the entries after its window and moves past them", () => {
+  const entry = (i: number) => ({
+    chitchatId: {
+      nodeId: `n${String(i).padStart(3, "0")}`,
+      generationId: 0n,
+      gossipAdvertiseAddr: { ip: "10.0.0.1", port: i },
+    },
+    heartbeat: BigInt(1000 + i),
+    lastGcVersion: 0n,
+    maxVersion: 0n,
+  });
+  const all = Array.from({ length: 100 }, (_, i) => entry(i));
+  const picker = new DigestPicker("compact", createRandom(4));
+  const writer = new CompactSectionWriter();
+  const reader = new CompactSectionReader();
+  const covered = new Set<number>();
+  let next = 1;
+  for (let k = 0; k < 6; k++) {
+    // Room for self and 3 whole entries, and 20 compact ones of 8 bytes (6 + a 2-byte beat).
+    const p = picker.pick(all, all[0]!, 2 + 4 * 45, undefined, { writer, budget: 20 * 8 });
+    assert.equal(p.nodes.length, 4);
+    const window = p.nodes.slice(1).map((e) => all.indexOf(e));
+    // The window starts where the previous message's compact entries ended.
+    assert.equal(window[0], next);
+    const bytes = new Uint8Array([1, 2, 3, 4, 5, 6, ...writer.finish()]);
+    assert.equal(reader.read(bytes, 6), 20);
+    // The compact entries are the 20 entries right after the window, never self.
+    const expected: number[] = [];
+    for (let i = window[2]! + 1; expected.length < 20; i = (i + 1) % 100) {
+      if (i !== 0) expected.push(i);
+    }
+    assert.deepEqual(
+      [...reader.hashes.subarray(0, 20)],
+      expected.map((i) => chitchatIdHash(all[i]!.chitchatId)),
+    );
+    assert.deepEqual([...reader.heartbeats.subarray(0, 20)], expected.map((i) => 1000 + i));
+    for (const i of [...window, ...expected]) covered.add(i);
+    next = (expected[19]! + 1) % 100 || 1;
+  }
+  // 6 messages of 23 entries: every entry but self went out.
+  assert.equal(covered.size, 99);
+  assert.throws(
+    () => new DigestPicker("off" as "rotate", createRandom(1)),
+    /rotate, random or compact/,
+  );
 });

@@ -18,6 +18,7 @@ import type { Random } from "../common/random.ts";
 import { parseSocketAddr } from "../common/socket_addr.ts";
 import type { Transport } from "../transport/transport.ts";
 import type { SocketAddr } from "../common/types.ts";
+import { PARTIAL_DIGEST_MODES, type PartialDigestMode } from "./_partial_digest.ts";
 
 export { DEFAULT_LIMITS, type Limits } from "../state/limits.ts";
 
@@ -88,9 +89,10 @@ export interface GossipNodeOptions {
   protocolVersion?: 0 | 1;
   /** What to do once this node's V0 digest no longer fits one datagram (PROTOCOL.md §16: past one
    * datagram): `"off"` (default, chitchat's behaviour: the Syn or SynAck is dropped and the
-   * node warns once), `"rotate"` or `"random"` (send a partial digest, marked by a trailer that
-   * chitchat ignores; below the ceiling the bytes are the same as with `"off"`). */
-  pastOneDatagram?: "off" | "rotate" | "random";
+   * node warns once), `"rotate"`, `"random"` or `"compact"` (send a partial digest, marked by a
+   * trailer that chitchat ignores; `"compact"` also carries compact heartbeat entries for many
+   * more nodes in that trailer; below the ceiling the bytes are the same as with `"off"`). */
+  pastOneDatagram?: PartialDigestMode;
   /** Resource bounds (defaults: {@link DEFAULT_LIMITS}). */
   limits?: Partial<Limits>;
   /** Use this transport instead of binding UDP (in-memory network, custom sockets). The node
@@ -133,7 +135,7 @@ export interface ResolvedConfig {
   /** See {@link GossipNodeOptions.protocolVersion}. */
   readonly protocolVersion: 0 | 1;
   /** See {@link GossipNodeOptions.pastOneDatagram}. */
-  readonly pastOneDatagram: "off" | "rotate" | "random";
+  readonly pastOneDatagram: PartialDigestMode;
   /** See {@link GossipNodeOptions.limits}. */
   readonly limits: Readonly<Limits>;
   /** See {@link GossipNodeOptions.initialKeyValues} (validated pairs; empty when not given). */
@@ -149,15 +151,14 @@ export interface ResolvedConfig {
   readonly warn: (message: string) => void;
 }
 
-function partialDigestMode(
-  value: "off" | "rotate" | "random" | undefined,
-): "off" | "rotate" | "random" {
-  if (value === undefined || value === "off" || value === "rotate" || value === "random") {
-    return value ?? "off";
-  }
+function partialDigestMode(value: PartialDigestMode | undefined): PartialDigestMode {
+  if (value === undefined) return "off";
+  if (PARTIAL_DIGEST_MODES.includes(value)) return value;
   throw new ConfigError(
     "pastOneDatagram",
-    `must be "off", "rotate" or "random", got ${JSON.stringify(value)}`,
+    `must be one of ${PARTIAL_DIGEST_MODES.map((m) => JSON.stringify(m)).join(", ")}, got ${
+      JSON.stringify(value)
+    }`,
   );
 }
 

@@ -94,7 +94,9 @@ export interface GossipMetrics {
   messagesIn: Record<ChitchatMessage["type"], number>;
   /** Messages sent, by type. */
   messagesOut: Record<ChitchatMessage["type"], number>;
-  /** Datagrams dropped, by reason (decode error reasons, `messageTooLarge`, ...). */
+  /** Datagrams dropped, by reason (decode error reasons, `messageTooLarge`, ...);
+   * `compactSection` counts malformed compact heartbeat sections ignored (PROTOCOL.md §16: the
+   * message before them was still handled). */
   dropped: Record<string, number>;
   /** Node states wiped and rebuilt because this node was too far behind. */
   resets: number;
@@ -720,8 +722,13 @@ export class GossipNode {
   /** Counters (a fresh copy). */
   metrics(): GossipMetrics {
     const t = this.#transport.stats;
+    const bad = this.#protocol.compactSectionsRejected;
+    const dropped = bad === 0
+      ? this.#metrics.dropped
+      : { ...this.#metrics.dropped, compactSection: bad };
     return structuredClone({
       ...this.#metrics,
+      dropped,
       digestBytes: this.#protocol.ownDigestBytes,
       datagramLimit: this.#maxDatagram,
       datagramsIn: t.datagramsIn,

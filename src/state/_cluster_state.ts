@@ -11,7 +11,8 @@ import { type KeyChangeHook, NodeState, sharedNodeStateOptions } from "./node_st
 import type { Random } from "../common/random.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { HeldStates } from "./_held_states.ts";
-import { chitchatIdEncodedLength } from "../codec/wire.ts";
+import { intern, internById, type Interned, isAmbiguousHash, keyOfHash } from "./_interned.ts";
+import { chitchatIdHash } from "../codec/wire.ts";
 import { utf8Length } from "../common/_utf8.ts";
 import type { ChitchatId, Delta, Digest, KeyValueMutation, NodeDigest } from "../common/types.ts";
 
@@ -67,6 +68,8 @@ class HeldState extends NodeState {
   readonly key: string;
   /** Encoded size of the state's ChitchatId (digest size without re-measuring the id). */
   readonly idBytes: number;
+  /** The id's 48-bit hash ({@link chitchatIdHash}), which compact heartbeat entries carry. */
+  readonly hash: number;
   /** Where the last stamped digest (scratch of `computeDelta`) mentioned this node: the
    * stamp's base plus the index of the peer's entry in its `nodes`; valid when at least the
    * current base (see `ClusterState.#beginStamp`). One small integer instead of an epoch and
@@ -82,66 +85,30 @@ class HeldState extends NodeState {
     super(shared.id, options);
     this.key = shared.key;
     this.idBytes = shared.idBytes;
+    this.hash = shared.hash;
     this.wireId = shared.id;
   }
 }
 
-/** An id, its key and its encoded size, shared. */
-interface Interned {
-  readonly id: ChitchatId;
-  readonly key: string;
-  readonly idBytes: number;
-}
-
-/** One shared ChitchatId object and one shared key string per node among the clusters of this
- * process (several nodes in one process, as in simulations and tests, then share the codec's
- * per-object caches, and every per-node map of every node is keyed by the same string). Bounded:
- * cleared when full, which only costs cache hits. */
-const internedIds = new Map<string, Interned>();
-const MAX_INTERNED_IDS = 1 << 16;
-
 /** Stamp marks stay below this (V8 keeps integers up to 2^31 - 1 unboxed). */
 const MAX_MARK = 2 ** 30;
 
-/** The shared object and key for `id` (whose key is `key`), registering them when there are
- * none. An object with a different IP spelling is not shared, so every id keeps its own text. */
-function intern(key: string, id: ChitchatId): Interned {
-  const hit = internedIds.get(key);
-  if (hit !== undefined) {
-    return hit.id.gossipAdvertiseAddr.ip === id.gossipAdvertiseAddr.ip
-      ? hit
-      : { id, key: hit.key, idBytes: hit.idBytes };
-  }
-  if (internedIds.size >= MAX_INTERNED_IDS) internedIds.clear();
-  const fresh = { id, key, idBytes: chitchatIdEncodedLength(id) };
-  internedIds.set(key, fresh);
-  return fresh;
-}
-
-/** {@link intern}'s record by id object: the decoder hands out one object per id, which
- * every node of a process then sees in digest after digest; its key is built once, not once
- * per node. Entries go with their id objects. */
-const internedByObject = new WeakMap<ChitchatId, Interned>();
-
-/** The shared record of `id` (see {@link intern}), found by the object itself when it was seen
- * before. ChitchatId objects are treated as immutable (as the codec does): a record is used
- * only while its id still has the fields of `id`. */
-function internById(id: ChitchatId): Interned {
-  const hit = internedByObject.get(id);
-  if (hit !== undefined) {
-    const a = hit.id;
-    if (
-      a === id ||
-      (a.nodeId === id.nodeId && a.generationId === id.generationId &&
-        a.gossipAdvertiseAddr.ip === id.gossipAdvertiseAddr.ip &&
-        a.gossipAdvertiseAddr.port === id.gossipAdvertiseAddr.port)
-    ) {
-      return hit;
-    }
-  }
-  const fresh = intern(chitchatIdKey(id), id);
-  internedByObject.set(id, fresh);
-  return fresh;
+/** The 48-bit hash ({@link chitchatIdHash}) of a digest entry's id: read off the held state
+ * when the entry is one (a live digest's entries are), else computed.
+ *
+ * @example
+ * ```ts
+ * import { ClusterState, digestEntryHash } from "./_cluster_state.ts";
+ * import { chitchatIdHash } from "../codec/wire.ts";
+ * import { createRandom } from "../common/random.ts";
+ * const self = { nodeId: "a", generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 1 } };
+ * const cs = new ClusterState(self, { clockNow: () => 0, random: createRandom(1) });
+ * const [entry] = cs.digestWithLength(new Set(), { snapshot: false }).digest.nodes;
+ * console.log(digestEntryHash(entry!) === chitchatIdHash(self)); // true
+ * ```
+ */
+export function digestEntryHash(entry: NodeDigest): number {
+  return entry instanceof HeldState ? entry.hash : chitchatIdHash(entry.chitchatId);
 }
 
 interface Candidate {
@@ -463,6 +430,68 @@ export class ClusterState {
       this.#mergePending();
     }
     this.#stamped = digest;
+  }
+
+  /**
+   * Applies the digest rule's heartbeat part to compact heartbeat entries (PROTOCOL.md §16,
+   * format 2): entry `i` is the id hash `hashes[i]` ({@link chitchatIdHash}) with heartbeat
+   * `heartbeats[i]` (a safe integer; NaN: skipped). Only held nodes are updated (a hash this
+   * state does not hold, or one two ids share, is ignored: compact entries never add a node)
+   * and self is skipped; `onSample` gets the key of each node whose heartbeat increased.
+   * Entries in ChitchatId order are matched against the held states in one pass. Returns how
+   * many entries named a held node.
+   *
+   * @example
+   * ```ts
+   * import { ClusterState } from "./_cluster_state.ts";
+   * import { chitchatIdHash } from "../codec/wire.ts";
+   * import { createRandom } from "../common/random.ts";
+   * const id = (n: string) => ({ nodeId: n, generationId: 0n, gossipAdvertiseAddr: { ip: "127.0.0.1", port: 1 } });
+   * const cs = new ClusterState(id("a"), { clockNow: () => 0, random: createRandom(1) });
+   * cs.reportHeartbeat("b", id("b"), 3n);
+   * const hashes = Float64Array.of(chitchatIdHash(id("b")), chitchatIdHash(id("zz")));
+   * const samples: string[] = [];
+   * console.log(cs.reportHeartbeatsByHash(hashes, Float64Array.of(9, 9), 2, (k) => samples.push(k))); // 1
+   * console.log(samples.length, cs.states.get(cs.keyOf(id("b"))!)?.heartbeat); // 1 9n
+   * ```
+   */
+  reportHeartbeatsByHash(
+    hashes: Float64Array,
+    heartbeats: Float64Array,
+    count: number,
+    onSample: (key: string) => void,
+  ): number {
+    if (count > hashes.length || count > heartbeats.length) {
+      throw new RangeError(
+        `count ${count} exceeds the arrays (${hashes.length} hashes, ${heartbeats.length} heartbeats)`,
+      );
+    }
+    const sorted = this.#sorted;
+    const n = sorted.length;
+    let c = 0;
+    let matched = 0;
+    for (let i = 0; i < count; i++) {
+      const h = hashes[i]!;
+      let e: HeldState | undefined;
+      if (c < n && sorted[c]!.hash === h) e = sorted[c++];
+      else if (c + 1 < n && sorted[c + 1]!.hash === h) {
+        e = sorted[c + 1];
+        c += 2;
+      } else {
+        const key = keyOfHash(h);
+        if (key == null) continue;
+        e = this.#entries.get(key);
+        if (e === undefined) continue;
+        const at = this.#insertionPoint(sorted, e, 0, n);
+        if (sorted[at] === e) c = at + 1;
+      }
+      if (isAmbiguousHash(h)) continue;
+      matched++;
+      const hb = heartbeats[i]!;
+      if (e!.isSelf || Number.isNaN(hb)) continue;
+      if (e!.trySetHeartbeat(hb)) onSample(e!.key);
+    }
+    return matched;
   }
 
   /** Stamps the entries that `digest` mentions with a new base, each with the index of the

@@ -326,3 +326,47 @@ Deno.test("ClusterState.reportHeartbeats: new nodes among held ones, in any orde
     next += 50;
   }
 });
+
+Deno.test("ClusterState.reportHeartbeatsByHash: held nodes only, in any order, self skipped", async () => {
+  const { chitchatIdHash } = await import("../codec/wire.ts");
+  const { compareChitchatIds } = await import("../common/chitchat_id.ts");
+  const cs = loaded(50, 5);
+  const held = [...cs.sortedStates];
+  const before = cs.size;
+  const hb = (s: { chitchatId: ChitchatId }) => cs.states.get(cs.keyOf(s.chitchatId)!)!.heartbeat;
+  // In ChitchatId order (the fast path), then shuffled, then reversed: each rises once more.
+  const r = createRandom(9);
+  const orders = [
+    (xs: ChitchatId[]) => xs,
+    (xs: ChitchatId[]) => r.shuffle(xs),
+    (xs: ChitchatId[]) => xs.reverse(),
+  ];
+  let beat = 10;
+  for (const order of orders) {
+    const ids = order(held.map((s) => s.chitchatId));
+    // A node this state does not hold, and NaN (a heartbeat above 2^53 - 1) for node 3.
+    ids.splice(7, 0, id(900));
+    const hashes = Float64Array.from(ids, (x) => chitchatIdHash(x));
+    const beats = Float64Array.from(ids, (x) => (x === held[3]!.chitchatId ? NaN : beat));
+    const sampled: string[] = [];
+    const matched = cs.reportHeartbeatsByHash(hashes, beats, ids.length, (k) => sampled.push(k));
+    assert.equal(matched, held.length, "every held node, self included, was named");
+    assert.equal(cs.size, before, "compact entries never add a node");
+    const others = held.filter((s) => !s.isSelf && s !== held[3]);
+    assert.deepEqual(sampled.sort(), others.map((s) => s.key).sort());
+    for (const s of others) assert.equal(hb(s), BigInt(beat));
+    assert.equal(hb(held[3]!), 5n, "NaN leaves the heartbeat alone");
+    assert.equal(cs.selfState.heartbeat, 0n, "self is never set from outside");
+    beat++;
+  }
+  // Not higher: no sample. A count beyond the arrays is refused.
+  const again = Float64Array.from(held, () => 1);
+  const hashes = Float64Array.from(held, (s) => chitchatIdHash(s.chitchatId));
+  const none: string[] = [];
+  cs.reportHeartbeatsByHash(hashes, again, held.length, (k) => none.push(k));
+  assert.deepEqual(none, []);
+  assert.throws(() => cs.reportHeartbeatsByHash(hashes, again, held.length + 1, () => {}), /count/);
+  assert.ok(
+    held.every((s, i) => i === 0 || compareChitchatIds(held[i - 1]!.chitchatId, s.chitchatId) < 0),
+  );
+});

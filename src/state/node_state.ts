@@ -431,17 +431,42 @@ export class NodeState {
   }
 
   /** Digest rule for remote heartbeats: the first value is stored silently (returns false),
-   * later ones only when strictly greater (returns true: a failure-detector sample). */
-  trySetHeartbeat(heartbeat: bigint): boolean {
+   * later ones only when strictly greater (returns true: a failure-detector sample). A number
+   * must be a non-negative safe integer (a RangeError otherwise): what compact heartbeat
+   * entries carry, without a bigint per value. */
+  trySetHeartbeat(heartbeat: bigint | number): boolean {
+    let v: U64;
+    if (typeof heartbeat === "number") {
+      if (!(Number.isSafeInteger(heartbeat) && heartbeat >= 0)) {
+        throw new RangeError(`heartbeat must be a non-negative safe integer, got ${heartbeat}`);
+      }
+      v = heartbeat;
+    } else v = store(heartbeat);
     if (this.#heartbeat === 0) {
-      this.#heartbeat = store(heartbeat);
+      this.#heartbeat = v;
       return false;
     }
-    if (heartbeat > this.#heartbeat) {
-      this.#heartbeat = store(heartbeat);
+    if (v > this.#heartbeat) {
+      this.#heartbeat = v;
       return true;
     }
     return false;
+  }
+
+  /** The heartbeat as a number while it is a safe integer (no allocation), else the bigint:
+   * for writers of compact heartbeat entries that read thousands a message.
+   *
+   * @example
+   * ```ts
+   * import { NodeState } from "./node_state.ts";
+   * const id = { nodeId: "a", generationId: 0n, gossipAdvertiseAddr: { ip: "10.0.0.1", port: 1 } };
+   * const s = new NodeState(id, { isSelf: false, clockNow: () => 0 });
+   * s.trySetHeartbeat(5n);
+   * console.log(s.trySetHeartbeat(7), s.heartbeatValue, s.heartbeat); // true 7 7n
+   * ```
+   */
+  get heartbeatValue(): number | bigint {
+    return this.#heartbeat;
   }
 
   static #store(s: NodeState, key: string, vv: VersionedValue): void {

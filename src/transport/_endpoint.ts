@@ -65,6 +65,9 @@ export class DatagramEndpoint<Id> implements Transport {
     bytesOut: 0,
     sendErrors: 0,
   };
+  /** The largest datagram the network carries for this endpoint, when it was bound with one
+   * (the engine then sizes its messages to it); absent: the UDP limit. */
+  declare readonly maxDatagramSize?: number;
   /** The network's handle for this endpoint. */
   readonly id: Id;
   /** The receive handler, null before `onReceive` and after closing. */
@@ -73,11 +76,18 @@ export class DatagramEndpoint<Id> implements Transport {
   closed = false;
   readonly #hooks: EndpointHooks<Id>;
 
-  /** An endpoint bound at `localAddr` whose sends go to `hooks.send`. */
-  constructor(id: Id, localAddr: SocketAddr, hooks: EndpointHooks<Id>) {
+  /** An endpoint bound at `localAddr` whose sends go to `hooks.send`; `maxDatagramSize`, when
+   * given, is what it reports as {@link Transport.maxDatagramSize}. */
+  constructor(
+    id: Id,
+    localAddr: SocketAddr,
+    hooks: EndpointHooks<Id>,
+    maxDatagramSize?: number,
+  ) {
     this.id = id;
     this.localAddr = localAddr;
     this.#hooks = hooks;
+    if (maxDatagramSize !== undefined) this.maxDatagramSize = maxDatagramSize;
   }
 
   /** Hands a datagram to the network and counts it (sent, or a send error when refused). */

@@ -1,4 +1,5 @@
-// A transport wrapper for tests that need a node to size its messages to a small datagram.
+// A transport wrapper for tests that need to see every datagram a node sends to a small limit
+// (a limit alone: `MemoryNetwork.bind(addr, { maxDatagramSize })`).
 import type { Transport } from "./transport.ts";
 
 /** `inner` (a MemoryNetwork endpoint, say), declaring `limit` as its largest datagram; `onSend`,

@@ -367,8 +367,31 @@ export class MemoryNetwork {
 
   /** Binds an endpoint at `addr`. Port 0 picks a free port (from 49152 up). Throws an
    * {@link AddressInUseError} when the address is taken, a {@link ConfigError} for an invalid
-   * or unspecified address. */
-  bind(addr: SocketAddr): Transport {
+   * or unspecified address or an invalid `maxDatagramSize`.
+   *
+   * `options.maxDatagramSize` (0..65 507) is what the endpoint reports as
+   * {@link Transport.maxDatagramSize}, so an engine on it sizes its messages to that instead of
+   * the UDP limit (the network's `mtu` still decides what is carried). The simulator uses it to
+   * put a small cluster past one datagram.
+   *
+   * @example
+   * ```ts
+   * import { MemoryNetwork } from "./memory.ts";
+   * import { VirtualClock } from "../common/virtual_clock.ts";
+   * const net = new MemoryNetwork({ clock: new VirtualClock(), seed: 1 });
+   * const small = net.bind({ ip: "10.0.0.1", port: 1 }, { maxDatagramSize: 13_000 });
+   * const plain = net.bind({ ip: "10.0.0.2", port: 1 });
+   * console.log(small.maxDatagramSize, plain.maxDatagramSize); // 13000 undefined
+   * ```
+   */
+  bind(addr: SocketAddr, options: { readonly maxDatagramSize?: number } = {}): Transport {
+    const max = options.maxDatagramSize;
+    if (max !== undefined && (!Number.isInteger(max) || max < 0 || max > MAX_DATAGRAM_SIZE)) {
+      throw new ConfigError(
+        "maxDatagramSize",
+        `must be an integer in 0..${MAX_DATAGRAM_SIZE}, got ${max}`,
+      );
+    }
     if (typeof addr.ip !== "string" || addr.ip === "" || isUnspecified(addr.ip)) {
       throw new ConfigError(
         "address",
@@ -390,7 +413,7 @@ export class MemoryNetwork {
       unbind: (ep) => {
         if (this.#endpoints.get(ep.id) === ep) this.#endpoints.delete(ep.id);
       },
-    });
+    }, max);
     this.#endpoints.set(key, endpoint);
     return endpoint;
   }

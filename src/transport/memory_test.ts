@@ -369,3 +369,25 @@ Deno.test("MemoryNetwork with copy: false hands the sender's buffer to the recei
     (e) => e instanceof ConfigError && /copy must be a boolean, got string/.test(e.message),
   );
 });
+
+Deno.test("MemoryNetwork.bind(): maxDatagramSize is reported, checked, and does not change the MTU", () => {
+  const clock = new VirtualClock();
+  const net = new MemoryNetwork({ clock, seed: 1 });
+  const a = net.bind({ ip: "10.0.0.1", port: 1 }, { maxDatagramSize: 1_000 });
+  const b = net.bind({ ip: "10.0.0.2", port: 1 });
+  assert.equal(a.maxDatagramSize, 1_000);
+  assert.equal(b.maxDatagramSize, undefined);
+  assert.ok(!("maxDatagramSize" in b), "absent, not undefined, when not given");
+  // What the endpoint reports is advice to the engine; the network still carries up to its MTU.
+  const got: number[] = [];
+  b.onReceive((d) => got.push(d.length));
+  a.send(b.localAddr, new Uint8Array(5_000));
+  clock.advance(0);
+  assert.deepEqual(got, [5_000]);
+  for (const bad of [-1, 1.5, 65_508, Number.NaN]) {
+    assert.throws(
+      () => net.bind({ ip: "10.0.0.3", port: 1 }, { maxDatagramSize: bad }),
+      /maxDatagramSize must be an integer in 0\.\.65507/,
+    );
+  }
+});
