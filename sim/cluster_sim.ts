@@ -164,6 +164,10 @@ class OneThreadDriver implements SimDriver {
     return Promise.resolve({ liveCounts, memory });
   }
 
+  bytesOutByNode(): Float64Array {
+    return Float64Array.from(this.#nodes, (x) => x.metrics().bytesOut);
+  }
+
   trafficTotals(): TrafficTotals {
     let messages = 0, bytes = 0, delivered = 0, deliveredBytes = 0, syn = 0, synAck = 0, ack = 0;
     for (const node of this.#nodes) {

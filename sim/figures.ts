@@ -66,6 +66,8 @@ export interface TrafficFigures {
   synAckPerNodePerSec: number;
   /** Ack messages sent. */
   ackPerNodePerSec: number;
+  /** Bytes sent by the busiest node, per second (when the simulator reports per node). */
+  maxBytesPerNodePerSec?: number;
 }
 
 /** When a new key reached a fraction of the nodes (ms after it was set).
@@ -362,16 +364,35 @@ export type TrafficTotals = [number, number, number, number, number, number, num
  *   nodes: 10, windowMs: 1000, windowWallMs: 2,
  * });
  * console.log(t.messagesPerNodePerSec, t.deliveredMessagesPerNodePerSec); // 9 4
+ * // With each node's bytes sent: the busiest node's rate.
+ * const b = trafficFigures([0, 0, 0, 0, 0, 0, 0], [2, 300, 2, 300, 2, 0, 0], {
+ *   nodes: 2, windowMs: 2000, windowWallMs: 1,
+ * }, { before: [0, 0], after: [100, 200] });
+ * console.log(b.bytesPerNodePerSec, b.maxBytesPerNodePerSec); // 75 100
  * ```
  */
 export function trafficFigures(
   before: Readonly<TrafficTotals>,
   after: Readonly<TrafficTotals>,
   window: { nodes: number; windowMs: number; windowWallMs: number },
+  perNode?: { before: ArrayLike<number>; after: ArrayLike<number> },
 ): TrafficFigures {
   const secs = window.windowMs / 1000;
   const per = (k: number) => (after[k]! - before[k]!) / (window.nodes * secs);
+  let max: number | undefined;
+  if (perNode !== undefined) {
+    if (perNode.before.length !== perNode.after.length) {
+      throw new RangeError(
+        `per-node counters: ${perNode.before.length} before, ${perNode.after.length} after`,
+      );
+    }
+    max = 0;
+    for (let i = 0; i < perNode.after.length; i++) {
+      max = Math.max(max, (perNode.after[i]! - perNode.before[i]!) / secs);
+    }
+  }
   return {
+    ...(max === undefined ? {} : { maxBytesPerNodePerSec: max }),
     windowMs: window.windowMs,
     windowWallMs: window.windowWallMs,
     messagesPerNodePerSec: per(0),

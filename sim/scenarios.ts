@@ -402,6 +402,9 @@ export interface SimDriver {
   snapshot(): Promise<{ liveCounts: number[]; memory: MemoryFigures }>;
   /** The cluster's cumulative traffic counters. */
   trafficTotals(): TrafficTotals;
+  /** Each node's cumulative bytes sent, when the simulator can tell (the traffic figures then
+   * include the busiest node's rate). */
+  bytesOutByNode?(): Float64Array;
   /** Moves to the middle of a round and has node `origin` set {@link PROPAGATION_KEY}. */
   propagate(origin: number): Promise<StartedPhase>;
   /** Moves to the middle of a round and stops node `victim` without a word. */
@@ -444,17 +447,22 @@ export async function runScenarios(
 
   if (runs("traffic")) {
     const before = driver.trafficTotals();
+    const nodesBefore = driver.bytesOutByNode?.();
     const t0 = driver.now();
     const w0 = performance.now();
     const window = s.trafficWindowMs;
     await driver.until(() => driver.now() - t0 >= window, t0 + window);
     const windowMs = driver.now() - t0;
     const after = driver.trafficTotals();
-    result.traffic = trafficFigures(before, after, {
-      nodes: n,
-      windowMs,
-      windowWallMs: performance.now() - w0,
-    });
+    const nodesAfter = driver.bytesOutByNode?.();
+    result.traffic = trafficFigures(
+      before,
+      after,
+      { nodes: n, windowMs, windowWallMs: performance.now() - w0 },
+      nodesBefore === undefined || nodesAfter === undefined
+        ? undefined
+        : { before: nodesBefore, after: nodesAfter },
+    );
   }
 
   if (runs("propagation")) {

@@ -45,6 +45,9 @@ Deno.test("deno task sim --ids zlayer --json: 50 nodes converge, the JSON has th
   assert.equal(j.propagation.reached, 50);
   assert.equal(j.detection.detected, 49);
   assert.ok(j.traffic.bytesPerNodePerSec > 0);
+  // The busiest node sends at least the mean, and not more than the whole cluster does.
+  assert.ok(j.traffic.maxBytesPerNodePerSec >= j.traffic.bytesPerNodePerSec);
+  assert.ok(j.traffic.maxBytesPerNodePerSec <= j.traffic.bytesPerNodePerSec * 50);
 });
 
 Deno.test("deno task sim: membership only leaves the other phases out; a bad --ids is refused", async () => {
