@@ -413,7 +413,7 @@ if (import.meta.main) {
       }
       const ids = f.string("ids", "id shape: short or zlayer (default zlayer)") ?? "zlayer";
       if (ids !== "short" && ids !== "zlayer") f.reject("ids", "short or zlayer", ids);
-      const past = f.string("past-one-datagram", "hearsay past one datagram (default rotate)");
+      const past = f.string("past-one-datagram", "hearsay past one datagram (default compact)");
       const options: ScaleOptions = {
         sizes: f.numbers("sizes", [1000, 2000, 5000], "hearsay sizes", { integer: true, min: 3 }),
         chitchatSizes: f.numbers("chitchat-sizes", [500, 900, 1000], "chitchat sizes", {

@@ -304,7 +304,7 @@ if (import.meta.main) {
       if (settle > 0) options.settleMs = settle;
       const past = f.string(
         "past-one-datagram",
-        `once a digest outgrows a datagram: ${PARTIAL_DIGEST_MODES.join(", ")} (default rotate)`,
+        `once a digest outgrows a datagram: ${PARTIAL_DIGEST_MODES.join(", ")} (default compact)`,
       );
       if (past !== undefined) {
         if ((PARTIAL_DIGEST_MODES as readonly string[]).includes(past)) {

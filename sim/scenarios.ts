@@ -123,7 +123,8 @@ export interface ClusterSimOptions {
   /** Shape of the node ids (see {@link ID_SHAPES}). Default `short`. */
   ids?: IdShape;
   /** What nodes do once their digest outgrows a datagram (`GossipNodeOptions.pastOneDatagram`).
-   * Default `rotate` (below the ceiling the same bytes as `off`). */
+   * Default `compact` (below the ceiling the same bytes as `off`; docs/BENCHMARKS.md "Past one
+   * datagram: compact heartbeats" says why). */
   pastOneDatagram?: PartialDigestMode;
   /** Gossip interval. Default 300 ms (chitchat's perf test). */
   gossipIntervalMs?: number;
@@ -231,7 +232,7 @@ export function simSettings(options: Omit<ClusterSimOptions, "delayMs">): SimSet
   return {
     numNodes: n,
     ids: options.ids ?? "short",
-    pastOneDatagram: options.pastOneDatagram ?? "rotate",
+    pastOneDatagram: options.pastOneDatagram ?? "compact",
     gossipIntervalMs: interval,
     initialIntervalMs: options.initialIntervalMs ?? interval,
     phiThreshold: options.phiThreshold ?? 8,
@@ -309,7 +310,7 @@ export function simNodeOptions(
     seeds: ["127.0.0.1:10000"],
     failureDetector: { phiThreshold: s.phiThreshold, initialIntervalMs: s.initialIntervalMs },
     markedForDeletionGracePeriodMs: 10_000_000,
-    pastOneDatagram: s.pastOneDatagram ?? "rotate",
+    pastOneDatagram: s.pastOneDatagram ?? "compact",
     // 100 bytes per (node, peer) instead of ~8 KB: what lets thousands of nodes share a process.
     failureDetectorBackend: "compact",
     transport,

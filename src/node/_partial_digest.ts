@@ -295,7 +295,8 @@ export class DigestPicker {
    *
    * `compact` (mode `compact`): after the digest's window, the entries that follow it go into
    * `compact.writer` (begun here) as compact heartbeat entries, up to `compact.budget` bytes of
-   * entries; the next message's window starts after them. */
+   * entries; the next message's window starts right after this one's (not after the compact
+   * entries), so that every entry comes round as a whole entry. */
   pick(
     all: readonly NodeDigest[],
     self: NodeDigest,
@@ -330,6 +331,10 @@ export class DigestPicker {
         indices?.push(i);
         length += size;
       }
+      // The next window starts after this one: every entry gets its turn as a whole entry (how
+      // nodes learn of it) once per N / window messages, however much the compact entries
+      // after the window cover (they may wrap around to it when the cluster is small).
+      this.#cursor = i;
       if (compact !== undefined && this.#mode === "compact") {
         const w = compact.writer;
         for (; taken < n; taken++, i = (i + 1) % n) {
@@ -339,7 +344,6 @@ export class DigestPicker {
           if (!w.tryAdd(digestEntryHash(e), hb, compact.budget)) break;
         }
       }
-      this.#cursor = i;
     } else {
       // A partial Fisher-Yates over the indices: a uniform sample without repeats.
       const idx = Array.from({ length: n }, (_, k) => k);

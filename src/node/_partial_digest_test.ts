@@ -269,7 +269,7 @@ Deno.test("compact mode: the picker writes the entries after its window and move
     const p = picker.pick(all, all[0]!, 2 + 4 * 45, undefined, { writer, budget: 20 * 8 });
     assert.equal(p.nodes.length, 4);
     const window = p.nodes.slice(1).map((e) => all.indexOf(e));
-    // The window starts where the previous message's compact entries ended.
+    // The window starts where the previous message's window ended.
     assert.equal(window[0], next);
     const bytes = new Uint8Array([1, 2, 3, 4, 5, 6, ...writer.finish()]);
     assert.equal(reader.read(bytes, 6), 20);
@@ -283,11 +283,24 @@ Deno.test("compact mode: the picker writes the entries after its window and move
       expected.map((i) => chitchatIdHash(all[i]!.chitchatId)),
     );
     assert.deepEqual([...reader.heartbeats.subarray(0, 20)], expected.map((i) => 1000 + i));
-    for (const i of [...window, ...expected]) covered.add(i);
-    next = (expected[19]! + 1) % 100 || 1;
+    for (const i of window) covered.add(i);
+    next = window[2]! + 1;
   }
-  // 6 messages of 23 entries: every entry but self went out.
-  assert.equal(covered.size, 99);
+  // 6 windows of 3: the whole entries moved on by 3 a message.
+  assert.equal(covered.size, 18);
+  assert.equal(next, 19);
+  // A small cluster: the compact entries cover everything after the window (and stop before
+  // coming back to it); the windows still take turns, so every entry comes as a whole one.
+  const few = all.slice(0, 12);
+  const small = new DigestPicker("compact", createRandom(4));
+  const whole = new Set<number>();
+  for (let k = 0; k < 4; k++) {
+    const p = small.pick(few, few[0]!, 2 + 4 * 45, undefined, { writer, budget: 20 * 8 });
+    const bytes = new Uint8Array([1, 2, 3, 4, 5, 6, ...writer.finish()]);
+    assert.equal(reader.read(bytes, 6), 11 - 3, "the rest of the entries, once each");
+    for (const e of p.nodes.slice(1)) whole.add(few.indexOf(e));
+  }
+  assert.equal(whole.size, 11, "every entry but self as a whole entry within 4 messages");
   assert.throws(
     () => new DigestPicker("off" as "rotate", createRandom(1)),
     /rotate, random or compact/,

@@ -482,8 +482,16 @@ export class ClusterState {
         if (key == null) continue;
         e = this.#entries.get(key);
         if (e === undefined) continue;
-        const at = this.#insertionPoint(sorted, e, 0, n);
-        if (sorted[at] === e) c = at + 1;
+        // The cursor goes behind it: a short look ahead by identity (the sender's window skips a
+        // few of ours), else a binary search.
+        const end = Math.min(n, c + 64);
+        let j = c;
+        while (j < end && sorted[j] !== e) j++;
+        if (j < end) c = j + 1;
+        else {
+          const at = this.#insertionPoint(sorted, e, 0, n);
+          if (sorted[at] === e) c = at + 1;
+        }
       }
       if (isAmbiguousHash(h)) continue;
       matched++;
