@@ -265,7 +265,7 @@ export function scaleTable(rows: ScaleRow[]): string {
     "key at 50 / 99 / 100 %",
     "detection median / max (found by)",
     "msgs / node / s",
-    "KB / node / s",
+    "KB / node / s (busiest node)",
     "µs / node / round",
     "heap + outside B / pair",
     "peak RSS",
@@ -319,7 +319,13 @@ export function scaleTable(rows: ScaleRow[]): string {
       `| ${row.implementation} | ${n} | ${membership} | ${key} | ${detection} | ${
         t ? t.messagesPerNodePerSec.toFixed(1) : "—"
       } | ${
-        t ? (t.bytesPerNodePerSec / 1000).toFixed(1) : "—"
+        t
+          ? `${(t.bytesPerNodePerSec / 1000).toFixed(1)}${
+            t.maxBytesPerNodePerSec === undefined
+              ? ""
+              : ` (${(t.maxBytesPerNodePerSec / 1000).toFixed(1)})`
+          }`
+          : "—"
       } | ${perRound} | ${perPair} | ${rss} | ${s(r.run.simulatedMs)} in ${s(r.run.wallMs)}${
         r.run.wallBudgetExhausted ? " (wall budget hit)" : ""
       } |`,
